@@ -1,0 +1,47 @@
+# stratum: PGXS build of the extension, plus the project's top-level targets.
+#   make / make install / make installcheck   the extension (PGXS)
+#   make demo    everything, end to end, on a throwaway cluster
+#   make test    the whole test suite (pg_regress + GoogleTest) on throwaway servers
+#   make bench   benchmarks against their peers, printed as ratios
+
+EXTENSION   = stratum
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" stratum.control)
+
+MODULE_big  = stratum
+OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+REGRESS      = setup boundary tenant_context tenancy isolation_report
+REGRESS_OPTS = --inputdir=regress --outputdir=regress
+
+PG_CONFIG  ?= pg_config
+PG_CXXFLAGS = -std=c++20 -Wno-register -Wall -Wextra -Wno-unused-parameter \
+              -Wno-missing-field-initializers -fno-omit-frame-pointer
+SHLIB_LINK  = -lstdc++ -lcrypto
+EXTRA_CLEAN = regress/results regress/regression.diffs regress/regression.out
+
+# Debian's PGXS would compile every .cpp to LLVM bitcode with flags that
+# ignore PG_CXXFLAGS; the extension does not need JIT inlining.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
+	cat $^ > $@
+
+.PHONY: demo test bench format check-version
+demo:
+	scripts/demo.sh
+test:
+	scripts/test.sh
+bench:
+	scripts/bench.sh
+format:
+	clang-format -i $(wildcard extension/*.cpp extension/*.hpp)
+
+# The version lives in stratum.control; META.json must agree.
+check-version:
+	@grep -q '"version": "$(EXTVERSION)"' META.json || \
+	  { echo "META.json does not carry version $(EXTVERSION)"; exit 1; }

@@ -1,0 +1,14 @@
+// Module entry: the magic block and _PG_init.
+#include "boundary.hpp"
+#include "tenant_context.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+void _PG_init(void)
+{
+    stratum::define_context_gucs();
+}

@@ -1,0 +1,25 @@
+// Transaction-scoped session state: the current tenant and actor.
+#pragma once
+
+#include "pg.hpp"
+
+namespace stratum {
+
+// Registers the GUCs stratum.tenant_id and stratum.actor (from _PG_init).
+void define_context_gucs();
+
+// The tenant set in this transaction, or nullptr. A value left over from an
+// earlier transaction (a session-level SET) counts as no tenant.
+const pg_uuid_t *tenant_of_transaction();
+
+// Like tenant_of_transaction(), but raises SQLSTATE 42501 with a hint on how
+// to set one.
+const pg_uuid_t *require_tenant();
+
+// The actor set in this transaction, or nullptr.
+const char *actor_of_transaction();
+
+// Parses the canonical 8-4-4-4-12 hex form; never raises.
+bool parse_uuid(const char *text, pg_uuid_t *out);
+
+}  // namespace stratum

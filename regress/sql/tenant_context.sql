@@ -1,0 +1,119 @@
+-- stratum.tenant_id / set_tenant / current_tenant / set_actor.
+
+-- No tenant: a clear 42501 error that says how to set one; _or_null is NULL.
+SELECT stratum.current_tenant();
+SELECT sqlstate_of('SELECT stratum.current_tenant()');
+SELECT stratum.current_tenant_or_null() IS NULL AS no_tenant;
+
+-- Invalid text is refused when it is SET, not later.
+SET stratum.tenant_id = 'not-a-uuid';
+SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-00000000000';
+SET stratum.tenant_id = ' aaaaaaaa-0000-4000-8000-000000000001';
+SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001; DROP TABLE x';
+SELECT set_config('stratum.tenant_id', 'zzzzzzzz-0000-4000-8000-000000000001', true);
+SELECT sqlstate_of($$SET stratum.tenant_id = 'nope'$$);
+
+-- A well-formed UUID that is not a registered tenant is refused too.
+SET stratum.tenant_id = '99999999-0000-4000-8000-000000000009';
+SELECT stratum.set_tenant('99999999-0000-4000-8000-000000000009');
+SELECT sqlstate_of($$SELECT stratum.set_tenant('99999999-0000-4000-8000-000000000009')$$);
+SELECT stratum.set_tenant(NULL);
+
+-- set_tenant lasts exactly one transaction: gone after COMMIT and ROLLBACK.
+BEGIN;
+SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+SELECT stratum.current_tenant();
+SHOW stratum.tenant_id;
+COMMIT;
+SELECT stratum.current_tenant_or_null() IS NULL AS gone_after_commit;
+SHOW stratum.tenant_id;
+BEGIN;
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT stratum.current_tenant();
+ROLLBACK;
+SELECT stratum.current_tenant_or_null() IS NULL AS gone_after_rollback;
+
+-- SET LOCAL works like set_tenant; a later set in the same transaction wins.
+BEGIN;
+SET LOCAL stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001';
+SELECT stratum.current_tenant();
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT stratum.current_tenant();
+COMMIT;
+
+-- A session-level SET does not carry into the next transaction either.
+SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001';
+SELECT stratum.current_tenant();
+SELECT stratum.current_tenant_or_null() IS NULL AS session_set_is_not_context;
+BEGIN;
+SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001';
+SELECT stratum.current_tenant();
+COMMIT;
+SELECT stratum.current_tenant_or_null() IS NULL AS gone_after_commit;
+RESET stratum.tenant_id;
+
+-- Tenant context set inside a subtransaction that rolls back is undone.
+BEGIN;
+SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+SAVEPOINT s;
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+ROLLBACK TO SAVEPOINT s;
+SELECT stratum.current_tenant();
+COMMIT;
+
+-- Defaults that would give every transaction of a session a tenant are refused.
+ALTER ROLE regress_app SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001';
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET stratum.tenant_id = %L', current_database(), 'aaaaaaaa-0000-4000-8000-000000000001'); END $$;
+ALTER ROLE regress_app SET stratum.actor = 'someone';
+
+-- The stratum prefix is reserved: a mistyped parameter is an error, not a no-op.
+SET stratum.tenant = 'aaaaaaaa-0000-4000-8000-000000000001';
+
+-- Suspended tenants cannot be set; active again, they can.
+SELECT stratum.suspend_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT sqlstate_of($$SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002')$$);
+SELECT stratum.activate_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+BEGIN;
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT stratum.current_tenant();
+COMMIT;
+SELECT stratum.suspend_tenant('cccccccc-0000-4000-8000-000000000003');
+
+-- A tenant created earlier in the same transaction can be set at once.
+BEGIN;
+SELECT stratum.create_tenant('initech', 'Initech') AS initech \gset
+SELECT stratum.set_tenant(:'initech');
+SELECT stratum.current_tenant() = :'initech' AS initech_is_current;
+ROLLBACK;
+
+-- Tenant registration validates slug and name, hostile ones included.
+SELECT stratum.create_tenant('Acme Corp', 'Acme');
+SELECT stratum.create_tenant('x''; DROP TABLE stratum.tenants; --', 'x');
+SELECT stratum.create_tenant('-acme', 'x');
+SELECT stratum.create_tenant(repeat('a', 64), 'x');
+SELECT stratum.create_tenant('acme', 'Acme again');
+SELECT sqlstate_of($$SELECT stratum.create_tenant('acme', 'Acme again')$$);
+SELECT stratum.create_tenant('ok-slug', '');
+SELECT stratum.create_tenant(NULL, 'x');
+SELECT count(*) AS tenants FROM stratum.tenants;
+
+-- The actor: transaction-local, bounded, no control characters.
+BEGIN;
+SELECT stratum.set_actor('user:42 (alice@example.com)');
+SELECT stratum.current_actor();
+COMMIT;
+SELECT stratum.current_actor() IS NULL AS actor_gone;
+SELECT stratum.set_actor(repeat('x', 257));
+SELECT stratum.set_actor(E'evil\nactor');
+SELECT stratum.set_actor('');
+SELECT stratum.set_actor(NULL);
+BEGIN;
+SELECT stratum.set_actor($$Robert'); DROP TABLE students;--$$);
+SELECT stratum.current_actor();
+COMMIT;
+
+-- Nothing in schema stratum is open to PUBLIC.
+SET ROLE regress_app;
+SELECT stratum.current_tenant_or_null();
+RESET ROLE;
