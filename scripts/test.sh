@@ -3,6 +3,7 @@
 # servers (PostgreSQL, PgBouncer, Redis) that are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 scripts/install-deps.sh test
 make -s -j"$(nproc)" all
@@ -19,3 +20,28 @@ if ! make -s installcheck; then
   [[ -f regress/regression.diffs ]] && head -c 20000 regress/regression.diffs
   exit 1
 fi
+
+if [[ ! -d client/src ]] || [[ -z $(ls client/src/*.cpp 2>/dev/null) ]]; then
+  exit 0
+fi
+
+echo "== GoogleTest (client library and command)"
+redis_start
+psql -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+CREATE ROLE stratum_owner LOGIN;
+CREATE ROLE stratum_app LOGIN;
+CREATE DATABASE stratum_template;
+SQL
+psql -q -v ON_ERROR_STOP=1 -d stratum_template -f tests/support/template.sql >/dev/null
+psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE stratum_test TEMPLATE stratum_template"
+pgbouncer_start "$PG_PORT" postgres stratum_app stratum_owner
+
+export STRATUM_TEST_PGHOST=127.0.0.1 STRATUM_TEST_PGPORT=$PG_PORT
+export STRATUM_TEST_PGBOUNCER_PORT=$PGBOUNCER_PORT
+export STRATUM_TEST_REDIS_ADDR=127.0.0.1:$REDIS_PORT
+export STRATUM_TEST_PGCTL="$root/scripts/pgctl.sh $PG_DIR/data $PG_TREE_POSTGRES"
+export STRATUM_TEST_BIN_DIR=$root/build/client
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+ctest --test-dir build --output-on-failure --timeout 600
