@@ -191,6 +191,14 @@ UPDATE events SET tenant_id = :a WHERE id = 4;
 COMMIT;
 RESET ROLE;
 
+-- Roles without rights on stratum's functions create tables as before.
+SET ROLE regress_app;
+CREATE TEMP TABLE scratchpad (x int);
+CREATE TEMP TABLE scratch_parted (x int) PARTITION BY LIST (x);
+CREATE TEMP TABLE scratch_part PARTITION OF scratch_parted FOR VALUES IN (1);
+DROP TABLE scratchpad, scratch_parted;
+RESET ROLE;
+
 -- disable_tenancy undoes it; the column and its data stay.
 SET ROLE regress_owner;
 CREATE TABLE scratch (id int PRIMARY KEY);

@@ -176,20 +176,22 @@ COMMENT ON FUNCTION stratum.disable_tenancy(regclass) IS
     'Removes stratum''s policies and guard (and RLS when no other policy remains); the tenant_id column and its data stay';
 
 -- New partitions of a tenant-isolated table get its RLS at once, whether
--- created with PARTITION OF or attached later.
+-- created with PARTITION OF or attached later. It fires for every role's
+-- CREATE/ALTER TABLE, so it runs as the extension owner (it only ever adds
+-- protection) and leaves at once for anything outside a partition tree.
 CREATE FUNCTION stratum._on_ddl_command_end() RETURNS event_trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     command record;
     part regclass;
 BEGIN
-    FOR command IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
-                    WHERE object_type IN ('table', 'table column') AND classid = 'pg_class'::regclass LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = command.objid
-                                                           AND relkind IN ('r', 'p'));
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_partition_ancestors(command.objid) a
+    FOR command IN SELECT DISTINCT c.oid FROM pg_event_trigger_ddl_commands() d
+                     JOIN pg_class c ON c.oid = d.objid
+                    WHERE d.classid = 'pg_class'::regclass
+                      AND (c.relispartition OR c.relkind = 'p') LOOP
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_partition_ancestors(command.oid) a
                                    WHERE stratum._has_isolation_policy(a));
-        FOR part IN SELECT stratum._relation_tree(command.objid) LOOP
+        FOR part IN SELECT stratum._relation_tree(command.oid) LOOP
             IF NOT stratum._has_isolation_policy(part) THEN
                 PERFORM stratum._apply_rls(part);
             END IF;
