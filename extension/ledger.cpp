@@ -212,7 +212,7 @@ bool same_down(const Migration &m, const LedgerRow &row)
 // Refuses statements that have no place in a migration, and (for a
 // transactional one) statements that cannot run in a transaction block.
 void check_statements(const Script &script, const char *label, const char *part,
-                      bool transactional)
+                      bool transactional, bool rollback = false)
 {
     for (int i = 0; i < script.count; i++) {
         const ScriptStatement &s = script.statements[i];
@@ -243,10 +243,14 @@ void check_statements(const Script &script, const char *label, const char *part,
                          errmsg("%s: %s statement %d (line %d, %s) cannot run inside a "
                                 "transaction block",
                                 label, part, i + 1, s.line, s.tag),
-                         errhint("Declare the migration non-transactional in its header: the "
-                                 "runner then runs it outside a transaction under "
-                                 "stratum.try_migration_lock() and records it with "
-                                 "stratum.record_migration() (or stratum.record_rollback()).")));
+                         rollback ? errhint("The runner rolls it back outside a transaction: "
+                                            "stratum.check_rollback(), the statements under "
+                                            "stratum.try_migration_lock(), then "
+                                            "stratum.record_rollback().")
+                                  : errhint("Declare the migration non-transactional in its "
+                                            "header: the runner then runs it outside a "
+                                            "transaction under stratum.try_migration_lock() "
+                                            "and records it with stratum.record_migration().")));
             break;
         }
     }
@@ -406,7 +410,10 @@ void check_dependents(const char *label, const LedgerKey &key)
     if (dependents != nullptr)
         ereport(ERROR,
                 (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-                 errmsg("%s cannot be rolled back: %s depend on it", label, dependents),
+                 errmsg(strchr(dependents, ',') != nullptr
+                            ? "%s cannot be rolled back: migrations %s depend on it"
+                            : "%s cannot be rolled back: migration %s depends on it",
+                        label, dependents),
                  errhint("Roll those back first.")));
 }
 
@@ -541,7 +548,7 @@ STRATUM_FUNCTION(stratum_rollback_migration)
         check_down_sql(label, row);
         check_dependents(label, key);
         Script script = parse_script(row.down_sql, label, "stored down SQL");
-        check_statements(script, label, "stored down SQL", true);
+        check_statements(script, label, "stored down SQL", true, true);
         RunSettings settings{label, lock_timeout, search_path_for(key.scope)};
         TimestampTz started = GetCurrentTimestamp();
         run_script(script, settings);
