@@ -119,11 +119,16 @@ char *describe_blockers(const LOCKTAG &tag, LOCKMODE mode)
                                                      TYPALIGN_INT))};
     Oid types[1] = {INT4ARRAYOID};
     int rc = SPI_execute_with_args(
-        "SELECT format('pid %s (user %s, application %s, %s%s): %s', "
-        "       p.pid, coalesce(a.usename::text, '?'), coalesce(quote_literal(a.application_name), '?'),"
-        "       coalesce(a.state, 'prepared transaction'),"
-        "       coalesce(' for ' || date_trunc('second', pg_catalog.now() - a.xact_start), ''),"
-        "       coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200), '?'))"
+        "SELECT CASE"
+        "  WHEN p.pid = 0 THEN 'a prepared transaction (see pg_prepared_xacts)'"
+        "  WHEN a.pid IS NULL THEN format('pid %s, which has ended since', p.pid)"
+        "  WHEN a.state IS NULL THEN format('pid %s (user %s; pg_read_all_stats would show more)',"
+        "                                  p.pid, a.usename)"
+        "  ELSE format('pid %s (user %s, application %s, %s%s): %s', p.pid, a.usename,"
+        "              quote_literal(a.application_name), a.state,"
+        "              coalesce(' for ' || to_char(pg_catalog.now() - a.xact_start, 'HH24:MI:SS'), ''),"
+        "              left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200))"
+        "  END"
         "  FROM pg_catalog.unnest($1) AS p(pid)"
         "  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid ORDER BY p.pid",
         1, types, args, nullptr, true, 0);
