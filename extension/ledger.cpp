@@ -40,6 +40,8 @@ struct Migration {
     char checksum[checksum_hex_length + 1];
     char down_checksum[checksum_hex_length + 1];
     const char *label;
+    const char *caller;  // role and actor when called: the SQL run may change both
+    const char *actor;
 };
 
 const char *text_arg(FunctionCallInfo fcinfo, int n)
@@ -196,6 +198,10 @@ Migration migration_args(FunctionCallInfo fcinfo)
     m.down_sql = text_arg(fcinfo, 4);
     m.depends_on = dependencies_arg(fcinfo, 5, m.key, &m.dependency_count);
     m.repair = !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
+    m.caller = GetUserNameFromId(GetUserId(), false);
+    m.actor = actor_of_transaction();
+    if (m.actor != nullptr)
+        m.actor = pstrdup(m.actor);
     checksum_sql(m.label, "up SQL", m.up_sql, m.checksum);
     if (m.down_sql != nullptr)
         checksum_sql(m.label, "down SQL", m.down_sql, m.down_checksum);
@@ -322,8 +328,8 @@ LedgerRecord record_of(const Migration &m, bool transactional, Datum lock_timeou
     record.depends_on = m.depends_on;
     record.transactional = transactional;
     record.lock_timeout = lock_timeout;
-    record.done_by = GetUserNameFromId(GetUserId(), false);
-    record.actor = actor_of_transaction();
+    record.done_by = m.caller;
+    record.actor = m.actor;
     record.done_at = done_at;
     record.duration = duration;
     record.metadata = metadata;
@@ -538,6 +544,10 @@ STRATUM_FUNCTION(stratum_rollback_migration)
     LedgerKey key = key_arg(fcinfo, 0, 1, 2, 3);
     int lock_timeout = PG_ARGISNULL(4) ? -1 : interval_ms(PG_GETARG_INTERVAL_P(4), "lock_timeout");
     const char *label = label_of(key, nullptr);
+    const char *caller = GetUserNameFromId(GetUserId(), false);
+    const char *actor = actor_of_transaction();
+    if (actor != nullptr)
+        actor = pstrdup(actor);
 
     SPI_connect();
     check_scope(key.scope);
@@ -553,8 +563,7 @@ STRATUM_FUNCTION(stratum_rollback_migration)
         TimestampTz started = GetCurrentTimestamp();
         run_script(script, settings);
         TimestampTz finished = GetCurrentTimestamp();
-        record_rollback_row(key, GetUserNameFromId(GetUserId(), false), actor_of_transaction(),
-                            started, interval_between(started, finished));
+        record_rollback_row(key, caller, actor, started, interval_between(started, finished));
         result = "rolled_back";
     }
     SPI_finish();
