@@ -120,17 +120,19 @@ char *describe_blockers(const LOCKTAG &tag, LOCKMODE mode)
     Oid types[1] = {INT4ARRAYOID};
     int rc = SPI_execute_with_args(
         "SELECT CASE"
-        "  WHEN p.pid = 0 THEN 'a prepared transaction (see pg_prepared_xacts)'"
-        "  WHEN a.pid IS NULL THEN format('pid %s, which has ended since', p.pid)"
-        "  WHEN a.state IS NULL THEN format('pid %s (user %s; pg_read_all_stats would show more)',"
-        "                                  p.pid, a.usename)"
-        "  ELSE format('pid %s (user %s, application %s, %s%s): %s', p.pid, a.usename,"
-        "              quote_literal(a.application_name), a.state,"
-        "              coalesce(' for ' || to_char(pg_catalog.now() - a.xact_start, 'HH24:MI:SS'), ''),"
-        "              left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200))"
+        "  WHEN p.pid OPERATOR(pg_catalog.=) 0 THEN 'a prepared transaction (see pg_prepared_xacts)'"
+        "  WHEN a.pid IS NULL THEN pg_catalog.format('pid %s, which has ended since', p.pid)"
+        "  WHEN a.state IS NULL THEN pg_catalog.format("
+        "      'pid %s (user %s; pg_read_all_stats would show more)', p.pid, a.usename)"
+        "  ELSE pg_catalog.format('pid %s (user %s, application %s, %s%s): %s', p.pid, a.usename,"
+        "      pg_catalog.quote_literal(a.application_name), a.state,"
+        "      ' for ' OPERATOR(pg_catalog.||) pg_catalog.to_char("
+        "          pg_catalog.now() OPERATOR(pg_catalog.-) a.xact_start, 'HH24:MI:SS'),"
+        "      pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 200))"
         "  END"
         "  FROM pg_catalog.unnest($1) AS p(pid)"
-        "  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid ORDER BY p.pid",
+        "  LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) p.pid"
+        " ORDER BY p.pid",
         1, types, args, nullptr, true, 0);
     StringInfoData buf;
     initStringInfo(&buf);
