@@ -28,13 +28,24 @@ LockWaitCapture lock_wait{};
 emit_log_hook_type previous_emit_log_hook = nullptr;
 bool emit_log_hook_installed = false;
 
+// The reports of log_lock_waits ("process %d still waiting for %s on %s after
+// %ld.%03d ms", "... acquired ...", "... avoided deadlock ...", ...), known by
+// their untranslated format string.
+bool is_lock_wait_report(const ErrorData *edata)
+{
+    const char *format = edata->message_id;
+    return edata->elevel == LOG && format != nullptr && strncmp(format, "process %d ", 11) == 0 &&
+           strstr(format, " after %ld.%03d ms") != nullptr;
+}
+
 void capture_lock_wait(ErrorData *edata)
 {
-    if (lock_wait.armed && edata->elevel == LOG && MyProc != nullptr &&
-        MyProc->waitLock != nullptr) {
-        lock_wait.tag = MyProc->waitLock->tag;
-        lock_wait.mode = MyProc->waitLockMode;
-        lock_wait.captured = true;
+    if (lock_wait.armed && is_lock_wait_report(edata)) {
+        if (MyProc != nullptr && MyProc->waitLock != nullptr) {
+            lock_wait.tag = MyProc->waitLock->tag;
+            lock_wait.mode = MyProc->waitLockMode;
+            lock_wait.captured = true;
+        }
         if (lock_wait.suppress)
             edata->output_to_server = false;
     }
