@@ -41,10 +41,12 @@ bool is_lock_wait_report(const ErrorData *edata)
 void capture_lock_wait(ErrorData *edata)
 {
     if (lock_wait.armed && is_lock_wait_report(edata)) {
-        if (MyProc != nullptr && MyProc->waitLock != nullptr) {
+        // Still waiting: note the lock. Acquired (no lock awaited any more):
+        // forget it, so that a later timeout is not blamed on it.
+        lock_wait.captured = MyProc != nullptr && MyProc->waitLock != nullptr;
+        if (lock_wait.captured) {
             lock_wait.tag = MyProc->waitLock->tag;
             lock_wait.mode = MyProc->waitLockMode;
-            lock_wait.captured = true;
         }
         if (lock_wait.suppress)
             edata->output_to_server = false;
@@ -163,7 +165,11 @@ void enrich_error(ErrorData *edata, const Script &script, int index, const RunSe
 {
     const ScriptStatement &statement = script.statements[index];
     int line = statement.line;
-    if (edata->internalpos > 0)
+    // A position in the statement itself (not in a query it called) gives
+    // the exact line.
+    if (edata->internalpos > 0 && edata->internalquery != nullptr &&
+        strlen(edata->internalquery) == static_cast<size_t>(statement.length) &&
+        strncmp(edata->internalquery, script.sql + statement.offset, statement.length) == 0)
         line = line_of_position(script.sql, statement.offset, edata->internalpos);
     bool lock_timeout = edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && lock_wait.captured;
     if (!lock_timeout) {

@@ -60,6 +60,9 @@ SELECT stratum.apply_migration('master', 2, 'create_mig_orders',
     E'ALTER TABLE mig_orders\n    ADD COLUMN user_id bigint REFERENCES mig_nosuch (id);\n',
     'DROP TABLE mig_orders;');
 SELECT sqlstate_of($$SELECT stratum.apply_migration('master', 2, 'x', 'SELECT 1; SELECT nosuch FROM mig_users;')$$);
+-- The line is that of the error within a statement spanning several.
+SELECT stratum.apply_migration('master', 2, 'create_mig_report',
+    E'CREATE TABLE mig_report (id int);\n\nCREATE VIEW mig_report_v AS\n  SELECT id,\n         nosuch\n    FROM mig_report;\n');
 SELECT to_regclass('mig_orders') AS mig_orders;
 SELECT count(*) FROM stratum.schema_migrations WHERE version = 2;
 
