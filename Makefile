@@ -12,7 +12,7 @@ OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
-REGRESS      = setup boundary tenant_context tenancy isolation_report
+REGRESS      = setup boundary tenant_context tenancy isolation_report ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan ledger_tenants ledger_encoding
 REGRESS_OPTS = --inputdir=regress --outputdir=regress
 
 PG_CONFIG  ?= pg_config
