@@ -318,6 +318,15 @@ TEST(Config, BrokenDatabaseUrlDoesNotEchoIt)
     EXPECT_THAT(all_messages(unterminated), Not(HasSubstr("Leaky-Secret-9")));
 }
 
+TEST(Config, DatabaseUrlValuesAreValidatedLikeTheFile)
+{
+    // libpq parses a URI's port lazily; the configuration checks it now.
+    auto problems = problems_of(options("", "", {{"DATABASE_URL", "postgres://h:notaport/db"}}));
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].source, "environment variable DATABASE_URL");
+    EXPECT_EQ(problems[0].key, "database.postgres.master.port");
+}
+
 TEST(Config, StratumVariablesOverrideSingleKeys)
 {
     Config config = Config::load(options(

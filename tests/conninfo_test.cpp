@@ -63,7 +63,8 @@ TEST(Conninfo, LibpqParsesBackExactlyWhatWasConfigured)
 TEST(Conninfo, ParseRefusesGarbageWithLibpqsReason)
 {
     EXPECT_THROW(stratum::conninfo::parse("host=h nonsense_keyword=1"), std::invalid_argument);
-    EXPECT_THROW(stratum::conninfo::parse("postgres://h:notaport/db"), std::invalid_argument);
+    EXPECT_THROW(stratum::conninfo::parse("postgres://h/db?bogus=1"), std::invalid_argument);
+    EXPECT_THROW(stratum::conninfo::parse("host='unterminated"), std::invalid_argument);
     EXPECT_EQ(stratum::conninfo::parse("postgres://u@h:1/d")["dbname"], "d");
     const auto &keywords = stratum::conninfo::known_keywords();
     EXPECT_NE(std::find(keywords.begin(), keywords.end(), "target_session_attrs"), keywords.end());
