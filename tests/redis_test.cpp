@@ -366,3 +366,62 @@ TEST(Redis, ConfiguredFromTheConfigFile)
     EXPECT_EQ(redis.check(2s).state, HealthState::up);
     EXPECT_THAT(redis.command("CLIENT", "INFO").str, HasSubstr("db=1"));
 }
+
+TEST(Redis, BusyServerIsDegraded)
+{
+    // A script that runs past busy-reply-threshold makes Redis answer BUSY to
+    // everyone else: reachable, but not serving.
+    PrivateRedis server({"--busy-reply-threshold", "100"});
+    RedisConfig long_wait = config_for(server.port());
+    long_wait.read_timeout = 10s;
+    RedisClient scripter(long_wait);
+    scripter.connect();
+    std::thread script([&] {
+        auto reply = scripter.command("EVAL", "while true do end", "0");
+        EXPECT_TRUE(reply.is_error());  // killed below
+    });
+    RedisClient redis(config_for(server.port()));
+    stratum::HealthResult health;
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    do {
+        std::this_thread::sleep_for(50ms);
+        health = redis.check(1s);
+    } while (health.state == HealthState::up && std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(health.state, HealthState::degraded) << health.error;
+    EXPECT_THAT(health.error, HasSubstr("BUSY"));
+
+    RedisClient killer(config_for(server.port()));
+    killer.command("SCRIPT", "KILL");
+    script.join();
+    EXPECT_EQ(redis.check(1s).state, HealthState::up);
+}
+
+TEST(Redis, ClusterFollowsMovedRedirects)
+{
+    // Two masters sharing the slots; the client knows only the first.
+    PrivateRedis first({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-a.conf"});
+    PrivateRedis second({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-b.conf"});
+    RedisClient a(config_for(first.port()));
+    RedisClient b(config_for(second.port()));
+    ASSERT_FALSE(a.command("CLUSTER", "ADDSLOTSRANGE", "0", "8191").is_error());
+    ASSERT_FALSE(b.command("CLUSTER", "ADDSLOTSRANGE", "8192", "16383").is_error());
+    ASSERT_FALSE(a.command("CLUSTER", "MEET", "127.0.0.1", std::to_string(second.port())).is_error());
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline &&
+           (a.command("CLUSTER", "INFO").str.find("cluster_state:ok") == std::string::npos ||
+            b.command("CLUSTER", "INFO").str.find("cluster_state:ok") == std::string::npos))
+        std::this_thread::sleep_for(100ms);
+
+    RedisConfig config = config_for(first.port());
+    config.addr = {};
+    config.cluster_addrs = {{"127.0.0.1", first.port()}};
+    RedisClient cluster(config);
+    EXPECT_EQ(cluster.check(2s).state, HealthState::up);
+    // Keys on both halves of the slot space: some answer from the second node.
+    for (int i = 0; i < 20; ++i)
+        cluster.set("key:" + std::to_string(i), std::to_string(i));
+    for (int i = 0; i < 20; ++i)
+        EXPECT_EQ(cluster.get("key:" + std::to_string(i)), std::to_string(i));
+    EXPECT_GT(b.command("DBSIZE").integer, 0);
+    EXPECT_GT(a.command("DBSIZE").integer, 0);
+}
