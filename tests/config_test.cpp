@@ -17,7 +17,8 @@ using stratum::LoadOptions;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace {
+namespace
+{
 
 const std::filesystem::path fixtures =
     std::filesystem::path(__FILE__).parent_path() / "fixtures" / "config";
@@ -66,7 +67,7 @@ std::string all_messages(const std::vector<stratum::ConfigProblem> &problems)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 TEST(Duration, ParsesGoStyleDurations)
 {
@@ -100,8 +101,8 @@ TEST(HostPort, ParsesAndRefuses)
     EXPECT_EQ(stratum::parse_host_port("localhost:6379"), (stratum::HostPort{"localhost", 6379}));
     EXPECT_EQ(stratum::parse_host_port("[::1]:9000"), (stratum::HostPort{"::1", 9000}));
     EXPECT_EQ((stratum::HostPort{"::1", 9000}).to_string(), "[::1]:9000");
-    for (const char *bad : {"localhost", ":6379", "host:0", "host:70000", "host:abc",
-                            "http://host:80", "::1:80"})
+    for (const char *bad :
+         {"localhost", ":6379", "host:0", "host:70000", "host:abc", "http://host:80", "::1:80"})
         EXPECT_THROW(stratum::parse_host_port(bad), std::invalid_argument) << bad;
 }
 
@@ -112,12 +113,12 @@ TEST(Config, LoadsTheDefaultEnvironmentMergedOverDefaults)
     EXPECT_FALSE(config.production);
     const auto &master = config.database.postgres.master;
     EXPECT_EQ(master.host, "localhost");
-    EXPECT_EQ(master.port, 5432);  // from defaults
+    EXPECT_EQ(master.port, 5432); // from defaults
     EXPECT_EQ(master.user, "app");
     EXPECT_EQ(master.password.reveal(), "local-only-password");
     EXPECT_EQ(master.pool.max_open_conns, 25);
     EXPECT_EQ(master.pool.conn_max_idle_time, 30min);
-    EXPECT_EQ(config.logging.level, "debug");  // the environment beats defaults
+    EXPECT_EQ(config.logging.level, "debug"); // the environment beats defaults
     ASSERT_TRUE(config.database.redis);
     EXPECT_EQ(config.database.redis->addr.to_string(), "localhost:6379");
     ASSERT_TRUE(config.database.minio);
@@ -127,15 +128,16 @@ TEST(Config, LoadsTheDefaultEnvironmentMergedOverDefaults)
 
 TEST(Config, SelectsTheEnvironmentByOptionThenStratumEnv)
 {
-    EXPECT_EQ(Config::load(options("environments.yaml", "", {{"STRATUM_ENV", "staging"}}))
-                  .environment,
-              "staging");
-    Config chosen = Config::load(options("environments.yaml", "local", {{"STRATUM_ENV", "staging"}}));
+    EXPECT_EQ(
+        Config::load(options("environments.yaml", "", {{"STRATUM_ENV", "staging"}})).environment,
+        "staging");
+    Config chosen =
+        Config::load(options("environments.yaml", "local", {{"STRATUM_ENV", "staging"}}));
     EXPECT_EQ(chosen.environment, "local");
     Config staging = Config::load(options("environments.yaml", "staging"));
     EXPECT_EQ(staging.database.postgres.master.pool.max_open_conns, 50);
-    EXPECT_EQ(staging.database.postgres.master.pool.max_idle_conns, 10);  // from defaults
-    EXPECT_FALSE(staging.database.redis);  // not configured there
+    EXPECT_EQ(staging.database.postgres.master.pool.max_idle_conns, 10); // from defaults
+    EXPECT_FALSE(staging.database.redis);                                // not configured there
 }
 
 TEST(Config, UnknownEnvironmentNamesTheDefinedOnes)
@@ -160,14 +162,14 @@ TEST(Config, ProductionWithReplicasEachWithTheirOwnLimits)
     EXPECT_EQ(pg.master.pool.conn_max_lifetime, 30min);
     ASSERT_EQ(pg.replicas.size(), 2u);
     EXPECT_EQ(pg.replicas[0].host, "replica1.prod.internal");
-    EXPECT_EQ(pg.replicas[0].port, 5433);  // inherited from the master
+    EXPECT_EQ(pg.replicas[0].port, 5433); // inherited from the master
     EXPECT_EQ(pg.replicas[0].pool.max_open_conns, 200);
     EXPECT_EQ(pg.replicas[0].pool.max_idle_conns, 50);
     EXPECT_EQ(pg.replicas[0].user, "app");
     EXPECT_EQ(pg.replicas[0].sslmode, "verify-full");
     EXPECT_EQ(pg.replicas[0].password.reveal(), "from-the-environment");
     EXPECT_EQ(pg.replicas[1].port, 5434);
-    EXPECT_EQ(pg.replicas[1].pool.max_open_conns, 100);  // the master's
+    EXPECT_EQ(pg.replicas[1].pool.max_open_conns, 100); // the master's
     ASSERT_TRUE(config.database.redis);
     EXPECT_EQ(config.database.redis->mode(), stratum::RedisConfig::Mode::sentinel);
     EXPECT_EQ(config.database.redis->sentinel_addrs.size(), 2u);
@@ -200,7 +202,8 @@ TEST(Config, CollectsEveryProblemWithFileLineAndKey)
         {"database.postgres.master.conn_max_idle_time", "must not exceed conn_max_lifetime", 11},
         {"database.postgres.master.connect_timeout", "invalid duration", 12},
         {"database.postgres.replicas.0", "a replica needs a host", 14},
-        {"database.postgres.replicas.0.max_idle_conns", "must not exceed max_open_conns (30 > 20)", 16},
+        {"database.postgres.replicas.0.max_idle_conns", "must not exceed max_open_conns (30 > 20)",
+         16},
         {"database.postgres.replicas.1.max_open_conns", "expected an integer", 18},
         {"database.redis.addr", "missing :port", 20},
         {"logging.level", "must be one of", 22},
@@ -212,7 +215,8 @@ TEST(Config, CollectsEveryProblemWithFileLineAndKey)
         ASSERT_NE(problem, nullptr) << "no problem reported for " << e.key << "\n" << text;
         EXPECT_THAT(problem->message, HasSubstr(e.message)) << text;
         EXPECT_THAT(problem->source, HasSubstr("invalid.yaml:" + std::to_string(e.line) + ":"))
-            << e.key << "\n" << text;
+            << e.key << "\n"
+            << text;
     }
     EXPECT_EQ(problems.size(), std::size(expected)) << text;
     try {
@@ -282,11 +286,11 @@ TEST(Config, FlatPostgresFormIsTheMaster)
 
 TEST(Config, DatabaseUrlReplacesTheMasterConnection)
 {
-    Config config = Config::load(options(
-        "environments.yaml", "production",
-        {{"DATABASE_URL",
-          "postgresql://svc:url%20pass@url.host:6000/urldb?sslmode=verify-ca&target_session_attrs=read-write"},
-         {"PGPASSWORD", "ignored-because-the-url-has-one"}}));
+    Config config = Config::load(
+        options("environments.yaml", "production",
+                {{"DATABASE_URL", "postgresql://svc:url%20pass@url.host:6000/"
+                                  "urldb?sslmode=verify-ca&target_session_attrs=read-write"},
+                 {"PGPASSWORD", "ignored-because-the-url-has-one"}}));
     const auto &master = config.database.postgres.master;
     EXPECT_EQ(master.host, "url.host");
     EXPECT_EQ(master.port, 6000);
@@ -295,7 +299,7 @@ TEST(Config, DatabaseUrlReplacesTheMasterConnection)
     EXPECT_EQ(master.password.reveal(), "url pass");
     EXPECT_EQ(master.sslmode, "verify-ca");
     EXPECT_EQ(master.params.at("target_session_attrs"), "read-write");
-    EXPECT_EQ(master.pool.max_open_conns, 100);  // pool limits stay
+    EXPECT_EQ(master.pool.max_open_conns, 100); // pool limits stay
 
     // --database beats $DATABASE_URL.
     LoadOptions load = options("environments.yaml", "local", {{"DATABASE_URL", "host=from-env"}});
@@ -303,7 +307,7 @@ TEST(Config, DatabaseUrlReplacesTheMasterConnection)
     Config flag = Config::load(load);
     EXPECT_EQ(flag.database.postgres.master.host, "from-flag");
     EXPECT_EQ(flag.database.postgres.master.port, 7000);
-    EXPECT_TRUE(flag.database.postgres.master.password.empty());  // the file's is replaced
+    EXPECT_TRUE(flag.database.postgres.master.password.empty()); // the file's is replaced
 }
 
 TEST(Config, BrokenDatabaseUrlDoesNotEchoIt)
@@ -313,7 +317,8 @@ TEST(Config, BrokenDatabaseUrlDoesNotEchoIt)
     ASSERT_EQ(problems.size(), 1u);
     EXPECT_EQ(problems[0].source, "environment variable DATABASE_URL");
     EXPECT_THAT(problems[0].to_string(), Not(HasSubstr("Leaky-Secret-9")));
-    auto unterminated = problems_of(options("", "", {{"DATABASE_URL", "password='Leaky-Secret-9"}}));
+    auto unterminated =
+        problems_of(options("", "", {{"DATABASE_URL", "password='Leaky-Secret-9"}}));
     ASSERT_EQ(unterminated.size(), 1u);
     EXPECT_THAT(all_messages(unterminated), Not(HasSubstr("Leaky-Secret-9")));
 }
@@ -329,17 +334,17 @@ TEST(Config, DatabaseUrlValuesAreValidatedLikeTheFile)
 
 TEST(Config, StratumVariablesOverrideSingleKeys)
 {
-    Config config = Config::load(options(
-        "environments.yaml", "production",
-        {{"PGPASSWORD", "pw"},
-         {"STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS", "60"},
-         {"STRATUM_DATABASE_POSTGRES_REPLICAS_1_HOST", "10.1.2.3"},
-         {"STRATUM_DATABASE_POSTGRES_MASTER_PARAMS_KEEPALIVES_IDLE", "30"},
-         {"STRATUM_DATABASE_REDIS_SENTINEL_ADDRS", "s1:26379, s2:26379,s3:26379"},
-         {"STRATUM_LOGGING_LEVEL", "warn"},
-         {"STRATUM_HEALTH_TIMEOUT", "750ms"},
-         {"STRATUM_RUN_DIR", "/tmp/not-configuration"},
-         {"STRATUM_TEST_PGPORT", "1"}}));
+    Config config = Config::load(
+        options("environments.yaml", "production",
+                {{"PGPASSWORD", "pw"},
+                 {"STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS", "60"},
+                 {"STRATUM_DATABASE_POSTGRES_REPLICAS_1_HOST", "10.1.2.3"},
+                 {"STRATUM_DATABASE_POSTGRES_MASTER_PARAMS_KEEPALIVES_IDLE", "30"},
+                 {"STRATUM_DATABASE_REDIS_SENTINEL_ADDRS", "s1:26379, s2:26379,s3:26379"},
+                 {"STRATUM_LOGGING_LEVEL", "warn"},
+                 {"STRATUM_HEALTH_TIMEOUT", "750ms"},
+                 {"STRATUM_RUN_DIR", "/tmp/not-configuration"},
+                 {"STRATUM_TEST_PGPORT", "1"}}));
     EXPECT_EQ(config.database.postgres.master.pool.max_open_conns, 60);
     EXPECT_EQ(config.database.postgres.replicas.at(1).host, "10.1.2.3");
     EXPECT_EQ(config.database.postgres.master.params.at("keepalives_idle"), "30");
@@ -348,24 +353,27 @@ TEST(Config, StratumVariablesOverrideSingleKeys)
     EXPECT_EQ(config.health.timeout, 750ms);
 
     // The flat name maps onto the master too.
-    Config flat = Config::load(options("flat.yaml", "", {{"STRATUM_DATABASE_POSTGRES_PORT", "7777"}}));
+    Config flat =
+        Config::load(options("flat.yaml", "", {{"STRATUM_DATABASE_POSTGRES_PORT", "7777"}}));
     EXPECT_EQ(flat.database.postgres.master.port, 7777);
 }
 
 TEST(Config, StratumVariablesAreValidatedLikeTheFile)
 {
-    auto problems = problems_of(options("environments.yaml", "local",
-                                        {{"STRATUM_DATABASE_POSTGRES_MASTER_HOTS", "x"},
-                                         {"STRATUM_DATABASE_POSTGRES_REPLICAS_3_HOST", "r"},
-                                         {"STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS", "5000"}}));
+    auto problems =
+        problems_of(options("environments.yaml", "local",
+                            {{"STRATUM_DATABASE_POSTGRES_MASTER_HOTS", "x"},
+                             {"STRATUM_DATABASE_POSTGRES_REPLICAS_3_HOST", "r"},
+                             {"STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS", "5000"}}));
     std::string text = all_messages(problems);
     ASSERT_EQ(problems.size(), 3u) << text;
     EXPECT_THAT(text, HasSubstr("environment variable STRATUM_DATABASE_POSTGRES_MASTER_HOTS: "
                                 "no configuration key matches"));
     EXPECT_THAT(text, HasSubstr("no list entry 3 to override"));
-    EXPECT_THAT(text, HasSubstr("environment variable STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS: "
-                                "database.postgres.master.max_open_conns: must be between 10 and "
-                                "1000 (got 5000)"));
+    EXPECT_THAT(text,
+                HasSubstr("environment variable STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS: "
+                          "database.postgres.master.max_open_conns: must be between 10 and "
+                          "1000 (got 5000)"));
 }
 
 TEST(Config, RedisFromUrlAndPassword)
@@ -378,7 +386,8 @@ TEST(Config, RedisFromUrlAndPassword)
     EXPECT_EQ(config.database.redis->password.reveal(), "p@ss:word");
     EXPECT_EQ(config.database.redis->db, 2);
 
-    Config password = Config::load(options("environments.yaml", "local", {{"REDIS_PASSWORD", "rp"}}));
+    Config password =
+        Config::load(options("environments.yaml", "local", {{"REDIS_PASSWORD", "rp"}}));
     EXPECT_EQ(password.database.redis->password.reveal(), "rp");
 
     auto tls = problems_of(options("", "", {{"REDIS_URL", "rediss://h:6379"}}));
@@ -388,9 +397,9 @@ TEST(Config, RedisFromUrlAndPassword)
 
 TEST(Config, MinioKeysFromTheEnvironment)
 {
-    Config config = Config::load(options("environments.yaml", "local",
-                                         {{"MINIO_ACCESS_KEY", "minio-user"},
-                                          {"AWS_SECRET_ACCESS_KEY", "aws-secret"}}));
+    Config config = Config::load(
+        options("environments.yaml", "local",
+                {{"MINIO_ACCESS_KEY", "minio-user"}, {"AWS_SECRET_ACCESS_KEY", "aws-secret"}}));
     EXPECT_EQ(config.database.minio->access_key, "minio-user");
     EXPECT_EQ(config.database.minio->secret_key.reveal(), "aws-secret");
 
@@ -403,8 +412,8 @@ TEST(Config, PasswordEnvNamesTheVariable)
 {
     std::string yaml = "database: {postgres: {master: {host: h, password_env: APP_DB_PASSWORD}}}";
     LoadOptions load;
-    load.env = std::map<std::string, std::string>{{"APP_DB_PASSWORD", "named"},
-                                                  {"PGPASSWORD", "generic"}};
+    load.env =
+        std::map<std::string, std::string>{{"APP_DB_PASSWORD", "named"}, {"PGPASSWORD", "generic"}};
     EXPECT_EQ(Config::parse(yaml, "inline", load).database.postgres.master.password.reveal(),
               "named");
     load.env = std::map<std::string, std::string>{};
@@ -479,10 +488,9 @@ TEST(Config, NoFileMeansEnvironmentOnly)
 
 TEST(Config, TheExampleConfigurationLoadsInEveryEnvironment)
 {
-    std::string example =
-        (std::filesystem::path(__FILE__).parent_path().parent_path() / "config" /
-         "stratum.example.yaml")
-            .string();
+    std::string example = (std::filesystem::path(__FILE__).parent_path().parent_path() / "config" /
+                           "stratum.example.yaml")
+                              .string();
     for (const char *environment : {"local", "staging", "production"}) {
         LoadOptions load;
         load.path = example;
@@ -496,11 +504,12 @@ TEST(Config, TheExampleConfigurationLoadsInEveryEnvironment)
 
 // ---- secrets never leak ----------------------------------------------------
 
-namespace {
+namespace
+{
 
 const std::string nasty_password = "p@ss w'o\\rd=\"x\" 'y'";
 
-}  // namespace
+} // namespace
 
 TEST(Secrets, NeverAppearInAnyRendering)
 {

@@ -14,10 +14,12 @@ namespace logging = stratum::logging;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace {
+namespace
+{
 
-class Capture {
-public:
+class Capture
+{
+  public:
     logging::Writer writer()
     {
         return [this](std::string_view line) {
@@ -31,12 +33,12 @@ public:
         return lines_;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::vector<std::string> lines_;
 };
 
-}  // namespace
+} // namespace
 
 TEST(Logging, JsonLinesCarryTheStandardFields)
 {
@@ -60,7 +62,7 @@ TEST(Logging, JsonLinesCarryTheStandardFields)
     EXPECT_EQ(json["attempt"], 3);
     EXPECT_EQ(json["retried"], true);
     std::string ts = json["ts"];
-    EXPECT_EQ(ts.size(), 24u) << ts;  // 2026-01-02T03:04:05.678Z
+    EXPECT_EQ(ts.size(), 24u) << ts; // 2026-01-02T03:04:05.678Z
     EXPECT_EQ(ts.back(), 'Z');
     // Key order is fixed: ts, level, component, msg, then fields.
     EXPECT_EQ(lines[0].rfind("{\"ts\":", 0), 0u);
@@ -70,8 +72,9 @@ TEST(Logging, TextLinesAreReadable)
 {
     Capture capture;
     logging::setup(logging::Options{logging::Level::debug, false, capture.writer()});
-    logging::warn("redis", "connection lost", {{logging::field::endpoint, "127.0.0.1:6379"},
-                                                {logging::field::error, "Connection reset by peer"}});
+    logging::warn("redis", "connection lost",
+                  {{logging::field::endpoint, "127.0.0.1:6379"},
+                   {logging::field::error, "Connection reset by peer"}});
     auto lines = capture.lines();
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_THAT(lines[0], HasSubstr(" WARN  redis: connection lost endpoint=127.0.0.1:6379 "
@@ -116,8 +119,9 @@ TEST(Logging, SecretsNeverReachALine)
     logging::error("pool", "connect failed: host=db password=hunter2 user=app");
     logging::error("pool", "bad url postgres://app:hunter3@db:5432/app");
     logging::error("http", "rejected Authorization: Bearer tok-hunter4");
-    logging::error("cfg", "loaded", {{"password", "hunter5"}, {"admin_token", "hunter6"},
-                                     {"detail", "PASSWORD = hunter7"}});
+    logging::error(
+        "cfg", "loaded",
+        {{"password", "hunter5"}, {"admin_token", "hunter6"}, {"detail", "PASSWORD = hunter7"}});
     logging::error("json", R"(body {"password":"hunter8"})");
     std::string all;
     for (const std::string &line : capture.lines())
@@ -128,7 +132,7 @@ TEST(Logging, SecretsNeverReachALine)
     EXPECT_THAT(all, HasSubstr("user=app"));
     EXPECT_THAT(all, HasSubstr("postgres://app:[redacted]@db:5432/app"));
     for (const std::string &line : capture.lines())
-        EXPECT_NO_THROW((void)nlohmann::json::parse(line)) << line;
+        EXPECT_TRUE(nlohmann::json::accept(line)) << line;
 }
 
 TEST(Logging, RedactLeavesOrdinaryTextAlone)

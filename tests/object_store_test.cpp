@@ -21,15 +21,16 @@ using testing::HasSubstr;
 using testing::Not;
 namespace sigv4 = stratum::sigv4;
 
-namespace {
+namespace
+{
 
 const std::string empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 // The credentials of AWS's SigV4 test suite, and of the S3 reference examples.
-const sigv4::Credentials suite_credentials{"AKIDEXAMPLE",
-                                           stratum::Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")};
-const sigv4::Credentials s3_credentials{"AKIAIOSFODNN7EXAMPLE",
-                                        stratum::Secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")};
+const sigv4::Credentials suite_credentials{
+    "AKIDEXAMPLE", stratum::Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")};
+const sigv4::Credentials s3_credentials{
+    "AKIAIOSFODNN7EXAMPLE", stratum::Secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")};
 
 sigv4::Request suite_request(std::string method,
                              std::vector<std::pair<std::string, std::string>> query = {})
@@ -72,7 +73,8 @@ int closed_port()
 ObjectStoreConfig s3rver_config()
 {
     ObjectStoreConfig config;
-    config.endpoint = stratum::parse_host_port(stratum::test::required_env("STRATUM_TEST_S3_ENDPOINT"));
+    config.endpoint =
+        stratum::parse_host_port(stratum::test::required_env("STRATUM_TEST_S3_ENDPOINT"));
     config.bucket = stratum::test::required_env("STRATUM_TEST_S3_BUCKET");
     config.access_key = stratum::test::required_env("STRATUM_TEST_S3_ACCESS_KEY");
     config.secret_key = stratum::Secret(stratum::test::required_env("STRATUM_TEST_S3_SECRET_KEY"));
@@ -80,7 +82,7 @@ ObjectStoreConfig s3rver_config()
     return config;
 }
 
-}  // namespace
+} // namespace
 
 // ---- the signer, against AWS's documented examples -------------------------
 
@@ -90,7 +92,8 @@ TEST(SigV4, GetVanilla)
                                  "20150830T123600Z");
     EXPECT_EQ(signature.canonical_request,
               "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-              "host;x-amz-date\n" + empty_sha256);
+              "host;x-amz-date\n" +
+                  empty_sha256);
     EXPECT_EQ(signature.string_to_sign,
               "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"
               "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
@@ -104,7 +107,8 @@ TEST(SigV4, PostVanilla)
 {
     auto signature = sigv4::sign(suite_request("POST"), suite_credentials, "us-east-1", "service",
                                  "20150830T123600Z");
-    EXPECT_EQ(signature.signature, "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+    EXPECT_EQ(signature.signature,
+              "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
 }
 
 TEST(SigV4, QueryParametersAreSorted)
@@ -112,7 +116,8 @@ TEST(SigV4, QueryParametersAreSorted)
     auto signature = sigv4::sign(suite_request("GET", {{"Param2", "value2"}, {"Param1", "value1"}}),
                                  suite_credentials, "us-east-1", "service", "20150830T123600Z");
     EXPECT_THAT(signature.canonical_request, HasSubstr("\n/\nParam1=value1&Param2=value2\n"));
-    EXPECT_EQ(signature.signature, "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
+    EXPECT_EQ(signature.signature,
+              "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
 }
 
 TEST(SigV4, S3GetObjectWithRange)
@@ -122,33 +127,36 @@ TEST(SigV4, S3GetObjectWithRange)
     EXPECT_EQ(signature.signed_headers, "host;range;x-amz-content-sha256;x-amz-date");
     EXPECT_EQ(sigv4::sha256_hex(signature.canonical_request),
               "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
-    EXPECT_EQ(signature.signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    EXPECT_EQ(signature.signature,
+              "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 }
 
 TEST(SigV4, S3PutObjectEncodesThePathAndSignsThePayload)
 {
     std::string payload = sigv4::sha256_hex("Welcome to Amazon S3.");
     EXPECT_EQ(payload, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
-    auto signature = sigv4::sign(
-        s3_request("PUT", "/test$file.text", {},
-                   {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
-                    {"x-amz-storage-class", "REDUCED_REDUNDANCY"}},
-                   payload),
-        s3_credentials, "us-east-1", "s3", "20130524T000000Z");
+    auto signature = sigv4::sign(s3_request("PUT", "/test$file.text", {},
+                                            {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
+                                             {"x-amz-storage-class", "REDUCED_REDUNDANCY"}},
+                                            payload),
+                                 s3_credentials, "us-east-1", "s3", "20130524T000000Z");
     EXPECT_THAT(signature.canonical_request, HasSubstr("PUT\n/test%24file.text\n"));
     EXPECT_EQ(sigv4::sha256_hex(signature.canonical_request),
               "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d");
-    EXPECT_EQ(signature.signature, "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+    EXPECT_EQ(signature.signature,
+              "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
 }
 
 TEST(SigV4, S3SubresourceAndListing)
 {
     auto lifecycle = sigv4::sign(s3_request("GET", "/", {{"lifecycle", ""}}, {}), s3_credentials,
                                  "us-east-1", "s3", "20130524T000000Z");
-    EXPECT_EQ(lifecycle.signature, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+    EXPECT_EQ(lifecycle.signature,
+              "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
     auto listing = sigv4::sign(s3_request("GET", "/", {{"prefix", "J"}, {"max-keys", "2"}}, {}),
                                s3_credentials, "us-east-1", "s3", "20130524T000000Z");
-    EXPECT_EQ(listing.signature, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+    EXPECT_EQ(listing.signature,
+              "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 }
 
 TEST(SigV4, EncodingAndDates)
@@ -194,7 +202,7 @@ TEST(ObjectStore, PutGetDeleteRoundTrip)
     EXPECT_EQ(store.get_object(key), data);
     store.delete_object(key);
     EXPECT_EQ(store.get_object(key), std::nullopt);
-    EXPECT_NO_THROW(store.delete_object(key));  // absent: not an error
+    EXPECT_NO_THROW(store.delete_object(key)); // absent: not an error
     EXPECT_THROW(store.put_object("", "x"), stratum::ObjectStoreError);
 }
 
@@ -285,8 +293,8 @@ TEST(ObjectStore, ConfiguredFromTheConfigFile)
         {"MINIO_ACCESS_KEY", stratum::test::required_env("STRATUM_TEST_S3_ACCESS_KEY")},
         {"MINIO_SECRET_KEY", stratum::test::required_env("STRATUM_TEST_S3_SECRET_KEY")}};
     std::string yaml = "database: {minio: {endpoint: 'http://" +
-                       stratum::test::required_env("STRATUM_TEST_S3_ENDPOINT") + "', bucket: " +
-                       stratum::test::required_env("STRATUM_TEST_S3_BUCKET") + "}}";
+                       stratum::test::required_env("STRATUM_TEST_S3_ENDPOINT") +
+                       "', bucket: " + stratum::test::required_env("STRATUM_TEST_S3_BUCKET") + "}}";
     stratum::Config config = stratum::Config::parse(yaml, "inline", load);
     ASSERT_TRUE(config.database.minio);
     EXPECT_FALSE(config.database.minio->secure);

@@ -26,7 +26,8 @@ using stratum::RedisConfig;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace {
+namespace
+{
 
 int free_port()
 {
@@ -54,8 +55,9 @@ bool port_open(int port)
 }
 
 // A listener that accepts connections into its backlog and never answers.
-class SilentListener {
-public:
+class SilentListener
+{
+  public:
     SilentListener()
     {
         fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -71,15 +73,16 @@ public:
     ~SilentListener() { close(fd_); }
     int port() const { return port_; }
 
-private:
+  private:
     int fd_ = -1;
     int port_ = 0;
 };
 
 // A redis-server (or sentinel) run by this test, in the foreground so its pid
 // is ours; stopped by the destructor.
-class PrivateRedis {
-public:
+class PrivateRedis
+{
+  public:
     explicit PrivateRedis(std::vector<std::string> extra = {}, int port = 0)
         : port_(port ? port : free_port()), extra_(std::move(extra))
     {
@@ -101,8 +104,8 @@ public:
         args.insert(args.end(), extra_.begin(), extra_.end());
         args.push_back("--port");
         args.push_back(std::to_string(port_));
-        args.insert(args.end(), {"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", dir_.string(), "--logfile", (dir_ / "redis.log").string()});
+        args.insert(args.end(), {"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                 dir_.string(), "--logfile", (dir_ / "redis.log").string()});
         pid_ = fork();
         if (pid_ == 0) {
             std::vector<char *> argv;
@@ -129,7 +132,7 @@ public:
     int port() const { return port_; }
     const std::filesystem::path &dir() const { return dir_; }
 
-private:
+  private:
     int port_;
     std::vector<std::string> extra_;
     std::filesystem::path dir_;
@@ -152,7 +155,7 @@ RedisConfig config_for(int port)
     return config_for("127.0.0.1:" + std::to_string(port));
 }
 
-}  // namespace
+} // namespace
 
 TEST(Redis, CommandsAgainstTheHarnessRedis)
 {
@@ -209,7 +212,7 @@ TEST(Redis, ClosedPortIsDownAtOnce)
     EXPECT_EQ(health.state, HealthState::down);
     EXPECT_THAT(health.error, HasSubstr("127.0.0.1:" + std::to_string(port)));
     EXPECT_THAT(health.error, HasSubstr("refused"));
-    EXPECT_FALSE(health.reconnecting);  // it never had a connection
+    EXPECT_FALSE(health.reconnecting); // it never had a connection
     EXPECT_THROW(redis.get("k"), stratum::RedisConnectionError);
 }
 
@@ -259,9 +262,9 @@ TEST(Redis, ReconnectsAfterTheServerRestarts)
     } while (up.state != HealthState::up && std::chrono::steady_clock::now() < deadline);
     EXPECT_EQ(up.state, HealthState::up) << up.error;
     EXPECT_FALSE(up.reconnecting);
-    EXPECT_FALSE(up.last_error.empty());  // kept after recovery
+    EXPECT_FALSE(up.last_error.empty()); // kept after recovery
     EXPECT_EQ(redis.reconnects(), 1);
-    EXPECT_EQ(redis.get("k"), std::nullopt);  // a fresh server (no persistence)
+    EXPECT_EQ(redis.get("k"), std::nullopt); // a fresh server (no persistence)
     redis.set("k", "after");
     EXPECT_EQ(redis.get("k"), "after");
 }
@@ -378,7 +381,7 @@ TEST(Redis, BusyServerIsDegraded)
     scripter.connect();
     std::thread script([&] {
         auto reply = scripter.command("EVAL", "while true do end", "0");
-        EXPECT_TRUE(reply.is_error());  // killed below
+        EXPECT_TRUE(reply.is_error()); // killed below
     });
     RedisClient redis(config_for(server.port()));
     stratum::HealthResult health;
@@ -405,7 +408,8 @@ TEST(Redis, ClusterFollowsMovedRedirects)
     RedisClient b(config_for(second.port()));
     ASSERT_FALSE(a.command("CLUSTER", "ADDSLOTSRANGE", "0", "8191").is_error());
     ASSERT_FALSE(b.command("CLUSTER", "ADDSLOTSRANGE", "8192", "16383").is_error());
-    ASSERT_FALSE(a.command("CLUSTER", "MEET", "127.0.0.1", std::to_string(second.port())).is_error());
+    ASSERT_FALSE(
+        a.command("CLUSTER", "MEET", "127.0.0.1", std::to_string(second.port())).is_error());
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline &&
            (a.command("CLUSTER", "INFO").str.find("cluster_state:ok") == std::string::npos ||

@@ -13,7 +13,8 @@
 #include "config_load.hpp"
 #include "config_schema.hpp"
 
-namespace stratum {
+namespace stratum
+{
 
 std::ostream &operator<<(std::ostream &out, const Secret &secret)
 {
@@ -28,7 +29,8 @@ std::string ConfigProblem::to_string() const
     return out + ": " + message;
 }
 
-namespace {
+namespace
+{
 
 std::string describe(const std::vector<ConfigProblem> &problems)
 {
@@ -39,14 +41,15 @@ std::string describe(const std::vector<ConfigProblem> &problems)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 ConfigError::ConfigError(std::vector<ConfigProblem> problems)
     : std::runtime_error(describe(problems)), problems_(std::move(problems))
 {
 }
 
-namespace {
+namespace
+{
 
 using detail::ConfigNode;
 using detail::EnvMap;
@@ -81,8 +84,8 @@ ConfigNode select_environment(const ConfigNode &root, const std::string &source,
         name = requested;
         ConfigNode tree = root;
         if (tree.find("defaults") != nullptr || tree.find("default_environment") != nullptr) {
-            const ConfigNode &stray = tree.find("defaults") ? *tree.find("defaults")
-                                                            : *tree.find("default_environment");
+            const ConfigNode &stray =
+                tree.find("defaults") ? *tree.find("defaults") : *tree.find("default_environment");
             problems.push_back({stray.origin.describe(), "",
                                 "defaults and default_environment need an environments: section"});
             tree.erase("defaults");
@@ -106,20 +109,22 @@ ConfigNode select_environment(const ConfigNode &root, const std::string &source,
             fallback != nullptr && fallback->is_scalar())
             name = fallback->scalar;
     if (name.empty()) {
-        problems.push_back({where, "", "no environment selected: pass --env or set STRATUM_ENV "
-                                       "(defined: " + names_of(*environments) + ")"});
+        problems.push_back({where, "",
+                            "no environment selected: pass --env or set STRATUM_ENV "
+                            "(defined: " +
+                                names_of(*environments) + ")"});
         return {};
     }
     const ConfigNode *selected = environments->find(name);
     if (selected == nullptr) {
         problems.push_back({where, "environments",
-                            "environment \"" + name + "\" is not defined (defined: " +
-                                names_of(*environments) + ")"});
+                            "environment \"" + name +
+                                "\" is not defined (defined: " + names_of(*environments) + ")"});
         return {};
     }
     if (!selected->is_map() && !selected->is_null()) {
-        problems.push_back({selected->origin.describe(), "environments." + name,
-                            "expected a mapping"});
+        problems.push_back(
+            {selected->origin.describe(), "environments." + name, "expected a mapping"});
         return {};
     }
     ConfigNode base;
@@ -171,7 +176,7 @@ Config build(const ConfigNode &root, const std::string &source, const LoadOption
     return config;
 }
 
-}  // namespace
+} // namespace
 
 Config Config::parse(std::string_view yaml, std::string_view source_name,
                      const LoadOptions &options)
@@ -193,7 +198,8 @@ Config Config::load(const LoadOptions &options)
         return build(ConfigNode{}, "", options, env, {});
     std::ifstream file(path, std::ios::binary);
     if (!file)
-        throw ConfigError({{path, "", std::string("cannot read the file: ") + std::strerror(errno)}});
+        throw ConfigError(
+            {{path, "", std::string("cannot read the file: ") + std::strerror(errno)}});
     std::ostringstream text;
     text << file.rdbuf();
     std::vector<ConfigProblem> problems;
@@ -203,7 +209,8 @@ Config Config::load(const LoadOptions &options)
     return build(root, path, options, env, {});
 }
 
-namespace {
+namespace
+{
 
 const Secret redacted_marker("[redacted]");
 
@@ -250,7 +257,7 @@ nlohmann::json addresses_json(const std::vector<HostPort> &addresses)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 Config Config::redacted() const
 {
@@ -287,8 +294,9 @@ std::string Config::to_json(int indent) const
             {"read_timeout", format_duration(redis.read_timeout)},
             {"reconnect_backoff_min", format_duration(redis.reconnect_backoff_min)},
             {"reconnect_backoff_max", format_duration(redis.reconnect_backoff_max)},
-            {"sentinel", {{"master_name", redis.sentinel_master},
-                          {"addrs", addresses_json(redis.sentinel_addrs)}}},
+            {"sentinel",
+             {{"master_name", redis.sentinel_master},
+              {"addrs", addresses_json(redis.sentinel_addrs)}}},
             {"cluster", {{"addrs", addresses_json(redis.cluster_addrs)}}},
         };
     }
@@ -310,22 +318,25 @@ std::string Config::to_json(int indent) const
         {"source", source},
         {"production", production},
         {"database", db},
-        {"server", {{"listen", server.listen.to_string()},
-                    {"admin_token_env", server.admin_token_env},
-                    {"admin_token", secret_json(server.admin_token)}}},
+        {"server",
+         {{"listen", server.listen.to_string()},
+          {"admin_token_env", server.admin_token_env},
+          {"admin_token", secret_json(server.admin_token)}}},
         {"logging", {{"level", logging.level}, {"json", logging.json}}},
-        {"migrations", {{"dir", migrations.dir},
-                        {"lock_timeout", format_duration(migrations.lock_timeout)}}},
-        {"health", {{"timeout", format_duration(health.timeout)},
-                    {"interval", format_duration(health.interval)},
-                    {"max_replication_lag", format_duration(health.max_replication_lag)}}},
+        {"migrations",
+         {{"dir", migrations.dir}, {"lock_timeout", format_duration(migrations.lock_timeout)}}},
+        {"health",
+         {{"timeout", format_duration(health.timeout)},
+          {"interval", format_duration(health.interval)},
+          {"max_replication_lag", format_duration(health.max_replication_lag)}}},
     };
     return out.dump(indent);
 }
 
-}  // namespace stratum
+} // namespace stratum
 
-namespace stratum {
+namespace stratum
+{
 
 RedisConfig::Mode RedisConfig::mode() const noexcept
 {
@@ -336,4 +347,4 @@ RedisConfig::Mode RedisConfig::mode() const noexcept
     return Mode::standalone;
 }
 
-}  // namespace stratum
+} // namespace stratum

@@ -10,7 +10,8 @@
 
 extern char **environ;
 
-namespace stratum::detail {
+namespace stratum::detail
+{
 
 EnvMap process_environment()
 {
@@ -27,9 +28,20 @@ EnvMap process_environment()
 const std::vector<std::string> &connection_keys()
 {
     static const std::vector<std::string> keys = {
-        "host",        "port",    "user",   "dbname",           "password",
-        "password_env", "passfile", "sslmode", "sslrootcert",     "sslcert",
-        "sslkey",      "application_name",  "connect_timeout", "params",
+        "host",
+        "port",
+        "user",
+        "dbname",
+        "password",
+        "password_env",
+        "passfile",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "application_name",
+        "connect_timeout",
+        "params",
     };
     return keys;
 }
@@ -67,7 +79,8 @@ void normalize_postgres(ConfigNode &environment, std::vector<ConfigProblem> &pro
     postgres->entries.emplace_back("master", std::move(master_node));
 }
 
-namespace {
+namespace
+{
 
 // The node at `path` below `root`, created as needed; nullptr (with a
 // problem) when the path crosses a list index that does not exist.
@@ -76,8 +89,9 @@ ConfigNode *node_at(ConfigNode &root, const std::vector<std::string> &path, cons
 {
     ConfigNode *node = &root;
     for (const std::string &segment : path) {
-        bool index = std::all_of(segment.begin(), segment.end(),
-                                 [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+        bool index = std::all_of(segment.begin(), segment.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c));
+        });
         if (index) {
             size_t size = node->is_list() ? node->items.size() : 0;
             size_t position = std::stoul(segment);
@@ -135,8 +149,8 @@ void apply_database_url(ConfigNode &environment, const std::string &url, const s
     try {
         values = conninfo::parse(url);
     } catch (const std::invalid_argument &e) {
-        problems.push_back({origin.describe(), "database.postgres.master",
-                            without_quoted_fragments(e.what())});
+        problems.push_back(
+            {origin.describe(), "database.postgres.master", without_quoted_fragments(e.what())});
         return;
     }
     ConfigNode *master = postgres_master(environment, origin);
@@ -266,7 +280,7 @@ void apply_first(ConfigNode *section, const std::string &key,
 bool is_config_variable(std::string_view name)
 {
     static constexpr std::string_view sections[] = {
-        "STRATUM_DATABASE_", "STRATUM_SERVER_", "STRATUM_LOGGING_",
+        "STRATUM_DATABASE_",   "STRATUM_SERVER_", "STRATUM_LOGGING_",
         "STRATUM_MIGRATIONS_", "STRATUM_HEALTH_",
     };
     if (name == "STRATUM_PRODUCTION")
@@ -277,7 +291,7 @@ bool is_config_variable(std::string_view name)
     return false;
 }
 
-}  // namespace
+} // namespace
 
 void apply_environment(ConfigNode &environment, const EnvMap &env, const std::string &database_url,
                        std::vector<ConfigProblem> &problems)
@@ -344,4 +358,4 @@ void apply_environment(ConfigNode &environment, const EnvMap &env, const std::st
     }
 }
 
-}  // namespace stratum::detail
+} // namespace stratum::detail

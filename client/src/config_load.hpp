@@ -8,7 +8,8 @@
 
 #include "config_tree.hpp"
 
-namespace stratum::detail {
+namespace stratum::detail
+{
 
 using EnvMap = std::map<std::string, std::string>;
 
@@ -21,8 +22,8 @@ void normalize_postgres(ConfigNode &environment, std::vector<ConfigProblem> &pro
 // Lays the environment on the tree, lowest precedence first: DATABASE_URL
 // (or `database_url`, from --database), PGPASSWORD, REDIS_URL, REDIS_PASSWORD,
 // MINIO_*/AWS_* keys, then STRATUM_<KEY_PATH> variables.
-void apply_environment(ConfigNode &environment, const EnvMap &env,
-                       const std::string &database_url, std::vector<ConfigProblem> &problems);
+void apply_environment(ConfigNode &environment, const EnvMap &env, const std::string &database_url,
+                       std::vector<ConfigProblem> &problems);
 
 // Reads the typed configuration of environment `name` and validates it.
 void read_environment(const ConfigNode &environment, const EnvMap &env, Config &config,
@@ -32,4 +33,4 @@ void read_environment(const ConfigNode &environment, const EnvMap &env, Config &
 // pool limits): DATABASE_URL replaces all of them.
 const std::vector<std::string> &connection_keys();
 
-}  // namespace stratum::detail
+} // namespace stratum::detail

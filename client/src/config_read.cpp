@@ -7,9 +7,11 @@
 
 #include "config_load.hpp"
 
-namespace stratum::detail {
+namespace stratum::detail
+{
 
-namespace {
+namespace
+{
 
 std::string join(const std::string &path, std::string_view key)
 {
@@ -30,8 +32,9 @@ bool valid_variable_name(const std::string &name)
     return std::regex_match(name, pattern);
 }
 
-class Reader {
-public:
+class Reader
+{
+  public:
     Reader(const EnvMap &env, bool production, std::vector<ConfigProblem> &problems)
         : env_(env), production_(production), problems_(problems)
     {
@@ -97,7 +100,8 @@ public:
             out = false;
             return true;
         }
-        problem(node->origin, join(path, key), "expected true or false, got " + shown(node->scalar));
+        problem(node->origin, join(path, key),
+                "expected true or false, got " + shown(node->scalar));
         return false;
     }
 
@@ -178,8 +182,8 @@ public:
 
     // `key` or `key`_env (the name of the variable that holds it). A value
     // written in a production file is refused; `how` says what to do instead.
-    bool secret(const ConfigNode &map, const std::string &key, const std::string &path,
-                Secret &out, const std::string &how)
+    bool secret(const ConfigNode &map, const std::string &key, const std::string &path, Secret &out,
+                const std::string &how)
     {
         const ConfigNode *written = scalar(map, key);
         const ConfigNode *variable = scalar(map, key + "_env");
@@ -218,13 +222,14 @@ public:
     const EnvMap &env() const { return env_; }
     bool production() const { return production_; }
 
-private:
+  private:
     const EnvMap &env_;
     bool production_;
     std::vector<ConfigProblem> &problems_;
 };
 
-const char *const sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+const char *const sslmodes[] = {"disable", "allow",     "prefer",
+                                "require", "verify-ca", "verify-full"};
 
 // libpq keywords that have their own key, or that are secrets, are not
 // accepted under params.
@@ -258,7 +263,8 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
             std::end(sslmodes))
             reader.problem(sslmode->origin, join(path, "sslmode"),
                            "must be one of disable, allow, prefer, require, verify-ca, "
-                           "verify-full (got " + shown(sslmode->scalar) + ")");
+                           "verify-full (got " +
+                               shown(sslmode->scalar) + ")");
         else
             endpoint.sslmode = sslmode->scalar;
     }
@@ -289,9 +295,12 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
         if (!read && node.find(key) != nullptr && !node.find(key)->is_null())
             refused.push_back(key);
     };
-    note("max_open_conns", reader.integer(node, "max_open_conns", path, pool.max_open_conns, 10, 1000));
-    note("max_idle_conns", reader.integer(node, "max_idle_conns", path, pool.max_idle_conns, 0, 1000));
-    note("conn_max_lifetime", reader.duration(node, "conn_max_lifetime", path, pool.conn_max_lifetime));
+    note("max_open_conns",
+         reader.integer(node, "max_open_conns", path, pool.max_open_conns, 10, 1000));
+    note("max_idle_conns",
+         reader.integer(node, "max_idle_conns", path, pool.max_idle_conns, 0, 1000));
+    note("conn_max_lifetime",
+         reader.duration(node, "conn_max_lifetime", path, pool.conn_max_lifetime));
     note("conn_max_idle_time",
          reader.duration(node, "conn_max_idle_time", path, pool.conn_max_idle_time));
     reader.duration(node, "acquire_timeout", path, pool.acquire_timeout, false);
@@ -313,7 +322,8 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
                        "must not exceed max_open_conns (" + std::to_string(pool.max_idle_conns) +
                            " > " + std::to_string(pool.max_open_conns) + ")");
     if (sets("conn_max_idle_time", "conn_max_lifetime") &&
-        pool.conn_max_lifetime > Duration::zero() && pool.conn_max_idle_time > pool.conn_max_lifetime)
+        pool.conn_max_lifetime > Duration::zero() &&
+        pool.conn_max_idle_time > pool.conn_max_lifetime)
         reader.problem(origin_of("conn_max_idle_time"), join(path, "conn_max_idle_time"),
                        "must not exceed conn_max_lifetime (" +
                            format_duration(pool.conn_max_idle_time) + " > " +
@@ -349,7 +359,7 @@ void read_postgres(Reader &reader, const ConfigNode *postgres, PostgresConfig &o
             reader.problem(item.origin, item_path, "a replica needs a host");
             continue;
         }
-        PostgresEndpoint replica = out.master;  // unset fields inherit the master's
+        PostgresEndpoint replica = out.master; // unset fields inherit the master's
         replica.host.clear();
         replica.params.erase("host");
         replica.params.erase("hostaddr");
@@ -449,7 +459,8 @@ void read_minio(Reader &reader, const ConfigNode *node, std::optional<ObjectStor
         else
             reader.problem(bucket->origin, path + ".bucket",
                            "not a valid bucket name (3-63 lower-case letters, digits, dots, "
-                           "hyphens): " + shown(bucket->scalar));
+                           "hyphens): " +
+                               shown(bucket->scalar));
     } else {
         reader.problem(node->origin, path + ".bucket", "is required");
     }
@@ -501,7 +512,7 @@ void read_logging(Reader &reader, const ConfigNode *node, LoggingConfig &logging
 {
     if (node == nullptr || !node->is_map())
         return;
-    static const char *const levels[] = {"trace", "debug", "info", "warn",
+    static const char *const levels[] = {"trace", "debug",    "info", "warn",
                                          "error", "critical", "off"};
     if (const ConfigNode *level = reader.scalar(*node, "level")) {
         std::string value = level->scalar;
@@ -541,7 +552,7 @@ void read_health(Reader &reader, const ConfigNode *node, HealthConfig &health)
     reader.duration(*node, "max_replication_lag", "health", health.max_replication_lag);
 }
 
-}  // namespace
+} // namespace
 
 void read_environment(const ConfigNode &environment, const EnvMap &env, Config &config,
                       std::vector<ConfigProblem> &problems)
@@ -560,4 +571,4 @@ void read_environment(const ConfigNode &environment, const EnvMap &env, Config &
     read_health(reader, environment.find("health"), config.health);
 }
 
-}  // namespace stratum::detail
+} // namespace stratum::detail

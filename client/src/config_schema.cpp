@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
-namespace stratum::detail {
+namespace stratum::detail
+{
 
 const SchemaNode *SchemaNode::child(std::string_view name) const
 {
@@ -15,7 +16,8 @@ const SchemaNode *SchemaNode::child(std::string_view name) const
     return nullptr;
 }
 
-namespace {
+namespace
+{
 
 using Kind = SchemaNode::Kind;
 
@@ -30,11 +32,24 @@ SchemaNode map_of(std::initializer_list<std::pair<std::string, const SchemaNode 
 
 // Connection and pool keys every PostgreSQL endpoint accepts.
 const std::vector<std::string> endpoint_keys = {
-    "host",           "port",           "user",           "dbname",
-    "password",       "password_env",   "passfile",       "sslmode",
-    "sslrootcert",    "sslcert",        "sslkey",         "application_name",
-    "connect_timeout", "max_open_conns", "max_idle_conns", "conn_max_lifetime",
-    "conn_max_idle_time", "acquire_timeout",
+    "host",
+    "port",
+    "user",
+    "dbname",
+    "password",
+    "password_env",
+    "passfile",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "application_name",
+    "connect_timeout",
+    "max_open_conns",
+    "max_idle_conns",
+    "conn_max_lifetime",
+    "conn_max_idle_time",
+    "acquire_timeout",
 };
 
 SchemaNode build_endpoint()
@@ -46,7 +61,7 @@ SchemaNode build_endpoint()
     return node;
 }
 
-}  // namespace
+} // namespace
 
 const SchemaNode &endpoint_schema()
 {
@@ -58,13 +73,13 @@ const SchemaNode &environment_schema()
 {
     static const SchemaNode replicas{Kind::map_list, {}, &endpoint_schema()};
     static const SchemaNode postgres = [] {
-        SchemaNode node = build_endpoint();  // the flat form
+        SchemaNode node = build_endpoint(); // the flat form
         node.children.emplace_back("master", &endpoint_schema());
         node.children.emplace_back("replicas", &replicas);
         return node;
     }();
-    static const SchemaNode sentinel = map_of({{"master_name", &value_node},
-                                               {"addrs", &value_list_node}});
+    static const SchemaNode sentinel =
+        map_of({{"master_name", &value_node}, {"addrs", &value_list_node}});
     static const SchemaNode cluster = map_of({{"addrs", &value_list_node}});
     static const SchemaNode redis = map_of({
         {"addr", &value_node},
@@ -91,14 +106,13 @@ const SchemaNode &environment_schema()
         {"timeout", &value_node},
         {"ca_file", &value_node},
     });
-    static const SchemaNode database = map_of({{"postgres", &postgres},
-                                               {"redis", &redis},
-                                               {"minio", &minio}});
-    static const SchemaNode server = map_of({{"listen", &value_node},
-                                             {"admin_token_env", &value_node}});
+    static const SchemaNode database =
+        map_of({{"postgres", &postgres}, {"redis", &redis}, {"minio", &minio}});
+    static const SchemaNode server =
+        map_of({{"listen", &value_node}, {"admin_token_env", &value_node}});
     static const SchemaNode logging = map_of({{"level", &value_node}, {"json", &value_node}});
-    static const SchemaNode migrations = map_of({{"dir", &value_node},
-                                                 {"lock_timeout", &value_node}});
+    static const SchemaNode migrations =
+        map_of({{"dir", &value_node}, {"lock_timeout", &value_node}});
     static const SchemaNode health = map_of({{"timeout", &value_node},
                                              {"interval", &value_node},
                                              {"max_replication_lag", &value_node}});
@@ -113,7 +127,8 @@ const SchemaNode &environment_schema()
     return environment;
 }
 
-namespace {
+namespace
+{
 
 size_t edit_distance(std::string_view a, std::string_view b)
 {
@@ -140,12 +155,12 @@ std::string join(const std::string &path, std::string_view key)
 void wrong_kind(const ConfigNode &node, const std::string &path, std::string_view expected,
                 std::vector<ConfigProblem> &problems)
 {
-    problems.push_back({node.origin.describe(), path,
-                        "expected " + std::string(expected) + ", got " +
-                            std::string(kind_name(node.kind))});
+    problems.push_back(
+        {node.origin.describe(), path,
+         "expected " + std::string(expected) + ", got " + std::string(kind_name(node.kind))});
 }
 
-}  // namespace
+} // namespace
 
 std::string suggest_key(std::string_view unknown, const SchemaNode &schema)
 {
@@ -165,7 +180,7 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
                  std::vector<ConfigProblem> &problems)
 {
     if (node.is_null())
-        return;  // an empty key means "not set"
+        return; // an empty key means "not set"
     switch (schema.kind) {
     case Kind::value:
         if (!node.is_scalar()) {
@@ -175,7 +190,7 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
         return;
     case Kind::value_list:
         if (node.is_scalar())
-            return;  // one address, or a comma-separated list from the environment
+            return; // one address, or a comma-separated list from the environment
         if (!node.is_list()) {
             wrong_kind(node, path, "a list of values", problems);
             node = ConfigNode{};
@@ -234,7 +249,8 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
     }
 }
 
-namespace {
+namespace
+{
 
 std::optional<std::vector<std::string>> resolve_in(const SchemaNode &schema, std::string_view rest)
 {
@@ -281,11 +297,11 @@ std::optional<std::vector<std::string>> resolve_in(const SchemaNode &schema, std
     return std::nullopt;
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::vector<std::string>> resolve_variable(std::string_view name)
 {
     return resolve_in(environment_schema(), name);
 }
 
-}  // namespace stratum::detail
+} // namespace stratum::detail

@@ -5,7 +5,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-namespace stratum::detail {
+namespace stratum::detail
+{
 
 std::string Origin::describe() const
 {
@@ -87,7 +88,8 @@ std::string_view kind_name(ConfigNode::Kind kind)
     return "?";
 }
 
-namespace {
+namespace
+{
 
 Origin origin_of(const YAML::Mark &mark, const std::string &source)
 {
@@ -140,8 +142,8 @@ ConfigNode convert(const YAML::Node &yaml, const Origin &origin, const std::stri
                 continue;
             }
             // A value is located at its key: that is the line a reader looks for.
-            node.entries.emplace_back(
-                key, convert(pair.second, key_origin, source, key_path, problems));
+            node.entries.emplace_back(key,
+                                      convert(pair.second, key_origin, source, key_path, problems));
         }
         break;
     }
@@ -149,7 +151,7 @@ ConfigNode convert(const YAML::Node &yaml, const Origin &origin, const std::stri
     return node;
 }
 
-}  // namespace
+} // namespace
 
 ConfigNode parse_yaml(std::string_view text, const std::string &source,
                       std::vector<ConfigProblem> &problems)
@@ -180,4 +182,4 @@ ConfigNode merge(const ConfigNode &base, const ConfigNode &over)
     return merged;
 }
 
-}  // namespace stratum::detail
+} // namespace stratum::detail

@@ -8,9 +8,11 @@
 
 #include <libpq-fe.h>
 
-namespace stratum {
+namespace stratum
+{
 
-namespace conninfo {
+namespace conninfo
+{
 
 std::string quote(std::string_view value)
 {
@@ -59,9 +61,10 @@ const std::vector<std::string> &known_keywords()
     return keywords;
 }
 
-}  // namespace conninfo
+} // namespace conninfo
 
-namespace {
+namespace
+{
 
 std::string build_conninfo(const PostgresEndpoint &endpoint, bool reveal_password)
 {
@@ -101,7 +104,7 @@ std::string build_conninfo(const PostgresEndpoint &endpoint, bool reveal_passwor
     return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string PostgresEndpoint::conninfo() const
 {
@@ -126,4 +129,4 @@ std::vector<std::string> Config::postgres_replica_conninfos() const
     return out;
 }
 
-}  // namespace stratum
+} // namespace stratum

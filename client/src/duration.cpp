@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-namespace stratum {
+namespace stratum
+{
 
-namespace {
+namespace
+{
 
 // Milliseconds per unit; the longest unit names first so "ms" wins over "m".
 struct Unit {
@@ -21,11 +23,11 @@ constexpr Unit units[] = {
 
 [[noreturn]] void bad(std::string_view text, std::string_view why)
 {
-    throw std::invalid_argument("invalid duration \"" + std::string(text) + "\": " +
-                                std::string(why));
+    throw std::invalid_argument("invalid duration \"" + std::string(text) +
+                                "\": " + std::string(why));
 }
 
-}  // namespace
+} // namespace
 
 Duration parse_duration(std::string_view text)
 {
@@ -96,4 +98,4 @@ std::string format_duration(Duration duration)
     return out;
 }
 
-}  // namespace stratum
+} // namespace stratum

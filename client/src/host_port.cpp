@@ -6,7 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-namespace stratum {
+namespace stratum
+{
 
 std::string HostPort::to_string() const
 {
@@ -18,8 +19,8 @@ std::string HostPort::to_string() const
 HostPort parse_host_port(std::string_view text)
 {
     auto bad = [&](std::string_view why) -> HostPort {
-        throw std::invalid_argument("invalid address \"" + std::string(text) + "\": " +
-                                    std::string(why));
+        throw std::invalid_argument("invalid address \"" + std::string(text) +
+                                    "\": " + std::string(why));
     };
     if (text.find("://") != std::string_view::npos)
         return bad("expected host:port without a scheme");
@@ -53,4 +54,4 @@ HostPort parse_host_port(std::string_view text)
     return HostPort{std::string(host), number};
 }
 
-}  // namespace stratum
+} // namespace stratum

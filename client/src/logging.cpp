@@ -13,7 +13,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace stratum::logging {
+namespace stratum::logging
+{
 
 Level parse_level(std::string_view name)
 {
@@ -21,8 +22,8 @@ Level parse_level(std::string_view name)
     for (char c : name)
         lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     static constexpr std::pair<std::string_view, Level> names[] = {
-        {"trace", Level::trace}, {"debug", Level::debug}, {"info", Level::info},
-        {"warn", Level::warn},   {"warning", Level::warn}, {"error", Level::error},
+        {"trace", Level::trace},       {"debug", Level::debug},  {"info", Level::info},
+        {"warn", Level::warn},         {"warning", Level::warn}, {"error", Level::error},
         {"critical", Level::critical}, {"off", Level::off},
     };
     for (const auto &[text, level] : names)
@@ -52,12 +53,15 @@ std::string_view to_string(Level level) noexcept
     return "info";
 }
 
-namespace {
+namespace
+{
 
 bool contains_ci(std::string_view text, std::string_view needle)
 {
-    auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
-                          [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    auto it =
+        std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+        });
     return it != text.end();
 }
 
@@ -69,7 +73,7 @@ bool secret_key(std::string_view key)
     return false;
 }
 
-}  // namespace
+} // namespace
 
 std::string redact(std::string_view text)
 {
@@ -84,8 +88,9 @@ std::string redact(std::string_view text)
         // password='quoted \' value' | password=value | "password":"value"
         static const std::regex quoted(R"re(((?:ssl)?pass(?:word|wd)\s*=\s*)'(?:[^'\\]|\\.)*'?)re",
                                        std::regex::icase);
-        static const std::regex bare(R"re(((?:ssl)?pass(?:word|wd)\s*[=:]\s*)(?!'|\[redacted\])[^\s,;&]+)re",
-                                     std::regex::icase);
+        static const std::regex bare(
+            R"re(((?:ssl)?pass(?:word|wd)\s*[=:]\s*)(?!'|\[redacted\])[^\s,;&]+)re",
+            std::regex::icase);
         static const std::regex json(R"re(("(?:ssl)?pass(?:word|wd)"\s*:\s*)"(?:[^"\\]|\\.)*")re",
                                      std::regex::icase);
         out = std::regex_replace(out, quoted, "$1[redacted]");
@@ -103,7 +108,8 @@ std::string redact(std::string_view text)
     return out;
 }
 
-namespace {
+namespace
+{
 
 // The component and fields of the event being logged on this thread; spdlog
 // formats synchronously, in the caller's thread, so the formatter finds them.
@@ -162,7 +168,7 @@ void iso8601(std::chrono::system_clock::time_point time, std::string &out)
         std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
-    char buffer[32];
+    char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                   utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
     out += buffer;
@@ -223,7 +229,7 @@ std::string number_text(const std::variant<std::string, std::int64_t, double, bo
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.3f", std::get<double>(value));
     std::string text(buffer);
-    while (text.size() > 1 && text.back() == '0')  // 12.500 -> 12.5, 3.000 -> 3
+    while (text.size() > 1 && text.back() == '0') // 12.500 -> 12.5, 3.000 -> 3
         text.pop_back();
     if (text.back() == '.')
         text.pop_back();
@@ -235,18 +241,19 @@ bool reserved(std::string_view key)
     return key == "ts" || key == "level" || key == "component" || key == "msg";
 }
 
-class Formatter final : public spdlog::formatter {
-public:
+class Formatter final : public spdlog::formatter
+{
+  public:
     explicit Formatter(bool json) : json_(json) {}
 
     void format(const spdlog::details::log_msg &message, spdlog::memory_buf_t &dest) override
     {
         std::string line;
         line.reserve(160);
-        std::string_view component = current_record != nullptr
-                                         ? current_record->component
-                                         : std::string_view(message.logger_name.data(),
-                                                            message.logger_name.size());
+        std::string_view component =
+            current_record != nullptr
+                ? current_record->component
+                : std::string_view(message.logger_name.data(), message.logger_name.size());
         std::string msg = redact(std::string_view(message.payload.data(), message.payload.size()));
         std::string_view level = level_name(message.level);
         if (json_) {
@@ -310,15 +317,16 @@ public:
         return std::make_unique<Formatter>(json_);
     }
 
-private:
+  private:
     bool json_;
 };
 
-class WriterSink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
+class WriterSink final : public spdlog::sinks::base_sink<std::mutex>
+{
+  public:
     explicit WriterSink(Writer writer) : writer_(std::move(writer)) {}
 
-protected:
+  protected:
     void sink_it_(const spdlog::details::log_msg &message) override
     {
         spdlog::memory_buf_t formatted;
@@ -330,7 +338,7 @@ protected:
     }
     void flush_() override {}
 
-private:
+  private:
     Writer writer_;
 };
 
@@ -360,7 +368,7 @@ std::shared_ptr<spdlog::logger> current_logger()
     return active_logger;
 }
 
-}  // namespace
+} // namespace
 
 void setup(const Options &options)
 {
@@ -400,8 +408,8 @@ void log(Level level, std::string_view component, std::string_view msg,
         logger->log(to_spdlog(level), "{}", msg);
         current_record = nullptr;
     } catch (...) {
-        current_record = nullptr;  // logging never takes the caller down
+        current_record = nullptr; // logging never takes the caller down
     }
 }
 
-}  // namespace stratum::logging
+} // namespace stratum::logging

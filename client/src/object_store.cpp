@@ -7,9 +7,11 @@
 #include "http_client.hpp"
 #include "stratum/logging.hpp"
 
-namespace stratum {
+namespace stratum
+{
 
-namespace {
+namespace
+{
 
 using Clock = std::chrono::steady_clock;
 
@@ -58,11 +60,11 @@ std::string describe_error(httplib::Error error, Duration timeout)
     }
 }
 
-}  // namespace
+} // namespace
 
 struct ObjectStore::State {
     ObjectStoreConfig config;
-    std::string base_url;  // "http://host:port"
+    std::string base_url; // "http://host:port"
     std::string host_header;
 
     explicit State(ObjectStoreConfig c) : config(std::move(c))
@@ -79,12 +81,12 @@ struct ObjectStore::State {
     std::unique_ptr<httplib::Client> client(Duration timeout) const
     {
         auto client = std::make_unique<httplib::Client>(base_url);
-        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::max(timeout, Duration(1)));
+        auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::max(timeout, Duration(1)));
         client->set_connection_timeout(micros);
         client->set_read_timeout(micros);
         client->set_write_timeout(micros);
-        client->set_url_encode(false);  // paths are encoded here, as they are signed
+        client->set_url_encode(false); // paths are encoded here, as they are signed
         client->set_keep_alive(false);
         if (!config.ca_file.empty())
             client->set_ca_cert_path(config.ca_file);
@@ -113,13 +115,12 @@ struct ObjectStore::State {
         if (sign && !config.access_key.empty()) {
             std::string payload = sigv4::sha256_hex(body);
             std::string date = sigv4::amz_date(std::chrono::system_clock::now());
-            sigv4::Request to_sign{method,
-                                   path,
-                                   {},
-                                   {{"host", host_header},
-                                    {"x-amz-content-sha256", payload},
-                                    {"x-amz-date", date}},
-                                   payload};
+            sigv4::Request to_sign{
+                method,
+                path,
+                {},
+                {{"host", host_header}, {"x-amz-content-sha256", payload}, {"x-amz-date", date}},
+                payload};
             auto signature = sigv4::sign(to_sign, {config.access_key, config.secret_key},
                                          config.region, "s3", date);
             request.set_header("x-amz-content-sha256", payload);
@@ -241,7 +242,7 @@ HealthResult ObjectStore::check(Duration timeout)
             liveness = "live";
         else if (live.status == 404 || live.status == 403 || live.status == 400 ||
                  live.status == 405)
-            liveness = "no MinIO liveness route";  // another S3 implementation
+            liveness = "no MinIO liveness route"; // another S3 implementation
         else
             liveness = "liveness " + std::to_string(live.status);
 
@@ -285,4 +286,4 @@ HealthResult ObjectStore::check(Duration timeout)
     }
 }
 
-}  // namespace stratum
+} // namespace stratum

@@ -11,9 +11,11 @@
 
 #include "stratum/logging.hpp"
 
-namespace stratum {
+namespace stratum
+{
 
-namespace {
+namespace
+{
 
 using Clock = std::chrono::steady_clock;
 
@@ -100,17 +102,17 @@ bool starts_with_word(const std::string &text, std::string_view word)
            (text.size() == word.size() || text[word.size()] == ' ');
 }
 
-}  // namespace
+} // namespace
 
 struct RedisClient::State {
     RedisConfig config;
     mutable std::mutex mutex;
     Context context;
     HostPort node;                    // where `context` is connected
-    std::optional<HostPort> redirect;  // cluster: the node a MOVED reply named
+    std::optional<HostPort> redirect; // cluster: the node a MOVED reply named
     bool ever_connected = false;
-    bool lost = false;                // a working connection went away
-    int failures = 0;                 // consecutive failed attempts
+    bool lost = false; // a working connection went away
+    int failures = 0;  // consecutive failed attempts
     Clock::time_point next_attempt{};
     long long reconnects = 0;
     std::string last_error;
@@ -141,8 +143,9 @@ struct RedisClient::State {
     void drop(const std::string &why)
     {
         if (context) {
-            logging::warn("redis", "connection lost",
-                          {{logging::field::endpoint, node.to_string()}, {logging::field::error, why}});
+            logging::warn(
+                "redis", "connection lost",
+                {{logging::field::endpoint, node.to_string()}, {logging::field::error, why}});
             lost = true;
             // The first attempt after a loss is immediate; later ones back off.
             failures = 0;
@@ -156,8 +159,8 @@ struct RedisClient::State {
     Context open(const HostPort &address, Duration dial_timeout, Duration read_timeout,
                  bool authenticate)
     {
-        Context context(redisConnectWithTimeout(address.host.c_str(), address.port,
-                                                to_timeval(dial_timeout)));
+        Context context(
+            redisConnectWithTimeout(address.host.c_str(), address.port, to_timeval(dial_timeout)));
         if (!context || context->err)
             throw RedisConnectionError("cannot connect to Redis at " + address.to_string() + ": " +
                                        context_error(context.get(), dial_timeout));
@@ -169,7 +172,8 @@ struct RedisClient::State {
             auto reply = run(context.get(), arguments);
             if (!reply)
                 throw RedisConnectionError("Redis at " + address.to_string() + " did not answer " +
-                                           what + ": " + context_error(context.get(), read_timeout));
+                                           what + ": " +
+                                           context_error(context.get(), read_timeout));
             if (reply->is_error())
                 throw RedisError("Redis at " + address.to_string() + " refused " + what + ": " +
                                  reply->str);
@@ -202,10 +206,10 @@ struct RedisClient::State {
                 }
                 if (reply->type == RedisReply::Type::array && reply->elements.size() == 2)
                     return HostPort{reply->elements[0].str, std::stoi(reply->elements[1].str)};
-                errors += "; " + sentinel.to_string() + ": " +
-                          (reply->is_error() ? reply->str
-                                             : "does not know master \"" + config.sentinel_master +
-                                                   "\"");
+                errors +=
+                    "; " + sentinel.to_string() + ": " +
+                    (reply->is_error() ? reply->str
+                                       : "does not know master \"" + config.sentinel_master + "\"");
             } catch (const RedisError &e) {
                 errors += "; " + std::string(e.what());
             }
@@ -291,8 +295,8 @@ struct RedisClient::State {
             ensure_connected();
             auto reply = run(context.get(), arguments);
             if (!reply) {
-                std::string why = "connection to Redis at " + node.to_string() + " failed: " +
-                                  context_error(context.get(), config.read_timeout);
+                std::string why = "connection to Redis at " + node.to_string() +
+                                  " failed: " + context_error(context.get(), config.read_timeout);
                 drop(why);
                 throw RedisConnectionError(why);
             }
@@ -372,7 +376,8 @@ HealthResult RedisClient::check(Duration timeout)
         result.last_error = state_->last_error;
         result.last_error_at = state_->last_error_at;
         result.reconnecting = state_->ever_connected && !state_->context;
-        result.latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+        result.latency =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
         result.checked_at = std::chrono::system_clock::now();
         return result;
     };
@@ -395,8 +400,8 @@ HealthResult RedisClient::check(Duration timeout)
         redisSetTimeout(s.context.get(), to_timeval(remaining()));
         auto reply = run(s.context.get(), {"PING"});
         if (!reply) {
-            std::string why = "PING to " + s.node.to_string() + " failed: " +
-                              context_error(s.context.get(), timeout);
+            std::string why = "PING to " + s.node.to_string() +
+                              " failed: " + context_error(s.context.get(), timeout);
             bool timed_out = why.find("timed out") != std::string::npos;
             s.drop(why);
             if (timed_out || Clock::now() - started >= timeout)
@@ -416,7 +421,8 @@ HealthResult RedisClient::check(Duration timeout)
         }
         if (s.config.mode() == RedisConfig::Mode::cluster) {
             auto info = run(s.context.get(), {"CLUSTER", "INFO"});
-            if (info && !info->is_error() && info->str.find("cluster_state:ok") == std::string::npos)
+            if (info && !info->is_error() &&
+                info->str.find("cluster_state:ok") == std::string::npos)
                 return finish(HealthState::degraded, "cluster_state is not ok");
         }
         return finish(HealthState::up, "");
@@ -442,4 +448,4 @@ long long RedisClient::reconnects() const
     return state_->reconnects;
 }
 
-}  // namespace stratum
+} // namespace stratum

@@ -11,9 +11,11 @@
 
 #include "stratum/object_store.hpp"
 
-namespace stratum::sigv4 {
+namespace stratum::sigv4
+{
 
-namespace {
+namespace
+{
 
 std::string hex(const unsigned char *data, size_t size)
 {
@@ -64,7 +66,7 @@ std::string canonical_value(std::string_view value)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string sha256_hex(std::string_view data)
 {
@@ -126,8 +128,8 @@ Signature sign(const Request &request, const Credentials &credentials, std::stri
 
     std::string path = request.path.empty() ? "/" : request.path;
     out.canonical_request = request.method + "\n" + uri_encode(path, true) + "\n" +
-                            canonical_query + "\n" + canonical_headers + "\n" +
-                            out.signed_headers + "\n" + request.payload_sha256;
+                            canonical_query + "\n" + canonical_headers + "\n" + out.signed_headers +
+                            "\n" + request.payload_sha256;
 
     std::string date(amz_date.substr(0, 8));
     std::string scope =
@@ -146,4 +148,4 @@ Signature sign(const Request &request, const Credentials &credentials, std::stri
     return out;
 }
 
-}  // namespace stratum::sigv4
+} // namespace stratum::sigv4
