@@ -42,6 +42,18 @@ int free_port()
     return ntohs(address.sin_port);
 }
 
+bool port_open(int port);
+
+// A cluster node also listens on port + 10000 (its bus): both must be free.
+int free_cluster_port()
+{
+    for (;;) {
+        int port = free_port();
+        if (port + 10000 <= 65535 && !port_open(port + 10000))
+            return port;
+    }
+}
+
 bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -117,7 +129,12 @@ class PrivateRedis
         }
         for (int i = 0; i < 200 && !port_open(port_); ++i)
             std::this_thread::sleep_for(25ms);
-        ASSERT_TRUE(port_open(port_)) << "redis-server did not start on port " << port_;
+        if (!port_open(port_)) {
+            std::ifstream log(dir_ / "redis.log");
+            std::string text((std::istreambuf_iterator<char>(log)),
+                             std::istreambuf_iterator<char>());
+            FAIL() << "redis-server did not start on port " << port_ << ":\n" << text;
+        }
     }
 
     void stop()
@@ -402,8 +419,10 @@ TEST(Redis, BusyServerIsDegraded)
 TEST(Redis, ClusterFollowsMovedRedirects)
 {
     // Two masters sharing the slots; the client knows only the first.
-    PrivateRedis first({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-a.conf"});
-    PrivateRedis second({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-b.conf"});
+    PrivateRedis first({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-a.conf"},
+                       free_cluster_port());
+    PrivateRedis second({"--cluster-enabled", "yes", "--cluster-config-file", "nodes-b.conf"},
+                        free_cluster_port());
     RedisClient a(config_for(first.port()));
     RedisClient b(config_for(second.port()));
     ASSERT_FALSE(a.command("CLUSTER", "ADDSLOTSRANGE", "0", "8191").is_error());
