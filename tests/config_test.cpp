@@ -17,8 +17,7 @@ using stratum::LoadOptions;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace
-{
+namespace {
 
 const std::filesystem::path fixtures =
     std::filesystem::path(__FILE__).parent_path() / "fixtures" / "config";
@@ -67,7 +66,7 @@ std::string all_messages(const std::vector<stratum::ConfigProblem> &problems)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 TEST(Duration, ParsesGoStyleDurations)
 {
@@ -113,12 +112,12 @@ TEST(Config, LoadsTheDefaultEnvironmentMergedOverDefaults)
     EXPECT_FALSE(config.production);
     const auto &master = config.database.postgres.master;
     EXPECT_EQ(master.host, "localhost");
-    EXPECT_EQ(master.port, 5432); // from defaults
+    EXPECT_EQ(master.port, 5432);  // from defaults
     EXPECT_EQ(master.user, "app");
     EXPECT_EQ(master.password.reveal(), "local-only-password");
     EXPECT_EQ(master.pool.max_open_conns, 25);
     EXPECT_EQ(master.pool.conn_max_idle_time, 30min);
-    EXPECT_EQ(config.logging.level, "debug"); // the environment beats defaults
+    EXPECT_EQ(config.logging.level, "debug");  // the environment beats defaults
     ASSERT_TRUE(config.database.redis);
     EXPECT_EQ(config.database.redis->addr.to_string(), "localhost:6379");
     ASSERT_TRUE(config.database.minio);
@@ -136,8 +135,8 @@ TEST(Config, SelectsTheEnvironmentByOptionThenStratumEnv)
     EXPECT_EQ(chosen.environment, "local");
     Config staging = Config::load(options("environments.yaml", "staging"));
     EXPECT_EQ(staging.database.postgres.master.pool.max_open_conns, 50);
-    EXPECT_EQ(staging.database.postgres.master.pool.max_idle_conns, 10); // from defaults
-    EXPECT_FALSE(staging.database.redis);                                // not configured there
+    EXPECT_EQ(staging.database.postgres.master.pool.max_idle_conns, 10);  // from defaults
+    EXPECT_FALSE(staging.database.redis);                                 // not configured there
 }
 
 TEST(Config, UnknownEnvironmentNamesTheDefinedOnes)
@@ -162,14 +161,14 @@ TEST(Config, ProductionWithReplicasEachWithTheirOwnLimits)
     EXPECT_EQ(pg.master.pool.conn_max_lifetime, 30min);
     ASSERT_EQ(pg.replicas.size(), 2u);
     EXPECT_EQ(pg.replicas[0].host, "replica1.prod.internal");
-    EXPECT_EQ(pg.replicas[0].port, 5433); // inherited from the master
+    EXPECT_EQ(pg.replicas[0].port, 5433);  // inherited from the master
     EXPECT_EQ(pg.replicas[0].pool.max_open_conns, 200);
     EXPECT_EQ(pg.replicas[0].pool.max_idle_conns, 50);
     EXPECT_EQ(pg.replicas[0].user, "app");
     EXPECT_EQ(pg.replicas[0].sslmode, "verify-full");
     EXPECT_EQ(pg.replicas[0].password.reveal(), "from-the-environment");
     EXPECT_EQ(pg.replicas[1].port, 5434);
-    EXPECT_EQ(pg.replicas[1].pool.max_open_conns, 100); // the master's
+    EXPECT_EQ(pg.replicas[1].pool.max_open_conns, 100);  // the master's
     ASSERT_TRUE(config.database.redis);
     EXPECT_EQ(config.database.redis->mode(), stratum::RedisConfig::Mode::sentinel);
     EXPECT_EQ(config.database.redis->sentinel_addrs.size(), 2u);
@@ -299,7 +298,7 @@ TEST(Config, DatabaseUrlReplacesTheMasterConnection)
     EXPECT_EQ(master.password.reveal(), "url pass");
     EXPECT_EQ(master.sslmode, "verify-ca");
     EXPECT_EQ(master.params.at("target_session_attrs"), "read-write");
-    EXPECT_EQ(master.pool.max_open_conns, 100); // pool limits stay
+    EXPECT_EQ(master.pool.max_open_conns, 100);  // pool limits stay
 
     // --database beats $DATABASE_URL.
     LoadOptions load = options("environments.yaml", "local", {{"DATABASE_URL", "host=from-env"}});
@@ -307,7 +306,7 @@ TEST(Config, DatabaseUrlReplacesTheMasterConnection)
     Config flag = Config::load(load);
     EXPECT_EQ(flag.database.postgres.master.host, "from-flag");
     EXPECT_EQ(flag.database.postgres.master.port, 7000);
-    EXPECT_TRUE(flag.database.postgres.master.password.empty()); // the file's is replaced
+    EXPECT_TRUE(flag.database.postgres.master.password.empty());  // the file's is replaced
 }
 
 TEST(Config, BrokenDatabaseUrlDoesNotEchoIt)
@@ -504,12 +503,11 @@ TEST(Config, TheExampleConfigurationLoadsInEveryEnvironment)
 
 // ---- secrets never leak ----------------------------------------------------
 
-namespace
-{
+namespace {
 
 const std::string nasty_password = "p@ss w'o\\rd=\"x\" 'y'";
 
-} // namespace
+}  // namespace
 
 TEST(Secrets, NeverAppearInAnyRendering)
 {

@@ -15,8 +15,7 @@
 
 using testing::HasSubstr;
 
-namespace
-{
+namespace {
 
 const std::string hostile = "p@ss w'o\\rd=\"x\" 'y' \\'z";
 
@@ -29,7 +28,7 @@ bool can_connect(const std::string &conninfo, std::string *error = nullptr)
     return ok;
 }
 
-} // namespace
+}  // namespace
 
 TEST(Conninfo, QuotesAndEscapes)
 {
@@ -57,7 +56,7 @@ TEST(Conninfo, LibpqParsesBackExactlyWhatWasConfigured)
         EXPECT_EQ(parsed["password"], value);
         EXPECT_EQ(parsed["application_name"], value);
         EXPECT_EQ(parsed["host"], "h");
-        EXPECT_EQ(parsed["fallback_application_name"], ""); // an explicit name wins
+        EXPECT_EQ(parsed["fallback_application_name"], "");  // an explicit name wins
     }
 }
 
@@ -74,9 +73,8 @@ TEST(Conninfo, ParseRefusesGarbageWithLibpqsReason)
 // The harness's cluster trusts every local connection, which would accept any
 // password. For one role, this fixture puts a scram-sha-256 rule in front of
 // pg_hba.conf, so the server really checks the password we send.
-class HostilePassword : public testing::Test
-{
-  protected:
+class HostilePassword : public testing::Test {
+protected:
     static constexpr const char *role = "stratum_hostile_pw";
 
     void SetUp() override

@@ -1,5 +1,6 @@
 // stratum::logging: field names, text and JSON lines, levels, and that no
 // secret reaches a line.
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -14,31 +15,35 @@ namespace logging = stratum::logging;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace
-{
+namespace {
 
-class Capture
-{
-  public:
+// Collects lines; the writer shares ownership of the storage, so a logger
+// that outlives a test never writes into freed memory.
+class Capture {
+public:
     logging::Writer writer()
     {
-        return [this](std::string_view line) {
-            std::lock_guard lock(mutex_);
-            lines_.emplace_back(line);
+        auto storage = storage_;
+        return [storage](std::string_view line) {
+            std::lock_guard lock(storage->mutex);
+            storage->lines.emplace_back(line);
         };
     }
     std::vector<std::string> lines()
     {
-        std::lock_guard lock(mutex_);
-        return lines_;
+        std::lock_guard lock(storage_->mutex);
+        return storage_->lines;
     }
 
-  private:
-    std::mutex mutex_;
-    std::vector<std::string> lines_;
+private:
+    struct Storage {
+        std::mutex mutex;
+        std::vector<std::string> lines;
+    };
+    std::shared_ptr<Storage> storage_ = std::make_shared<Storage>();
 };
 
-} // namespace
+}  // namespace
 
 TEST(Logging, JsonLinesCarryTheStandardFields)
 {
@@ -62,7 +67,7 @@ TEST(Logging, JsonLinesCarryTheStandardFields)
     EXPECT_EQ(json["attempt"], 3);
     EXPECT_EQ(json["retried"], true);
     std::string ts = json["ts"];
-    EXPECT_EQ(ts.size(), 24u) << ts; // 2026-01-02T03:04:05.678Z
+    EXPECT_EQ(ts.size(), 24u) << ts;  // 2026-01-02T03:04:05.678Z
     EXPECT_EQ(ts.back(), 'Z');
     // Key order is fixed: ts, level, component, msg, then fields.
     EXPECT_EQ(lines[0].rfind("{\"ts\":", 0), 0u);

@@ -21,8 +21,7 @@ using testing::HasSubstr;
 using testing::Not;
 namespace sigv4 = stratum::sigv4;
 
-namespace
-{
+namespace {
 
 const std::string empty_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -82,7 +81,7 @@ ObjectStoreConfig s3rver_config()
     return config;
 }
 
-} // namespace
+}  // namespace
 
 // ---- the signer, against AWS's documented examples -------------------------
 
@@ -202,7 +201,7 @@ TEST(ObjectStore, PutGetDeleteRoundTrip)
     EXPECT_EQ(store.get_object(key), data);
     store.delete_object(key);
     EXPECT_EQ(store.get_object(key), std::nullopt);
-    EXPECT_NO_THROW(store.delete_object(key)); // absent: not an error
+    EXPECT_NO_THROW(store.delete_object(key));  // absent: not an error
     EXPECT_THROW(store.put_object("", "x"), stratum::ObjectStoreError);
 }
 

@@ -26,8 +26,7 @@ using stratum::RedisConfig;
 using testing::HasSubstr;
 using testing::Not;
 
-namespace
-{
+namespace {
 
 int free_port()
 {
@@ -67,9 +66,8 @@ bool port_open(int port)
 }
 
 // A listener that accepts connections into its backlog and never answers.
-class SilentListener
-{
-  public:
+class SilentListener {
+public:
     SilentListener()
     {
         fd_ = socket(AF_INET, SOCK_STREAM, 0);
@@ -85,16 +83,15 @@ class SilentListener
     ~SilentListener() { close(fd_); }
     int port() const { return port_; }
 
-  private:
+private:
     int fd_ = -1;
     int port_ = 0;
 };
 
 // A redis-server (or sentinel) run by this test, in the foreground so its pid
 // is ours; stopped by the destructor.
-class PrivateRedis
-{
-  public:
+class PrivateRedis {
+public:
     explicit PrivateRedis(std::vector<std::string> extra = {}, int port = 0)
         : port_(port ? port : free_port()), extra_(std::move(extra))
     {
@@ -149,7 +146,7 @@ class PrivateRedis
     int port() const { return port_; }
     const std::filesystem::path &dir() const { return dir_; }
 
-  private:
+private:
     int port_;
     std::vector<std::string> extra_;
     std::filesystem::path dir_;
@@ -172,7 +169,7 @@ RedisConfig config_for(int port)
     return config_for("127.0.0.1:" + std::to_string(port));
 }
 
-} // namespace
+}  // namespace
 
 TEST(Redis, CommandsAgainstTheHarnessRedis)
 {
@@ -229,7 +226,7 @@ TEST(Redis, ClosedPortIsDownAtOnce)
     EXPECT_EQ(health.state, HealthState::down);
     EXPECT_THAT(health.error, HasSubstr("127.0.0.1:" + std::to_string(port)));
     EXPECT_THAT(health.error, HasSubstr("refused"));
-    EXPECT_FALSE(health.reconnecting); // it never had a connection
+    EXPECT_FALSE(health.reconnecting);  // it never had a connection
     EXPECT_THROW(redis.get("k"), stratum::RedisConnectionError);
 }
 
@@ -279,9 +276,9 @@ TEST(Redis, ReconnectsAfterTheServerRestarts)
     } while (up.state != HealthState::up && std::chrono::steady_clock::now() < deadline);
     EXPECT_EQ(up.state, HealthState::up) << up.error;
     EXPECT_FALSE(up.reconnecting);
-    EXPECT_FALSE(up.last_error.empty()); // kept after recovery
+    EXPECT_FALSE(up.last_error.empty());  // kept after recovery
     EXPECT_EQ(redis.reconnects(), 1);
-    EXPECT_EQ(redis.get("k"), std::nullopt); // a fresh server (no persistence)
+    EXPECT_EQ(redis.get("k"), std::nullopt);  // a fresh server (no persistence)
     redis.set("k", "after");
     EXPECT_EQ(redis.get("k"), "after");
 }
@@ -398,7 +395,7 @@ TEST(Redis, BusyServerIsDegraded)
     scripter.connect();
     std::thread script([&] {
         auto reply = scripter.command("EVAL", "while true do end", "0");
-        EXPECT_TRUE(reply.is_error()); // killed below
+        EXPECT_TRUE(reply.is_error());  // killed below
     });
     RedisClient redis(config_for(server.port()));
     stratum::HealthResult health;

@@ -13,8 +13,7 @@
 #include "config_load.hpp"
 #include "config_schema.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
 std::ostream &operator<<(std::ostream &out, const Secret &secret)
 {
@@ -29,8 +28,7 @@ std::string ConfigProblem::to_string() const
     return out + ": " + message;
 }
 
-namespace
-{
+namespace {
 
 std::string describe(const std::vector<ConfigProblem> &problems)
 {
@@ -41,15 +39,14 @@ std::string describe(const std::vector<ConfigProblem> &problems)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 ConfigError::ConfigError(std::vector<ConfigProblem> problems)
     : std::runtime_error(describe(problems)), problems_(std::move(problems))
 {
 }
 
-namespace
-{
+namespace {
 
 using detail::ConfigNode;
 using detail::EnvMap;
@@ -176,7 +173,7 @@ Config build(const ConfigNode &root, const std::string &source, const LoadOption
     return config;
 }
 
-} // namespace
+}  // namespace
 
 Config Config::parse(std::string_view yaml, std::string_view source_name,
                      const LoadOptions &options)
@@ -209,8 +206,7 @@ Config Config::load(const LoadOptions &options)
     return build(root, path, options, env, {});
 }
 
-namespace
-{
+namespace {
 
 const Secret redacted_marker("[redacted]");
 
@@ -257,7 +253,7 @@ nlohmann::json addresses_json(const std::vector<HostPort> &addresses)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 Config Config::redacted() const
 {
@@ -333,10 +329,9 @@ std::string Config::to_json(int indent) const
     return out.dump(indent);
 }
 
-} // namespace stratum
+}  // namespace stratum
 
-namespace stratum
-{
+namespace stratum {
 
 RedisConfig::Mode RedisConfig::mode() const noexcept
 {
@@ -347,4 +342,4 @@ RedisConfig::Mode RedisConfig::mode() const noexcept
     return Mode::standalone;
 }
 
-} // namespace stratum
+}  // namespace stratum

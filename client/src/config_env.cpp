@@ -10,8 +10,7 @@
 
 extern char **environ;
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 EnvMap process_environment()
 {
@@ -79,8 +78,7 @@ void normalize_postgres(ConfigNode &environment, std::vector<ConfigProblem> &pro
     postgres->entries.emplace_back("master", std::move(master_node));
 }
 
-namespace
-{
+namespace {
 
 // The node at `path` below `root`, created as needed; nullptr (with a
 // problem) when the path crosses a list index that does not exist.
@@ -291,7 +289,7 @@ bool is_config_variable(std::string_view name)
     return false;
 }
 
-} // namespace
+}  // namespace
 
 void apply_environment(ConfigNode &environment, const EnvMap &env, const std::string &database_url,
                        std::vector<ConfigProblem> &problems)
@@ -358,4 +356,4 @@ void apply_environment(ConfigNode &environment, const EnvMap &env, const std::st
     }
 }
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

@@ -8,8 +8,7 @@
 
 #include "config_tree.hpp"
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 using EnvMap = std::map<std::string, std::string>;
 
@@ -33,4 +32,4 @@ void read_environment(const ConfigNode &environment, const EnvMap &env, Config &
 // pool limits): DATABASE_URL replaces all of them.
 const std::vector<std::string> &connection_keys();
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

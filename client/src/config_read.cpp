@@ -7,11 +7,9 @@
 
 #include "config_load.hpp"
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
-namespace
-{
+namespace {
 
 std::string join(const std::string &path, std::string_view key)
 {
@@ -32,9 +30,8 @@ bool valid_variable_name(const std::string &name)
     return std::regex_match(name, pattern);
 }
 
-class Reader
-{
-  public:
+class Reader {
+public:
     Reader(const EnvMap &env, bool production, std::vector<ConfigProblem> &problems)
         : env_(env), production_(production), problems_(problems)
     {
@@ -222,7 +219,7 @@ class Reader
     const EnvMap &env() const { return env_; }
     bool production() const { return production_; }
 
-  private:
+private:
     const EnvMap &env_;
     bool production_;
     std::vector<ConfigProblem> &problems_;
@@ -359,7 +356,7 @@ void read_postgres(Reader &reader, const ConfigNode *postgres, PostgresConfig &o
             reader.problem(item.origin, item_path, "a replica needs a host");
             continue;
         }
-        PostgresEndpoint replica = out.master; // unset fields inherit the master's
+        PostgresEndpoint replica = out.master;  // unset fields inherit the master's
         replica.host.clear();
         replica.params.erase("host");
         replica.params.erase("hostaddr");
@@ -552,7 +549,7 @@ void read_health(Reader &reader, const ConfigNode *node, HealthConfig &health)
     reader.duration(*node, "max_replication_lag", "health", health.max_replication_lag);
 }
 
-} // namespace
+}  // namespace
 
 void read_environment(const ConfigNode &environment, const EnvMap &env, Config &config,
                       std::vector<ConfigProblem> &problems)
@@ -571,4 +568,4 @@ void read_environment(const ConfigNode &environment, const EnvMap &env, Config &
     read_health(reader, environment.find("health"), config.health);
 }
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

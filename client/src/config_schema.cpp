@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 const SchemaNode *SchemaNode::child(std::string_view name) const
 {
@@ -16,8 +15,7 @@ const SchemaNode *SchemaNode::child(std::string_view name) const
     return nullptr;
 }
 
-namespace
-{
+namespace {
 
 using Kind = SchemaNode::Kind;
 
@@ -61,7 +59,7 @@ SchemaNode build_endpoint()
     return node;
 }
 
-} // namespace
+}  // namespace
 
 const SchemaNode &endpoint_schema()
 {
@@ -73,7 +71,7 @@ const SchemaNode &environment_schema()
 {
     static const SchemaNode replicas{Kind::map_list, {}, &endpoint_schema()};
     static const SchemaNode postgres = [] {
-        SchemaNode node = build_endpoint(); // the flat form
+        SchemaNode node = build_endpoint();  // the flat form
         node.children.emplace_back("master", &endpoint_schema());
         node.children.emplace_back("replicas", &replicas);
         return node;
@@ -127,8 +125,7 @@ const SchemaNode &environment_schema()
     return environment;
 }
 
-namespace
-{
+namespace {
 
 size_t edit_distance(std::string_view a, std::string_view b)
 {
@@ -160,7 +157,7 @@ void wrong_kind(const ConfigNode &node, const std::string &path, std::string_vie
          "expected " + std::string(expected) + ", got " + std::string(kind_name(node.kind))});
 }
 
-} // namespace
+}  // namespace
 
 std::string suggest_key(std::string_view unknown, const SchemaNode &schema)
 {
@@ -180,7 +177,7 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
                  std::vector<ConfigProblem> &problems)
 {
     if (node.is_null())
-        return; // an empty key means "not set"
+        return;  // an empty key means "not set"
     switch (schema.kind) {
     case Kind::value:
         if (!node.is_scalar()) {
@@ -190,7 +187,7 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
         return;
     case Kind::value_list:
         if (node.is_scalar())
-            return; // one address, or a comma-separated list from the environment
+            return;  // one address, or a comma-separated list from the environment
         if (!node.is_list()) {
             wrong_kind(node, path, "a list of values", problems);
             node = ConfigNode{};
@@ -249,8 +246,7 @@ void check_shape(ConfigNode &node, const SchemaNode &schema, const std::string &
     }
 }
 
-namespace
-{
+namespace {
 
 std::optional<std::vector<std::string>> resolve_in(const SchemaNode &schema, std::string_view rest)
 {
@@ -297,11 +293,11 @@ std::optional<std::vector<std::string>> resolve_in(const SchemaNode &schema, std
     return std::nullopt;
 }
 
-} // namespace
+}  // namespace
 
 std::optional<std::vector<std::string>> resolve_variable(std::string_view name)
 {
     return resolve_in(environment_schema(), name);
 }
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

@@ -11,16 +11,15 @@
 
 #include "config_tree.hpp"
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 struct SchemaNode {
     enum class Kind {
-        value,      // a scalar
-        value_list, // a list of scalars (or one comma-separated scalar from the environment)
-        map,        // fixed keys: children
-        map_list,   // a list of `element` mappings
-        free_map,   // any key -> scalar (extra libpq parameters)
+        value,       // a scalar
+        value_list,  // a list of scalars (or one comma-separated scalar from the environment)
+        map,         // fixed keys: children
+        map_list,    // a list of `element` mappings
+        free_map,    // any key -> scalar (extra libpq parameters)
     };
     Kind kind = Kind::value;
     std::vector<std::pair<std::string, const SchemaNode *>> children;
@@ -47,4 +46,4 @@ std::optional<std::vector<std::string>> resolve_variable(std::string_view name);
 // The closest known key to `unknown` (edit distance <= 2), or "".
 std::string suggest_key(std::string_view unknown, const SchemaNode &schema);
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

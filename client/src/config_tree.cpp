@@ -5,8 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 std::string Origin::describe() const
 {
@@ -88,8 +87,7 @@ std::string_view kind_name(ConfigNode::Kind kind)
     return "?";
 }
 
-namespace
-{
+namespace {
 
 Origin origin_of(const YAML::Mark &mark, const std::string &source)
 {
@@ -151,7 +149,7 @@ ConfigNode convert(const YAML::Node &yaml, const Origin &origin, const std::stri
     return node;
 }
 
-} // namespace
+}  // namespace
 
 ConfigNode parse_yaml(std::string_view text, const std::string &source,
                       std::vector<ConfigProblem> &problems)
@@ -182,4 +180,4 @@ ConfigNode merge(const ConfigNode &base, const ConfigNode &over)
     return merged;
 }
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

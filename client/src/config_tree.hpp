@@ -10,17 +10,16 @@
 
 #include "stratum/config.hpp"
 
-namespace stratum::detail
-{
+namespace stratum::detail {
 
 struct Origin {
-    std::string file; // the YAML file, when it came from one
-    int line = 0;     // 1-based; 0 = unknown
+    std::string file;  // the YAML file, when it came from one
+    int line = 0;      // 1-based; 0 = unknown
     int column = 0;
-    std::string env_var; // set when the value came from the environment
+    std::string env_var;  // set when the value came from the environment
 
     bool from_file() const noexcept { return env_var.empty() && !file.empty(); }
-    std::string describe() const; // "file:12:7", "environment variable PGPORT"
+    std::string describe() const;  // "file:12:7", "environment variable PGPORT"
     static Origin environment(std::string name);
 };
 
@@ -29,8 +28,8 @@ struct ConfigNode {
 
     Kind kind = Kind::null;
     std::string scalar;
-    std::vector<std::pair<std::string, ConfigNode>> entries; // map, in file order
-    std::vector<ConfigNode> items;                           // list
+    std::vector<std::pair<std::string, ConfigNode>> entries;  // map, in file order
+    std::vector<ConfigNode> items;                            // list
     Origin origin;
 
     bool is_map() const noexcept { return kind == Kind::map; }
@@ -57,4 +56,4 @@ ConfigNode parse_yaml(std::string_view text, const std::string &source,
 // `over` laid on `base`: maps merge key by key, anything else replaces.
 ConfigNode merge(const ConfigNode &base, const ConfigNode &over);
 
-} // namespace stratum::detail
+}  // namespace stratum::detail

@@ -8,11 +8,9 @@
 
 #include <libpq-fe.h>
 
-namespace stratum
-{
+namespace stratum {
 
-namespace conninfo
-{
+namespace conninfo {
 
 std::string quote(std::string_view value)
 {
@@ -61,10 +59,9 @@ const std::vector<std::string> &known_keywords()
     return keywords;
 }
 
-} // namespace conninfo
+}  // namespace conninfo
 
-namespace
-{
+namespace {
 
 std::string build_conninfo(const PostgresEndpoint &endpoint, bool reveal_password)
 {
@@ -104,7 +101,7 @@ std::string build_conninfo(const PostgresEndpoint &endpoint, bool reveal_passwor
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string PostgresEndpoint::conninfo() const
 {
@@ -129,4 +126,4 @@ std::vector<std::string> Config::postgres_replica_conninfos() const
     return out;
 }
 
-} // namespace stratum
+}  // namespace stratum

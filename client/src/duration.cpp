@@ -6,11 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace stratum
-{
+namespace stratum {
 
-namespace
-{
+namespace {
 
 // Milliseconds per unit; the longest unit names first so "ms" wins over "m".
 struct Unit {
@@ -27,7 +25,7 @@ constexpr Unit units[] = {
                                 "\": " + std::string(why));
 }
 
-} // namespace
+}  // namespace
 
 Duration parse_duration(std::string_view text)
 {
@@ -98,4 +96,4 @@ std::string format_duration(Duration duration)
     return out;
 }
 
-} // namespace stratum
+}  // namespace stratum

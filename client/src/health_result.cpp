@@ -1,8 +1,7 @@
 // Names of health states, as health output and metrics spell them.
 #include "stratum/health_result.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
 std::string_view to_string(HealthState state) noexcept
 {
@@ -17,4 +16,4 @@ std::string_view to_string(HealthState state) noexcept
     return "down";
 }
 
-} // namespace stratum
+}  // namespace stratum

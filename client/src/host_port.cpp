@@ -6,8 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace stratum
-{
+namespace stratum {
 
 std::string HostPort::to_string() const
 {
@@ -54,4 +53,4 @@ HostPort parse_host_port(std::string_view text)
     return HostPort{std::string(host), number};
 }
 
-} // namespace stratum
+}  // namespace stratum

@@ -13,8 +13,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace stratum::logging
-{
+namespace stratum::logging {
 
 Level parse_level(std::string_view name)
 {
@@ -53,8 +52,7 @@ std::string_view to_string(Level level) noexcept
     return "info";
 }
 
-namespace
-{
+namespace {
 
 bool contains_ci(std::string_view text, std::string_view needle)
 {
@@ -73,7 +71,7 @@ bool secret_key(std::string_view key)
     return false;
 }
 
-} // namespace
+}  // namespace
 
 std::string redact(std::string_view text)
 {
@@ -108,8 +106,7 @@ std::string redact(std::string_view text)
     return out;
 }
 
-namespace
-{
+namespace {
 
 // The component and fields of the event being logged on this thread; spdlog
 // formats synchronously, in the caller's thread, so the formatter finds them.
@@ -229,7 +226,7 @@ std::string number_text(const std::variant<std::string, std::int64_t, double, bo
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.3f", std::get<double>(value));
     std::string text(buffer);
-    while (text.size() > 1 && text.back() == '0') // 12.500 -> 12.5, 3.000 -> 3
+    while (text.size() > 1 && text.back() == '0')  // 12.500 -> 12.5, 3.000 -> 3
         text.pop_back();
     if (text.back() == '.')
         text.pop_back();
@@ -241,9 +238,8 @@ bool reserved(std::string_view key)
     return key == "ts" || key == "level" || key == "component" || key == "msg";
 }
 
-class Formatter final : public spdlog::formatter
-{
-  public:
+class Formatter final : public spdlog::formatter {
+public:
     explicit Formatter(bool json) : json_(json) {}
 
     void format(const spdlog::details::log_msg &message, spdlog::memory_buf_t &dest) override
@@ -317,16 +313,15 @@ class Formatter final : public spdlog::formatter
         return std::make_unique<Formatter>(json_);
     }
 
-  private:
+private:
     bool json_;
 };
 
-class WriterSink final : public spdlog::sinks::base_sink<std::mutex>
-{
-  public:
+class WriterSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
     explicit WriterSink(Writer writer) : writer_(std::move(writer)) {}
 
-  protected:
+protected:
     void sink_it_(const spdlog::details::log_msg &message) override
     {
         spdlog::memory_buf_t formatted;
@@ -338,7 +333,7 @@ class WriterSink final : public spdlog::sinks::base_sink<std::mutex>
     }
     void flush_() override {}
 
-  private:
+private:
     Writer writer_;
 };
 
@@ -368,7 +363,7 @@ std::shared_ptr<spdlog::logger> current_logger()
     return active_logger;
 }
 
-} // namespace
+}  // namespace
 
 void setup(const Options &options)
 {
@@ -408,8 +403,8 @@ void log(Level level, std::string_view component, std::string_view msg,
         logger->log(to_spdlog(level), "{}", msg);
         current_record = nullptr;
     } catch (...) {
-        current_record = nullptr; // logging never takes the caller down
+        current_record = nullptr;  // logging never takes the caller down
     }
 }
 
-} // namespace stratum::logging
+}  // namespace stratum::logging

@@ -2,16 +2,15 @@
 // liveness probe and the bucket check behind health.
 #include "stratum/object_store.hpp"
 
+#include <atomic>
 #include <regex>
 
 #include "http_client.hpp"
 #include "stratum/logging.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
-namespace
-{
+namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -60,11 +59,12 @@ std::string describe_error(httplib::Error error, Duration timeout)
     }
 }
 
-} // namespace
+}  // namespace
 
 struct ObjectStore::State {
     ObjectStoreConfig config;
-    std::string base_url; // "http://host:port"
+    std::atomic<int> last_state{-1};  // to log changes of state, not every probe
+    std::string base_url;  // "http://host:port"
     std::string host_header;
 
     explicit State(ObjectStoreConfig c) : config(std::move(c))
@@ -86,7 +86,7 @@ struct ObjectStore::State {
         client->set_connection_timeout(micros);
         client->set_read_timeout(micros);
         client->set_write_timeout(micros);
-        client->set_url_encode(false); // paths are encoded here, as they are signed
+        client->set_url_encode(false);  // paths are encoded here, as they are signed
         client->set_keep_alive(false);
         if (!config.ca_file.empty())
             client->set_ca_cert_path(config.ca_file);
@@ -228,11 +228,13 @@ HealthResult ObjectStore::check(Duration timeout)
         result.latency =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
         result.checked_at = std::chrono::system_clock::now();
-        if (state != HealthState::up)
-            logging::warn("minio", "health check failed",
-                          {{logging::field::state, to_string(state)},
-                           {logging::field::endpoint, state_->config.endpoint.to_string()},
-                           {logging::field::error, error}});
+        int previous = state_->last_state.exchange(static_cast<int>(state));
+        if (previous != static_cast<int>(state) && (previous != -1 || state != HealthState::up))
+            logging::log(state == HealthState::up ? logging::Level::info : logging::Level::warn,
+                         "minio", "health changed",
+                         {{logging::field::state, to_string(state)},
+                          {logging::field::endpoint, state_->config.endpoint.to_string()},
+                          {logging::field::error, error}});
         return result;
     };
     try {
@@ -242,7 +244,7 @@ HealthResult ObjectStore::check(Duration timeout)
             liveness = "live";
         else if (live.status == 404 || live.status == 403 || live.status == 400 ||
                  live.status == 405)
-            liveness = "no MinIO liveness route"; // another S3 implementation
+            liveness = "no MinIO liveness route";  // another S3 implementation
         else
             liveness = "liveness " + std::to_string(live.status);
 
@@ -286,4 +288,4 @@ HealthResult ObjectStore::check(Duration timeout)
     }
 }
 
-} // namespace stratum
+}  // namespace stratum

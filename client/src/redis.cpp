@@ -11,11 +11,9 @@
 
 #include "stratum/logging.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
-namespace
-{
+namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -102,17 +100,17 @@ bool starts_with_word(const std::string &text, std::string_view word)
            (text.size() == word.size() || text[word.size()] == ' ');
 }
 
-} // namespace
+}  // namespace
 
 struct RedisClient::State {
     RedisConfig config;
     mutable std::mutex mutex;
     Context context;
-    HostPort node;                    // where `context` is connected
-    std::optional<HostPort> redirect; // cluster: the node a MOVED reply named
+    HostPort node;                     // where `context` is connected
+    std::optional<HostPort> redirect;  // cluster: the node a MOVED reply named
     bool ever_connected = false;
-    bool lost = false; // a working connection went away
-    int failures = 0;  // consecutive failed attempts
+    bool lost = false;  // a working connection went away
+    int failures = 0;   // consecutive failed attempts
     Clock::time_point next_attempt{};
     long long reconnects = 0;
     std::string last_error;
@@ -448,4 +446,4 @@ long long RedisClient::reconnects() const
     return state_->reconnects;
 }
 
-} // namespace stratum
+}  // namespace stratum

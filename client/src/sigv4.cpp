@@ -11,11 +11,9 @@
 
 #include "stratum/object_store.hpp"
 
-namespace stratum::sigv4
-{
+namespace stratum::sigv4 {
 
-namespace
-{
+namespace {
 
 std::string hex(const unsigned char *data, size_t size)
 {
@@ -66,7 +64,7 @@ std::string canonical_value(std::string_view value)
     return out;
 }
 
-} // namespace
+}  // namespace
 
 std::string sha256_hex(std::string_view data)
 {
@@ -148,4 +146,4 @@ Signature sign(const Request &request, const Credentials &credentials, std::stri
     return out;
 }
 
-} // namespace stratum::sigv4
+}  // namespace stratum::sigv4

@@ -12,8 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace stratum
-{
+namespace stratum {
 
 using Duration = std::chrono::milliseconds;
 
@@ -27,9 +26,8 @@ std::string format_duration(Duration duration);
 
 // A password, token or secret key. It renders as "[redacted]" everywhere
 // (operator<<, Config::to_json); reveal() is the one way to read it.
-class Secret
-{
-  public:
+class Secret {
+public:
     Secret() = default;
     explicit Secret(std::string value) : value_(std::move(value)) {}
 
@@ -37,7 +35,7 @@ class Secret
     const std::string &reveal() const noexcept { return value_; }
     friend bool operator==(const Secret &, const Secret &) = default;
 
-  private:
+private:
     std::string value_;
 };
 
@@ -58,30 +56,29 @@ HostPort parse_host_port(std::string_view text);
 // One problem found while loading: where (file:line:column, or the
 // environment variable that set the value), which key, and what is wrong.
 struct ConfigProblem {
-    std::string source;  // "config/stratum.yaml:12:7" or "environment variable PGPORT"
-    std::string key;     // "database.postgres.master.port"
-    std::string message; // "must be between 1 and 65535 (got 70000)"
+    std::string source;   // "config/stratum.yaml:12:7" or "environment variable PGPORT"
+    std::string key;      // "database.postgres.master.port"
+    std::string message;  // "must be between 1 and 65535 (got 70000)"
 
-    std::string to_string() const; // "source: key: message"
+    std::string to_string() const;  // "source: key: message"
 };
 
 // Thrown by Config::load/parse with every problem found, not just the first.
 // Its message lists them all and never contains a secret value.
-class ConfigError : public std::runtime_error
-{
-  public:
+class ConfigError : public std::runtime_error {
+public:
     explicit ConfigError(std::vector<ConfigProblem> problems);
     const std::vector<ConfigProblem> &problems() const noexcept { return problems_; }
 
-  private:
+private:
     std::vector<ConfigProblem> problems_;
 };
 
 // Pool limits of one PostgreSQL endpoint (database/sql naming). A lifetime or
 // idle time of 0 means "no limit".
 struct PoolLimits {
-    int max_open_conns = 25; // 10..1000
-    int max_idle_conns = 10; // 0..max_open_conns
+    int max_open_conns = 25;  // 10..1000
+    int max_idle_conns = 10;  // 0..max_open_conns
     Duration conn_max_lifetime = std::chrono::hours(1);
     Duration conn_max_idle_time = std::chrono::minutes(30);
     Duration acquire_timeout = std::chrono::seconds(5);
@@ -90,19 +87,19 @@ struct PoolLimits {
 // One PostgreSQL server: where, as whom, how securely, and its pool limits.
 // Empty strings leave the parameter to libpq (and so to its PG* variables).
 struct PostgresEndpoint {
-    std::string host; // name, address or unix-socket directory
-    int port = 0;     // 0 = libpq's default ($PGPORT, else 5432)
+    std::string host;  // name, address or unix-socket directory
+    int port = 0;      // 0 = libpq's default ($PGPORT, else 5432)
     std::string user;
     std::string dbname;
-    Secret password; // from the environment (or a non-production file)
+    Secret password;  // from the environment (or a non-production file)
     std::string passfile;
-    std::string sslmode; // disable|allow|prefer|require|verify-ca|verify-full
+    std::string sslmode;  // disable|allow|prefer|require|verify-ca|verify-full
     std::string sslrootcert;
     std::string sslcert;
     std::string sslkey;
     std::string application_name;
-    Duration connect_timeout = std::chrono::seconds(10); // whole seconds for libpq
-    std::map<std::string, std::string> params;           // further libpq keywords
+    Duration connect_timeout = std::chrono::seconds(10);  // whole seconds for libpq
+    std::map<std::string, std::string> params;            // further libpq keywords
     PoolLimits pool;
 
     // libpq keyword/value string, every value quoted and escaped. Contains
@@ -114,12 +111,12 @@ struct PostgresEndpoint {
 
 struct PostgresConfig {
     PostgresEndpoint master;
-    std::vector<PostgresEndpoint> replicas; // unset fields inherit the master's
+    std::vector<PostgresEndpoint> replicas;  // unset fields inherit the master's
 };
 
 struct RedisConfig {
     HostPort addr{"localhost", 6379};
-    std::string username; // Redis 6 ACL user; "" = the default user
+    std::string username;  // Redis 6 ACL user; "" = the default user
     Secret password;
     int db = 0;
     Duration dial_timeout = std::chrono::seconds(2);
@@ -139,30 +136,30 @@ struct RedisConfig {
 // MinIO or any S3-compatible store, path-style addressing.
 struct ObjectStoreConfig {
     HostPort endpoint;
-    bool secure = false; // https
+    bool secure = false;  // https
     std::string bucket;
     std::string region = "us-east-1";
     std::string access_key;
     Secret secret_key;
     Duration timeout = std::chrono::seconds(5);
-    std::string ca_file; // for https with a private CA; "" = system store
+    std::string ca_file;  // for https with a private CA; "" = system store
 };
 
 struct DatabaseConfig {
     PostgresConfig postgres;
-    std::optional<RedisConfig> redis;       // absent when not configured
-    std::optional<ObjectStoreConfig> minio; // absent when not configured
+    std::optional<RedisConfig> redis;        // absent when not configured
+    std::optional<ObjectStoreConfig> minio;  // absent when not configured
 };
 
 struct ServerConfig {
     HostPort listen{"127.0.0.1", 8080};
-    std::string admin_token_env = "STRATUM_ADMIN_TOKEN"; // the variable's name
-    Secret admin_token; // read from admin_token_env; empty = admin endpoints off
+    std::string admin_token_env = "STRATUM_ADMIN_TOKEN";  // the variable's name
+    Secret admin_token;  // read from admin_token_env; empty = admin endpoints off
 };
 
 struct LoggingConfig {
-    std::string level = "info"; // trace|debug|info|warn|error|critical|off
-    bool json = false;          // JSON lines instead of text
+    std::string level = "info";  // trace|debug|info|warn|error|critical|off
+    bool json = false;           // JSON lines instead of text
 };
 
 struct MigrationsConfig {
@@ -171,25 +168,25 @@ struct MigrationsConfig {
 };
 
 struct HealthConfig {
-    Duration timeout = std::chrono::seconds(2);              // per component probe
-    Duration interval = std::chrono::seconds(15);            // between background probes
-    Duration max_replication_lag = std::chrono::seconds(30); // above: degraded
+    Duration timeout = std::chrono::seconds(2);               // per component probe
+    Duration interval = std::chrono::seconds(15);             // between background probes
+    Duration max_replication_lag = std::chrono::seconds(30);  // above: degraded
 };
 
 // Where Config::load looks. Every field has an environment fallback.
 struct LoadOptions {
-    std::string path;         // "" -> $STRATUM_CONFIG -> no file (environment only)
-    std::string environment;  // "" -> $STRATUM_ENV -> the file's default_environment
-    std::string database_url; // --database: beats $DATABASE_URL
+    std::string path;          // "" -> $STRATUM_CONFIG -> no file (environment only)
+    std::string environment;   // "" -> $STRATUM_ENV -> the file's default_environment
+    std::string database_url;  // --database: beats $DATABASE_URL
     // The environment variables to read; nullopt = the process environment.
     // Tests pass their own map instead of calling setenv.
     std::optional<std::map<std::string, std::string>> env;
 };
 
 struct Config {
-    std::string environment; // the selected environment ("" when the file has none)
-    std::string source;      // the file read ("" when none)
-    bool production = false; // named production/prod, or `production: true`
+    std::string environment;  // the selected environment ("" when the file has none)
+    std::string source;       // the file read ("" when none)
+    bool production = false;  // named production/prod, or `production: true`
 
     DatabaseConfig database;
     ServerConfig server;
@@ -217,8 +214,7 @@ struct Config {
     std::string to_string() const { return to_json(-1); }
 };
 
-namespace conninfo
-{
+namespace conninfo {
 
 // Quotes a value for a libpq keyword/value string: 'value' with \ and '
 // escaped by a backslash.
@@ -232,6 +228,6 @@ std::map<std::string, std::string> parse(const std::string &conninfo);
 // Every keyword libpq accepts (from PQconndefaults).
 const std::vector<std::string> &known_keywords();
 
-} // namespace conninfo
+}  // namespace conninfo
 
-} // namespace stratum
+}  // namespace stratum

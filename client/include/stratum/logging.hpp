@@ -14,8 +14,7 @@
 
 #include "stratum/config.hpp"
 
-namespace stratum::logging
-{
+namespace stratum::logging {
 
 enum class Level { trace, debug, info, warn, error, critical, off };
 
@@ -24,23 +23,21 @@ Level parse_level(std::string_view name);
 std::string_view to_string(Level level) noexcept;
 
 // The field names stratum uses; use these rather than inventing synonyms.
-namespace field
-{
-inline constexpr std::string_view tenant = "tenant"; // tenant uuid
+namespace field {
+inline constexpr std::string_view tenant = "tenant";  // tenant uuid
 inline constexpr std::string_view actor = "actor";
-inline constexpr std::string_view duration_ms = "duration_ms"; // a double
+inline constexpr std::string_view duration_ms = "duration_ms";  // a double
 inline constexpr std::string_view sqlstate = "sqlstate";
-inline constexpr std::string_view error = "error";       // an error message
-inline constexpr std::string_view endpoint = "endpoint"; // host:port, never a conninfo
+inline constexpr std::string_view error = "error";        // an error message
+inline constexpr std::string_view endpoint = "endpoint";  // host:port, never a conninfo
 inline constexpr std::string_view attempt = "attempt";
-inline constexpr std::string_view state = "state";     // up / degraded / down
-inline constexpr std::string_view version = "version"; // a migration version
-} // namespace field
+inline constexpr std::string_view state = "state";      // up / degraded / down
+inline constexpr std::string_view version = "version";  // a migration version
+}  // namespace field
 
 // A field's value: text, integer, floating point or boolean.
-class Value
-{
-  public:
+class Value {
+public:
     Value(std::string_view text) : value_(std::string(text)) {}
     Value(const char *text) : value_(std::string(text ? text : "")) {}
     Value(std::string text) : value_(std::move(text)) {}
@@ -57,7 +54,7 @@ class Value
 
     const std::variant<std::string, std::int64_t, double, bool> &get() const { return value_; }
 
-  private:
+private:
     std::variant<std::string, std::int64_t, double, bool> value_;
 };
 
@@ -72,7 +69,7 @@ using Writer = std::function<void(std::string_view line)>;
 struct Options {
     Level level = Level::info;
     bool json = false;
-    Writer writer; // empty = stderr
+    Writer writer;  // empty = stderr
 };
 
 // Replaces the process's logging setup (also spdlog's default logger, so
@@ -116,4 +113,4 @@ inline void error(std::string_view component, std::string_view msg,
 // secret, token, authorization) are replaced whole.
 std::string redact(std::string_view text);
 
-} // namespace stratum::logging
+}  // namespace stratum::logging

@@ -15,19 +15,17 @@
 #include "stratum/config.hpp"
 #include "stratum/health_result.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
 // AWS Signature Version 4 (HMAC-SHA256 through OpenSSL).
-namespace sigv4
-{
+namespace sigv4 {
 
 struct Request {
-    std::string method; // "GET", "PUT", ...
-    std::string path;   // decoded ("/bucket/a b.txt"); each segment is URI-encoded
-    std::vector<std::pair<std::string, std::string>> query;   // decoded name, value
-    std::vector<std::pair<std::string, std::string>> headers; // the headers to sign
-    std::string payload_sha256; // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
+    std::string method;  // "GET", "PUT", ...
+    std::string path;    // decoded ("/bucket/a b.txt"); each segment is URI-encoded
+    std::vector<std::pair<std::string, std::string>> query;    // decoded name, value
+    std::vector<std::pair<std::string, std::string>> headers;  // the headers to sign
+    std::string payload_sha256;  // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
 };
 
 struct Credentials {
@@ -38,9 +36,9 @@ struct Credentials {
 struct Signature {
     std::string canonical_request;
     std::string string_to_sign;
-    std::string signed_headers; // "host;x-amz-date"
-    std::string signature;      // hex
-    std::string authorization;  // the Authorization header's value
+    std::string signed_headers;  // "host;x-amz-date"
+    std::string signature;       // hex
+    std::string authorization;   // the Authorization header's value
 };
 
 // Signs `request` at `amz_date` ("20150830T123600Z") for `region` and
@@ -55,29 +53,27 @@ std::string sha256_hex(std::string_view data);
 // when `keep_slash`), as SigV4 wants it.
 std::string uri_encode(std::string_view text, bool keep_slash);
 
-} // namespace sigv4
+}  // namespace sigv4
 
 // An answer from the store that is not the expected one, or no answer.
-class ObjectStoreError : public std::runtime_error
-{
-  public:
+class ObjectStoreError : public std::runtime_error {
+public:
     ObjectStoreError(const std::string &message, int status = 0, std::string code = {})
         : std::runtime_error(message), status_(status), code_(std::move(code))
     {
     }
-    int status() const noexcept { return status_; }            // 0: no HTTP answer
-    const std::string &code() const noexcept { return code_; } // S3 error code, e.g. NoSuchBucket
+    int status() const noexcept { return status_; }             // 0: no HTTP answer
+    const std::string &code() const noexcept { return code_; }  // S3 error code, e.g. NoSuchBucket
 
-  private:
+private:
     int status_;
     std::string code_;
 };
 
 // Thread-safe; each call opens its own HTTP connection (health checks and
 // small objects, not bulk transfer).
-class ObjectStore
-{
-  public:
+class ObjectStore {
+public:
     explicit ObjectStore(ObjectStoreConfig config);
     ~ObjectStore();
     ObjectStore(const ObjectStore &) = delete;
@@ -105,9 +101,9 @@ class ObjectStore
 
     const ObjectStoreConfig &config() const noexcept;
 
-  private:
+private:
     struct State;
     std::unique_ptr<State> state_;
 };
 
-} // namespace stratum
+}  // namespace stratum

@@ -13,22 +13,19 @@
 #include "stratum/config.hpp"
 #include "stratum/health_result.hpp"
 
-namespace stratum
-{
+namespace stratum {
 
 // A Redis failure that is not an error reply: authentication refused,
 // protocol error, unexpected reply.
-class RedisError : public std::runtime_error
-{
-  public:
+class RedisError : public std::runtime_error {
+public:
     using std::runtime_error::runtime_error;
 };
 
 // The server cannot be reached (refused, lost, timed out, or waiting for
 // the next reconnection attempt). The client reconnects by itself.
-class RedisConnectionError : public RedisError
-{
-  public:
+class RedisConnectionError : public RedisError {
+public:
     using RedisError::RedisError;
 };
 
@@ -36,7 +33,7 @@ struct RedisReply {
     enum class Type { nil, string, status, integer, array, error };
 
     Type type = Type::nil;
-    std::string str; // string, status or error text
+    std::string str;  // string, status or error text
     long long integer = 0;
     std::vector<RedisReply> elements;
 
@@ -48,10 +45,9 @@ struct RedisReply {
 // fails on a lost connection is not retried (it may have run); the next call
 // reconnects at once, further failures wait for the backoff
 // (reconnect_backoff_min doubling up to reconnect_backoff_max, with jitter).
-class RedisClient
-{
-  public:
-    explicit RedisClient(RedisConfig config); // does not connect yet
+class RedisClient {
+public:
+    explicit RedisClient(RedisConfig config);  // does not connect yet
     ~RedisClient();
     RedisClient(const RedisClient &) = delete;
     RedisClient &operator=(const RedisClient &) = delete;
@@ -90,9 +86,9 @@ class RedisClient
     // Successful reconnections after a lost connection.
     long long reconnects() const;
 
-  private:
+private:
     struct State;
     std::unique_ptr<State> state_;
 };
 
-} // namespace stratum
+}  // namespace stratum
