@@ -2,10 +2,14 @@
 // the real s3rver the harness starts (plus a closed port and a silent one).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -299,4 +303,96 @@ TEST(ObjectStore, ConfiguredFromTheConfigFile)
     EXPECT_FALSE(config.database.minio->secure);
     ObjectStore store(*config.database.minio);
     EXPECT_EQ(store.check(5s).state, HealthState::up);
+}
+
+// An https s3rver with a self-signed certificate for 127.0.0.1: the https
+// path of the client (Debian's cpp-httplib is built with OpenSSL) and
+// certificate verification.
+class TlsObjectStore : public testing::Test {
+protected:
+    void SetUp() override
+    {
+        dir_ =
+            std::filesystem::temp_directory_path() / ("stratum-s3-tls-" + std::to_string(getpid()));
+        std::filesystem::create_directories(dir_ / "data");
+        std::string openssl =
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+            " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+            (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() +
+            " >/dev/null 2>&1";
+        ASSERT_EQ(std::system(openssl.c_str()), 0) << "openssl could not make a certificate";
+        port_ = closed_port();
+        std::string bin = stratum::test::required_env("STRATUM_TEST_S3RVER_BIN");
+        std::vector<std::string> args = {bin,
+                                         "-d",
+                                         (dir_ / "data").string(),
+                                         "-a",
+                                         "127.0.0.1",
+                                         "-p",
+                                         std::to_string(port_),
+                                         "--key",
+                                         (dir_ / "key.pem").string(),
+                                         "--cert",
+                                         (dir_ / "cert.pem").string(),
+                                         "--configure-bucket",
+                                         "tls-bucket",
+                                         "--silent"};
+        pid_ = fork();
+        if (pid_ == 0) {
+            std::vector<char *> argv;
+            for (std::string &arg : args)
+                argv.push_back(arg.data());
+            argv.push_back(nullptr);
+            execv(argv[0], argv.data());
+            _exit(127);
+        }
+        ObjectStoreConfig probe = config();
+        probe.ca_file = (dir_ / "cert.pem").string();
+        ObjectStore store(probe);
+        for (int i = 0; i < 100 && store.check(1s).state != HealthState::up; ++i)
+            std::this_thread::sleep_for(50ms);
+    }
+
+    void TearDown() override
+    {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            waitpid(pid_, nullptr, 0);
+        }
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+    }
+
+    ObjectStoreConfig config() const
+    {
+        ObjectStoreConfig config = s3rver_config();
+        config.endpoint = {"127.0.0.1", port_};
+        config.secure = true;
+        config.bucket = "tls-bucket";
+        return config;
+    }
+
+    std::filesystem::path dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+};
+
+TEST_F(TlsObjectStore, TrustedCertificateIsUp)
+{
+    ObjectStoreConfig trusted = config();
+    trusted.ca_file = (dir_ / "cert.pem").string();
+    ObjectStore store(trusted);
+    auto health = store.check(5s);
+    EXPECT_EQ(health.state, HealthState::up) << health.error;
+    EXPECT_THAT(health.detail, HasSubstr("https://127.0.0.1:"));
+    store.put_object("over-tls", "secret-free payload");
+    EXPECT_EQ(store.get_object("over-tls"), "secret-free payload");
+}
+
+TEST_F(TlsObjectStore, UnknownCertificateIsRefused)
+{
+    ObjectStore store(config());  // the system store does not know this certificate
+    auto health = store.check(5s);
+    EXPECT_EQ(health.state, HealthState::down);
+    EXPECT_THAT(health.error, HasSubstr("could not be verified"));
 }
