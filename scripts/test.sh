@@ -27,6 +27,7 @@ fi
 
 echo "== GoogleTest (client library and command)"
 redis_start
+s3rver_start stratum-test
 psql -q -v ON_ERROR_STOP=1 -d postgres <<SQL
 CREATE ROLE stratum_owner LOGIN;
 CREATE ROLE stratum_app LOGIN;
@@ -39,6 +40,13 @@ pgbouncer_start "$PG_PORT" postgres stratum_app stratum_owner
 export STRATUM_TEST_PGHOST=127.0.0.1 STRATUM_TEST_PGPORT=$PG_PORT
 export STRATUM_TEST_PGBOUNCER_PORT=$PGBOUNCER_PORT
 export STRATUM_TEST_REDIS_ADDR=127.0.0.1:$REDIS_PORT
+# s3rver's built-in test account (S3RVER/S3RVER), not a secret; set these to
+# point the object store tests at another S3-compatible server.
+export STRATUM_TEST_S3_ENDPOINT=${STRATUM_TEST_S3_ENDPOINT:-127.0.0.1:$S3RVER_PORT}
+export STRATUM_TEST_S3_BUCKET=${STRATUM_TEST_S3_BUCKET:-stratum-test}
+export STRATUM_TEST_S3_ACCESS_KEY=${STRATUM_TEST_S3_ACCESS_KEY:-S3RVER}
+export STRATUM_TEST_S3_SECRET_KEY=${STRATUM_TEST_S3_SECRET_KEY:-S3RVER}
+export STRATUM_TEST_S3RVER_BIN=$root/build/s3rver/node_modules/.bin/s3rver
 export STRATUM_TEST_PGCTL="$root/scripts/pgctl.sh $PG_DIR/data $PG_TREE_POSTGRES"
 export STRATUM_TEST_BIN_DIR=$root/build/client
 

@@ -146,6 +146,37 @@ INI
   SERVICES_STARTED+=("pgbouncer:$dir")
 }
 
+# s3rver_start BUCKET: the S3-compatible test server (npm s3rver, pinned by
+# tools/s3rver/package-lock.json) on 127.0.0.1 with BUCKET created; sets
+# S3RVER_PORT. Installed on first use into build/s3rver (npm ci), which then
+# works offline. Its credentials are s3rver's built-in test account.
+s3rver_start() {
+  local bucket=$1 root install dir bin
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  install=$root/build/s3rver
+  dir=$STRATUM_RUN_DIR/s3rver
+  bin=$install/node_modules/.bin/s3rver
+  if [[ ! -x $bin ]] || ! cmp -s "$root/tools/s3rver/package-lock.json" "$install/package-lock.json"; then
+    mkdir -p "$install"
+    cp "$root/tools/s3rver/package.json" "$root/tools/s3rver/package-lock.json" "$install/"
+    (cd "$install" && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) ||
+      { cat "$install/npm.log" >&2; echo "s3rver_start: npm ci failed" >&2; return 1; }
+  fi
+  S3RVER_PORT=$(free_port)
+  mkdir -p "$dir/data"
+  "$bin" -d "$dir/data" -a 127.0.0.1 -p "$S3RVER_PORT" --configure-bucket "$bucket" --silent \
+    >"$dir/s3rver.log" 2>&1 &
+  echo $! >"$dir/s3rver.pid"
+  SERVICES_STARTED+=("s3rver:$dir")
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$S3RVER_PORT") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  cat "$dir/s3rver.log" >&2
+  echo "s3rver_start: s3rver did not listen on $S3RVER_PORT" >&2
+  return 1
+}
+
 services_stop_all() {
   local entry kind dir i
   for ((i = ${#SERVICES_STARTED[@]} - 1; i >= 0; i--)); do
@@ -156,6 +187,7 @@ services_stop_all() {
       pg) as_server_user "$PG_BINDIR/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 ;;
       redis) [[ -f $dir/redis.pid ]] && kill "$(cat "$dir/redis.pid")" 2>/dev/null ;;
       pgbouncer) [[ -f $dir/pgbouncer.pid ]] && kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null ;;
+      s3rver) [[ -f $dir/s3rver.pid ]] && kill "$(cat "$dir/s3rver.pid")" 2>/dev/null ;;
     esac
   done
   SERVICES_STARTED=()
