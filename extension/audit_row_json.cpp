@@ -1,0 +1,231 @@
+// Column values to JsonbValues, equal to what to_jsonb() makes of them.
+#include "audit_row_json.hpp"
+
+#include <algorithm>
+
+namespace stratum::audit {
+namespace {
+
+JsonbValue string_value(char *text, int length)
+{
+    JsonbValue v;
+    v.type = jbvString;
+    v.val.string.val = text;
+    v.val.string.len = length;
+    return v;
+}
+
+// A jsonb document as a JsonbValue tree that convertToJsonb can nest.
+void jsonb_to_tree(Jsonb *document, JsonbValue *out)
+{
+    if (JB_ROOT_IS_SCALAR(document)) {
+        JsonbExtractScalar(&document->root, out);
+        return;
+    }
+    JsonbParseState *state = nullptr;
+    JsonbIterator *it = JsonbIteratorInit(&document->root);
+    JsonbValue v;
+    JsonbValue *result = nullptr;
+    JsonbIteratorToken token;
+    while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+        result = pushJsonbValue(&state, token, token < WJB_BEGIN_ARRAY ? &v : nullptr);
+    *out = *result;
+}
+
+// A number printed by its type's output function: a JSON number when it is
+// one, a string otherwise (NaN, Infinity), as to_jsonb decides.
+void number_text_to_jsonb(char *text, JsonbValue *out)
+{
+    int length = static_cast<int>(strlen(text));
+    if (IsValidJsonNumber(text, length)) {
+        out->type = jbvNumeric;
+        out->val.numeric = DatumGetNumeric(DirectFunctionCall3(
+            numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    } else {
+        *out = string_value(text, length);
+    }
+}
+
+ValueKind kind_of(Oid base_type)
+{
+    switch (base_type) {
+    case BOOLOID:
+        return ValueKind::boolean;
+    case INT2OID:
+    case INT4OID:
+    case INT8OID:
+        return ValueKind::integer;
+    case NUMERICOID:
+        return ValueKind::numeric;
+    case FLOAT4OID:
+    case FLOAT8OID:
+        return ValueKind::float_number;
+    case TEXTOID:
+    case VARCHAROID:
+    case BPCHAROID:
+        return ValueKind::text;
+    case DATEOID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID:
+        return ValueKind::datetime;
+    case JSONBOID:
+        return ValueKind::jsonb;
+    case JSONOID:
+        return ValueKind::to_jsonb;
+    default:
+        break;
+    }
+    // Arrays and composites nest; a user-defined type may have a cast to
+    // json that to_jsonb honours. to_jsonb itself handles all of those.
+    if (OidIsValid(get_element_type(base_type)) || type_is_rowtype(base_type) ||
+        base_type >= FirstNormalObjectId)
+        return ValueKind::to_jsonb;
+    return ValueKind::output;
+}
+
+bool same_datum(const ColumnConverter *c, Datum a, Datum b)
+{
+    if (c->typbyval)
+        return a == b;
+    return memcmp(DatumGetPointer(a), DatumGetPointer(b), c->typlen) == 0;
+}
+
+// Copies a converted string into memo memory, dropping the previous one.
+void remember(ColumnConverter *c, Datum value, const JsonbValue *converted,
+              MemoryContext memo_context)
+{
+    MemoryContext old = MemoryContextSwitchTo(memo_context);
+    if (c->memo_valid) {
+        if (!c->typbyval)
+            pfree(DatumGetPointer(c->memo_datum));
+        // The row being converted may hold the string it replaces (an UPDATE
+        // whose old value was the memo): free it one replacement later.
+        if (c->retired != nullptr)
+            pfree(c->retired);
+        c->retired = c->memo_value.val.string.val;
+    }
+    c->memo_datum = datumCopy(value, c->typbyval, c->typlen);
+    c->memo_value = string_value(pnstrdup(converted->val.string.val, converted->val.string.len),
+                                 converted->val.string.len);
+    c->memo_valid = true;
+    MemoryContextSwitchTo(old);
+}
+
+}  // namespace
+
+void init_column_converter(ColumnConverter *c, TupleDesc tupdesc, AttrNumber attnum,
+                           MemoryContext mcxt)
+{
+    Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+    memset(c, 0, sizeof(*c));
+    c->attnum = attnum;
+    char *name = pstrdup(NameStr(attr->attname));
+    c->key = string_value(name, static_cast<int>(strlen(name)));
+    c->name = PointerGetDatum(cstring_to_text(name));
+    c->base_type = getBaseType(attr->atttypid);
+    c->kind = kind_of(c->base_type);
+    c->typlen = attr->attlen;
+    c->typbyval = attr->attbyval;
+
+    if (c->kind == ValueKind::output || c->kind == ValueKind::float_number) {
+        Oid output_function;
+        bool is_varlena;
+        getTypeOutputInfo(c->base_type, &output_function, &is_varlena);
+        fmgr_info_cxt(output_function, &c->function, mcxt);
+    } else if (c->kind == ValueKind::to_jsonb) {
+        // to_jsonb(anyelement) learns the argument's type from its call
+        // expression: give it one that carries the column's type.
+        fmgr_info_cxt(F_TO_JSONB, &c->function, mcxt);
+        Const *argument = makeNullConst(attr->atttypid, attr->atttypmod, attr->attcollation);
+        c->function.fn_expr = reinterpret_cast<Node *>(
+            makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(argument), InvalidOid, InvalidOid,
+                         COERCE_EXPLICIT_CALL));
+    }
+    // Formatting dates and uuids costs more than comparing them, and bulk
+    // writes often repeat one value (now(), the tenant): remember the last.
+    c->memoize = (c->kind == ValueKind::datetime || c->kind == ValueKind::output) &&
+                 (c->typbyval || c->typlen > 0);
+    MemoryContextSwitchTo(old);
+}
+
+void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryContext memo_context)
+{
+    if (c->memoize && c->memo_valid && same_datum(c, value, c->memo_datum)) {
+        *out = c->memo_value;
+        return;
+    }
+    switch (c->kind) {
+    case ValueKind::boolean:
+        out->type = jbvBool;
+        out->val.boolean = DatumGetBool(value);
+        return;
+    case ValueKind::integer: {
+        int64 number = c->base_type == INT2OID   ? DatumGetInt16(value)
+                       : c->base_type == INT4OID ? DatumGetInt32(value)
+                                                 : DatumGetInt64(value);
+        out->type = jbvNumeric;
+        out->val.numeric = int64_to_numeric(number);
+        return;
+    }
+    case ValueKind::numeric: {
+        Numeric number = DatumGetNumeric(value);
+        if (numeric_is_nan(number) || numeric_is_inf(number)) {
+            char *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(number)));
+            *out = string_value(text, static_cast<int>(strlen(text)));
+        } else {
+            out->type = jbvNumeric;
+            out->val.numeric = number;
+        }
+        return;
+    }
+    case ValueKind::float_number:
+        number_text_to_jsonb(OutputFunctionCall(&c->function, value), out);
+        return;
+    case ValueKind::text: {
+        struct varlena *text = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(
+            DatumGetPointer(value)));
+        *out = string_value(VARDATA_ANY(text), static_cast<int>(VARSIZE_ANY_EXHDR(text)));
+        return;
+    }
+    case ValueKind::datetime: {
+        char *text = JsonEncodeDateTime(nullptr, value, c->base_type, nullptr);
+        *out = string_value(text, static_cast<int>(strlen(text)));
+        break;
+    }
+    case ValueKind::jsonb:
+        jsonb_to_tree(DatumGetJsonbP(value), out);
+        return;
+    case ValueKind::output: {
+        char *text = OutputFunctionCall(&c->function, value);
+        *out = string_value(text, static_cast<int>(strlen(text)));
+        break;
+    }
+    case ValueKind::to_jsonb:
+        jsonb_to_tree(DatumGetJsonbP(FunctionCall1(&c->function, value)), out);
+        return;
+    }
+    if (c->memoize)
+        remember(c, value, out, memo_context);
+}
+
+void sort_in_key_order(ColumnConverter *converters, int count)
+{
+    std::sort(converters, converters + count, [](const ColumnConverter &a, const ColumnConverter &b) {
+        if (a.key.val.string.len != b.key.val.string.len)
+            return a.key.val.string.len < b.key.val.string.len;
+        return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
+    });
+}
+
+Jsonb *object_to_jsonb(JsonbPair *pairs, int count)
+{
+    JsonbValue object;
+    object.type = jbvObject;
+    object.val.object.nPairs = count;
+    object.val.object.pairs = pairs;
+    return JsonbValueToJsonb(&object);
+}
+
+}  // namespace stratum::audit

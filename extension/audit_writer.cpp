@@ -1,0 +1,325 @@
+// The audit log's write path: per-level buffers, the (sub)transaction
+// callbacks that flush or drop them, partition routing and the batch insert.
+#include "audit_writer.hpp"
+
+namespace stratum::audit {
+namespace {
+
+// A batch is written at 1000 rows or 1 MB, whichever comes first: large
+// enough that per-batch costs vanish, small enough to bound memory.
+constexpr int batch_rows = 1000;
+constexpr Size batch_bytes = 1024 * 1024;
+
+// The rows buffered at one transaction nesting level. A subtransaction gets
+// a level of its own so that its rows are written under its own xid (and
+// vanish when it rolls back) without touching its parent's rows.
+struct Level {
+    int nest_level;
+    MemoryContext tuples_context;  // the buffered tuples; reset after each write
+    Oid log_relid;
+    int count;
+    Size bytes;
+    Level *outer;
+    HeapTuple tuples[batch_rows];
+    TimestampTz logged_at[batch_rows];  // partition key of each tuple
+};
+
+MemoryContext audit_context = nullptr;  // levels and their tuples; reset at transaction end
+Level *innermost = nullptr;
+bool callbacks_registered = false;
+bool writing = false;
+
+struct Route {
+    Oid partition;
+    bool is_default;
+};
+
+// The partition of the log that takes rows logged at `when`: what the
+// executor's tuple routing would choose, for a single timestamptz range key.
+Route route(Relation log, TimestampTz when)
+{
+    if (log->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+        return {RelationGetRelid(log), false};
+    PartitionKey key = RelationGetPartitionKey(log);
+    PartitionDesc desc = RelationGetPartitionDesc(log, true);
+    int index = -1;
+    if (desc->nparts > 0 && key->strategy == PARTITION_STRATEGY_RANGE && key->partnatts == 1) {
+        PartitionBoundInfo bounds = desc->boundinfo;
+        if (bounds->ndatums > 0) {
+            Datum value = TimestampTzGetDatum(when);
+            bool equal;
+            int offset = partition_range_datum_bsearch(key->partsupfunc, key->partcollation,
+                                                       bounds, 1, &value, &equal);
+            index = bounds->indexes[offset + 1];
+        }
+        if (index < 0)
+            index = bounds->default_index;
+    }
+    if (index < 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_CHECK_VIOLATION),
+                 errmsg("stratum.audit_log has no partition for entries logged at %s",
+                        timestamptz_to_str(when)),
+                 errhint("Create one with stratum.create_audit_partitions(), or attach a "
+                         "DEFAULT partition to stratum.audit_log again.")));
+    return {desc->oids[index], index == desc->boundinfo->default_index};
+}
+
+// Inserts tuples (formed for the log's own descriptor) into one partition,
+// then their index entries: COPY's multi-insert path, without COPY.
+void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, int count,
+                           EState *estate, CommandId command)
+{
+    TupleDesc partition_desc = RelationGetDescr(partition);
+    // A partition attached from elsewhere may lay its columns out differently.
+    TupleConversionMap *map = convert_tuples_by_name(RelationGetDescr(log), partition_desc);
+
+    ResultRelInfo *result_rel = makeNode(ResultRelInfo);
+    InitResultRelInfo(result_rel, partition, 1, nullptr, 0);
+    ExecOpenIndices(result_rel, false);
+
+    // Slots over an unpinned copy of the descriptor: they die with the
+    // executor state, with no reference count to give back one by one.
+    TupleDesc slot_desc = CreateTupleDescCopy(partition_desc);
+    auto **slots = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * count));
+    for (int i = 0; i < count; i++) {
+        slots[i] = MakeSingleTupleTableSlot(slot_desc, &TTSOpsHeapTuple);
+        HeapTuple tuple = map != nullptr ? execute_attr_map_tuple(tuples[i], map) : tuples[i];
+        // The slot owns the tuple, so that fetching it for the insert does
+        // not copy it again.
+        ExecStoreHeapTuple(tuple, slots[i], true);
+    }
+    table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
+    if (result_rel->ri_NumIndices > 0) {
+        for (int i = 0; i < count; i++) {
+            ExecInsertIndexTuples(result_rel, slots[i], estate, false, false, nullptr, NIL);
+            ResetPerTupleExprContext(estate);
+        }
+    }
+    ExecCloseIndices(result_rel);
+}
+
+// Writes a level's buffered rows, grouping consecutive rows that go to the
+// same partition (all of them, usually: one statement, one timestamp).
+void write_level(Level *level)
+{
+    if (level->count == 0)
+        return;
+    if (writing)
+        elog(ERROR, "stratum audit log writer re-entered");
+    writing = true;
+    int count = level->count;
+    level->count = 0;
+    level->bytes = 0;
+
+    MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
+    Relation log = table_open(level->log_relid, RowExclusiveLock);
+    EState *estate = CreateExecutorState();
+    MemoryContextSwitchTo(estate->es_query_cxt);
+    CommandId command = GetCurrentCommandId(true);
+
+    int start = 0;
+    while (start < count) {
+        Route target = route(log, level->logged_at[start]);
+        Relation partition = target.partition == RelationGetRelid(log)
+                                 ? log
+                                 : table_open(target.partition, RowExclusiveLock);
+        if (target.is_default) {
+            // A partition attached concurrently may have taken over part of
+            // the default's range; locking the default settled that (and
+            // processed the invalidation), so route again.
+            Route again = route(log, level->logged_at[start]);
+            if (again.partition != target.partition) {
+                table_close(partition, NoLock);
+                continue;
+            }
+        }
+        int end = start + 1;
+        while (end < count && (level->logged_at[end] == level->logged_at[start] ||
+                               route(log, level->logged_at[end]).partition == target.partition))
+            end++;
+        insert_into_partition(log, partition, &level->tuples[start], end - start, estate, command);
+        if (partition != log)
+            table_close(partition, NoLock);
+        start = end;
+    }
+
+    FreeExecutorState(estate);
+    table_close(log, NoLock);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(level->tuples_context);
+    writing = false;
+}
+
+void pop_level()
+{
+    Level *level = innermost;
+    innermost = level->outer;
+    MemoryContextDelete(level->tuples_context);
+    pfree(level);
+}
+
+void forget_all()
+{
+    innermost = nullptr;
+    writing = false;
+    if (audit_context != nullptr)
+        MemoryContextReset(audit_context);
+}
+
+void write_all_levels()
+{
+    if (innermost == nullptr)
+        return;
+    // Expression or partial indexes someone added to the log may need a
+    // snapshot, and there is none at commit time.
+    bool pushed = false;
+    if (!ActiveSnapshotSet()) {
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pushed = true;
+    }
+    for (Level *level = innermost; level != nullptr; level = level->outer)
+        write_level(level);
+    if (pushed)
+        PopActiveSnapshot();
+}
+
+void on_transaction_event(XactEvent event, void *)
+{
+    switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PARALLEL_PRE_COMMIT:
+    case XACT_EVENT_PRE_PREPARE:
+        write_all_levels();
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+        forget_all();
+        break;
+    }
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    int nest_level = GetCurrentTransactionNestLevel();
+    switch (event) {
+    case SUBXACT_EVENT_PRE_COMMIT_SUB:
+        while (innermost != nullptr && innermost->nest_level >= nest_level) {
+            write_level(innermost);
+            pop_level();
+        }
+        break;
+    case SUBXACT_EVENT_ABORT_SUB:
+        while (innermost != nullptr && innermost->nest_level >= nest_level)
+            pop_level();
+        writing = false;
+        break;
+    default:
+        break;
+    }
+}
+
+Level *current_level(Oid log_relid)
+{
+    if (!callbacks_registered) {
+        RegisterXactCallback(on_transaction_event, nullptr);
+        RegisterSubXactCallback(on_subtransaction_event, nullptr);
+        callbacks_registered = true;
+    }
+    int nest_level = GetCurrentTransactionNestLevel();
+    if (innermost != nullptr && innermost->nest_level == nest_level)
+        return innermost;
+    if (innermost != nullptr && innermost->nest_level > nest_level)
+        elog(ERROR, "stratum audit log buffer of nesting level %d outlived its subtransaction",
+             innermost->nest_level);
+    if (audit_context == nullptr)
+        audit_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log buffers",
+                                              ALLOCSET_DEFAULT_SIZES);
+    auto *level = static_cast<Level *>(MemoryContextAllocZero(audit_context, sizeof(Level)));
+    level->nest_level = nest_level;
+    level->tuples_context =
+        AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
+    level->log_relid = log_relid;
+    level->outer = innermost;
+    innermost = level;
+    return level;
+}
+
+const char *const column_names[field_count] = {
+    "id",         "logged_at", "xact_id",   "tenant_id", "actor",   "db_user",  "table_oid",
+    "table_schema", "table_name", "operation", "row_key", "old_row", "new_row", "changed_columns",
+};
+
+}  // namespace
+
+void load_log_layout(LogLayout *layout, MemoryContext mcxt)
+{
+    Oid schema = get_namespace_oid("stratum", false);
+    layout->relid = get_relname_relid("audit_log", schema);
+    layout->sequence_relid = get_relname_relid("audit_log_id_seq", schema);
+    if (!OidIsValid(layout->relid) || !OidIsValid(layout->sequence_relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("stratum.audit_log or its sequence is missing"),
+                        errhint("Reinstall the stratum extension.")));
+    Relation log = table_open(layout->relid, RowExclusiveLock);
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    layout->tupdesc = CreateTupleDescCopy(RelationGetDescr(log));
+    MemoryContextSwitchTo(old);
+    for (int field = 0; field < field_count; field++) {
+        AttrNumber attnum = InvalidAttrNumber;
+        for (int i = 0; i < layout->tupdesc->natts; i++) {
+            Form_pg_attribute attr = TupleDescAttr(layout->tupdesc, i);
+            if (!attr->attisdropped && strcmp(NameStr(attr->attname), column_names[field]) == 0)
+                attnum = attr->attnum;
+        }
+        layout->attnum[field] = attnum;
+    }
+    if (layout->attnum[field_logged_at] == InvalidAttrNumber)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("stratum.audit_log has no column logged_at"),
+                        errhint("Reinstall the stratum extension.")));
+    table_close(log, NoLock);
+}
+
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
+{
+    Level *level = current_level(layout.relid);
+    values[field_id] = Int64GetDatum(nextval_internal(layout.sequence_relid, false));
+    nulls[field_id] = false;
+
+    int natts = layout.tupdesc->natts;
+    auto *row_values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
+    auto *row_nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
+    for (int i = 0; i < natts; i++)
+        row_nulls[i] = true;
+    for (int field = 0; field < field_count; field++) {
+        AttrNumber attnum = layout.attnum[field];
+        if (attnum != InvalidAttrNumber) {
+            row_values[attnum - 1] = values[field];
+            row_nulls[attnum - 1] = nulls[field];
+        }
+    }
+    MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
+    HeapTuple tuple = heap_form_tuple(layout.tupdesc, row_values, row_nulls);
+    MemoryContextSwitchTo(old);
+    pfree(row_values);
+    pfree(row_nulls);
+
+    level->tuples[level->count] = tuple;
+    level->logged_at[level->count] = DatumGetTimestampTz(values[field_logged_at]);
+    level->count++;
+    level->bytes += tuple->t_len;
+    if (level->count == batch_rows || level->bytes >= batch_bytes)
+        write_level(level);
+}
+
+void flush_log_rows()
+{
+    if (innermost != nullptr && innermost->nest_level == GetCurrentTransactionNestLevel())
+        write_level(innermost);
+}
+
+}  // namespace stratum::audit
