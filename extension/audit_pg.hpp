@@ -17,6 +17,7 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
+#include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"

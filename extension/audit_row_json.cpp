@@ -68,6 +68,8 @@ ValueKind kind_of(Oid base_type)
     case TIMESTAMPOID:
     case TIMESTAMPTZOID:
         return ValueKind::datetime;
+    case UUIDOID:
+        return ValueKind::uuid;
     case JSONBOID:
         return ValueKind::jsonb;
     case JSONOID:
@@ -75,10 +77,11 @@ ValueKind kind_of(Oid base_type)
     default:
         break;
     }
-    // Arrays and composites nest; a user-defined type may have a cast to
-    // json that to_jsonb honours. to_jsonb itself handles all of those.
-    if (OidIsValid(get_element_type(base_type)) || type_is_rowtype(base_type) ||
-        base_type >= FirstNormalObjectId)
+    if (OidIsValid(get_element_type(base_type)))
+        return ValueKind::array;
+    // Composites nest, and a user-defined type may have a cast to json that
+    // to_jsonb honours: to_jsonb itself handles those.
+    if (type_is_rowtype(base_type) || base_type >= FirstNormalObjectId)
         return ValueKind::to_jsonb;
     return ValueKind::output;
 }
@@ -111,43 +114,123 @@ void remember(ColumnConverter *c, Datum value, const JsonbValue *converted,
     MemoryContextSwitchTo(old);
 }
 
-}  // namespace
-
-void init_column_converter(ColumnConverter *c, TupleDesc tupdesc, AttrNumber attnum,
-                           MemoryContext mcxt)
+// uuid_out's format, without the function call and the string buffer.
+JsonbValue uuid_value(Datum value)
 {
-    Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
-    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    static constexpr char hex[] = "0123456789abcdef";
+    const unsigned char *bytes = DatumGetUUIDP(value)->data;
+    char *text = static_cast<char *>(palloc(UUID_LEN * 2 + 5));
+    int at = 0;
+    for (int i = 0; i < UUID_LEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            text[at++] = '-';
+        text[at++] = hex[bytes[i] >> 4];
+        text[at++] = hex[bytes[i] & 0xf];
+    }
+    return string_value(text, at);
+}
 
-    memset(c, 0, sizeof(*c));
-    c->attnum = attnum;
-    char *name = pstrdup(NameStr(attr->attname));
-    c->key = string_value(name, static_cast<int>(strlen(name)));
-    c->name = PointerGetDatum(cstring_to_text(name));
-    c->base_type = getBaseType(attr->atttypid);
+// One dimension of an array as a JSON array, nested as to_jsonb nests them.
+JsonbValue array_dimension(ColumnConverter *element, int dimension, int dimensions,
+                           const int *sizes, Datum *values, bool *nulls, int *next,
+                           MemoryContext memo_context)
+{
+    JsonbValue out;
+    out.type = jbvArray;
+    out.val.array.rawScalar = false;
+    out.val.array.nElems = sizes[dimension];
+    out.val.array.elems = static_cast<JsonbValue *>(palloc(sizeof(JsonbValue) * (sizes[dimension] + 1)));
+    for (int i = 0; i < sizes[dimension]; i++) {
+        JsonbValue *item = &out.val.array.elems[i];
+        if (dimension + 1 < dimensions) {
+            *item = array_dimension(element, dimension + 1, dimensions, sizes, values, nulls, next,
+                                    memo_context);
+        } else {
+            int at = (*next)++;
+            if (nulls[at])
+                item->type = jbvNull;
+            else
+                value_to_jsonb(element, values[at], item, memo_context);
+        }
+    }
+    return out;
+}
+
+JsonbValue array_value(ColumnConverter *c, Datum value, MemoryContext memo_context)
+{
+    ArrayType *array = DatumGetArrayTypeP(value);
+    int dimensions = ARR_NDIM(array);
+    if (dimensions <= 0 || ArrayGetNItems(dimensions, ARR_DIMS(array)) <= 0) {
+        JsonbValue empty;
+        empty.type = jbvArray;
+        empty.val.array.rawScalar = false;
+        empty.val.array.nElems = 0;
+        empty.val.array.elems = nullptr;
+        return empty;
+    }
+    Datum *values;
+    bool *nulls;
+    int count;
+    deconstruct_array(array, ARR_ELEMTYPE(array), c->element->typlen, c->element->typbyval,
+                      c->element_align, &values, &nulls, &count);
+    int next = 0;
+    return array_dimension(c->element, 0, dimensions, ARR_DIMS(array), values, nulls, &next,
+                           memo_context);
+}
+
+void init_type_converter(ColumnConverter *c, Oid type, int32 typmod, Oid collation,
+                         MemoryContext mcxt, bool allow_memo)
+{
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    c->base_type = getBaseType(type);
     c->kind = kind_of(c->base_type);
-    c->typlen = attr->attlen;
-    c->typbyval = attr->attbyval;
+    get_typlenbyval(c->base_type, &c->typlen, &c->typbyval);
 
     if (c->kind == ValueKind::output || c->kind == ValueKind::float_number) {
         Oid output_function;
         bool is_varlena;
         getTypeOutputInfo(c->base_type, &output_function, &is_varlena);
         fmgr_info_cxt(output_function, &c->function, mcxt);
+    } else if (c->kind == ValueKind::array) {
+        Oid element_type = get_element_type(c->base_type);
+        int16 element_length;
+        bool element_byval;
+        get_typlenbyvalalign(element_type, &element_length, &element_byval, &c->element_align);
+        c->element = static_cast<ColumnConverter *>(palloc0(sizeof(ColumnConverter)));
+        // Many elements per row: the memo's two generations would not hold.
+        init_type_converter(c->element, element_type, -1, collation, mcxt, false);
     } else if (c->kind == ValueKind::to_jsonb) {
         // to_jsonb(anyelement) learns the argument's type from its call
         // expression: give it one that carries the column's type.
         fmgr_info_cxt(F_TO_JSONB, &c->function, mcxt);
-        Const *argument = makeNullConst(attr->atttypid, attr->atttypmod, attr->attcollation);
+        Const *argument = makeNullConst(type, typmod, collation);
         c->function.fn_expr = reinterpret_cast<Node *>(
             makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(argument), InvalidOid, InvalidOid,
                          COERCE_EXPLICIT_CALL));
     }
     // Formatting dates and uuids costs more than comparing them, and bulk
     // writes often repeat one value (now(), the tenant): remember the last.
-    c->memoize = (c->kind == ValueKind::datetime || c->kind == ValueKind::output) &&
+    c->memoize = allow_memo &&
+                 (c->kind == ValueKind::datetime || c->kind == ValueKind::uuid ||
+                  c->kind == ValueKind::output) &&
                  (c->typbyval || c->typlen > 0);
     MemoryContextSwitchTo(old);
+}
+
+}  // namespace
+
+void init_column_converter(ColumnConverter *c, TupleDesc tupdesc, AttrNumber attnum,
+                           MemoryContext mcxt)
+{
+    Form_pg_attribute attr = TupleDescAttr(tupdesc, attnum - 1);
+    memset(c, 0, sizeof(*c));
+    c->attnum = attnum;
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    char *name = pstrdup(NameStr(attr->attname));
+    c->key = string_value(name, static_cast<int>(strlen(name)));
+    c->name = PointerGetDatum(cstring_to_text(name));
+    MemoryContextSwitchTo(old);
+    init_type_converter(c, attr->atttypid, attr->atttypmod, attr->attcollation, mcxt, true);
 }
 
 void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryContext memo_context)
@@ -194,8 +277,14 @@ void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryCont
         *out = string_value(text, static_cast<int>(strlen(text)));
         break;
     }
+    case ValueKind::uuid:
+        *out = uuid_value(value);
+        break;
     case ValueKind::jsonb:
         jsonb_to_tree(DatumGetJsonbP(value), out);
+        return;
+    case ValueKind::array:
+        *out = array_value(c, value, memo_context);
         return;
     case ValueKind::output: {
         char *text = OutputFunctionCall(&c->function, value);

@@ -15,9 +15,11 @@ enum class ValueKind : uint8_t {
     float_number,  // float4, float8: through text, as to_jsonb does
     text,          // text, varchar, bpchar: the bytes, no copy
     datetime,      // date, timestamp, timestamptz: ISO 8601 strings
+    uuid,          // uuid: formatted here
     jsonb,         // jsonb: embedded
+    array,         // arrays of any of these: nested JSON arrays per dimension
     output,        // other built-in scalars: the type's output function
-    to_jsonb,      // arrays, composites, json and user-defined types
+    to_jsonb,      // composites, json and user-defined types
 };
 
 // One audited column: its jsonb key and how to convert its values.
@@ -35,6 +37,8 @@ struct ColumnConverter {
     JsonbValue memo_value;  // ... and its conversion, in the query's memory
     char *retired;          // the conversion before that: the current row may still use it
     FmgrInfo function;      // output function or to_jsonb, when needed
+    ColumnConverter *element;  // arrays: how to convert an element
+    char element_align;
 };
 
 // Prepares the converter for column attnum of tupdesc; memory lives in mcxt.
