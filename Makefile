@@ -12,7 +12,8 @@ OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
-REGRESS      = setup boundary tenant_context tenancy isolation_report
+REGRESS      = setup boundary tenant_context tenancy isolation_report audit audit_transactions \
+               audit_security audit_retention
 REGRESS_OPTS = --inputdir=regress --outputdir=regress
 
 PG_CONFIG  ?= pg_config

@@ -1,4 +1,5 @@
-// Column values to JsonbValues, equal to what to_jsonb() makes of them.
+// Column values to JsonbValues, equal to what to_jsonb() makes of them: a
+// scalar, an existing container (jbvBinary) or, for arrays, a tree.
 #include "audit_row_json.hpp"
 
 #include <algorithm>
@@ -15,21 +16,17 @@ JsonbValue string_value(char *text, int length)
     return v;
 }
 
-// A jsonb document as a JsonbValue tree that convertToJsonb can nest.
-void jsonb_to_tree(Jsonb *document, JsonbValue *out)
+// A jsonb document as a value to nest: its root container as is, or the
+// scalar a scalar document holds.
+void jsonb_value(Jsonb *document, JsonbValue *out)
 {
     if (JB_ROOT_IS_SCALAR(document)) {
         JsonbExtractScalar(&document->root, out);
         return;
     }
-    JsonbParseState *state = nullptr;
-    JsonbIterator *it = JsonbIteratorInit(&document->root);
-    JsonbValue v;
-    JsonbValue *result = nullptr;
-    JsonbIteratorToken token;
-    while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-        result = pushJsonbValue(&state, token, token < WJB_BEGIN_ARRAY ? &v : nullptr);
-    *out = *result;
+    out->type = jbvBinary;
+    out->val.binary.data = &document->root;
+    out->val.binary.len = static_cast<int>(VARSIZE(document) - VARHDRSZ);
 }
 
 // A number printed by its type's output function: a JSON number when it is
@@ -281,7 +278,7 @@ void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryCont
         *out = uuid_value(value);
         break;
     case ValueKind::jsonb:
-        jsonb_to_tree(DatumGetJsonbP(value), out);
+        jsonb_value(DatumGetJsonbP(value), out);
         return;
     case ValueKind::array:
         *out = array_value(c, value, memo_context);
@@ -292,7 +289,7 @@ void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryCont
         break;
     }
     case ValueKind::to_jsonb:
-        jsonb_to_tree(DatumGetJsonbP(FunctionCall1(&c->function, value)), out);
+        jsonb_value(DatumGetJsonbP(FunctionCall1(&c->function, value)), out);
         return;
     }
     if (c->memoize)
@@ -306,15 +303,6 @@ void sort_in_key_order(ColumnConverter *converters, int count)
             return a.key.val.string.len < b.key.val.string.len;
         return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
     });
-}
-
-Jsonb *object_to_jsonb(JsonbPair *pairs, int count)
-{
-    JsonbValue object;
-    object.type = jbvObject;
-    object.val.object.nPairs = count;
-    object.val.object.pairs = pairs;
-    return JsonbValueToJsonb(&object);
 }
 
 }  // namespace stratum::audit

@@ -1,6 +1,6 @@
-// Turns a table row into jsonb the way to_jsonb(row) does, but straight from
-// the tuple's datums: the type of each column is examined once per query,
-// and the object is assembled from pre-sorted keys without a text round trip.
+// Turns column values into jsonb values the way to_jsonb(row) does, but
+// straight from the tuple's datums: the type of each column is examined once
+// per query, and no value goes through text unless to_jsonb's would.
 #pragma once
 
 #include "audit_pg.hpp"
@@ -53,8 +53,5 @@ void value_to_jsonb(ColumnConverter *converter, Datum value, JsonbValue *out,
 // Sorts converters into jsonb key order (length, then bytes), so objects can
 // be built without sorting per row.
 void sort_in_key_order(ColumnConverter *converters, int count);
-
-// A jsonb object of pairs already in key order.
-Jsonb *object_to_jsonb(JsonbPair *pairs, int count);
 
 }  // namespace stratum::audit

@@ -3,6 +3,7 @@
 // and the names it is logged under. Built on the first row, reused after.
 #pragma once
 
+#include "audit_jsonb.hpp"
 #include "audit_row_json.hpp"
 #include "audit_writer.hpp"
 
@@ -20,6 +21,8 @@ struct AuditedTable {
     int *attnum_order;           // positions in columns, in table order
     int key_count;               // audited primary key (or replica identity) columns
     int *key_columns;            // ... as positions in columns, in key order
+    ObjectKeys row_keys;         // the keys of old_row and new_row
+    ObjectKeys key_keys;         // the keys of row_key
     MemoryContext query_context; // where this lives (the trigger's fn_mcxt)
     MemoryContext row_context;   // scratch memory, reset after every row
 };

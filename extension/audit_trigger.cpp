@@ -118,34 +118,40 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
             return;
     }
 
-    JsonbPair *old_pairs = nullptr;
-    JsonbPair *new_pairs = nullptr;
+    // Each value is converted and encoded once, into one scratch buffer;
+    // the objects below copy the encoded bytes. An unchanged column of an
+    // UPDATE is the same bytes in old_row and new_row.
+    StringInfoData buffer;
+    initStringInfo(&buffer);
+    EncodedValue *old_values = nullptr;
+    EncodedValue *new_values = nullptr;
+    JsonbValue converted;
     if (old_slot != nullptr) {
-        old_pairs = static_cast<JsonbPair *>(palloc(sizeof(JsonbPair) * (count + 1)));
+        old_values = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
         for (int i = 0; i < count; i++) {
             int a = columns[i].attnum - 1;
-            old_pairs[i].key = columns[i].key;
-            old_pairs[i].order = i;
             if (old_slot->tts_isnull[a])
-                old_pairs[i].value.type = jbvNull;
+                converted.type = jbvNull;
             else
-                value_to_jsonb(&columns[i], old_slot->tts_values[a], &old_pairs[i].value,
+                value_to_jsonb(&columns[i], old_slot->tts_values[a], &converted,
                                table->query_context);
+            encode_value(&buffer, &converted, &old_values[i]);
         }
     }
     if (new_slot != nullptr) {
-        new_pairs = static_cast<JsonbPair *>(palloc(sizeof(JsonbPair) * (count + 1)));
+        new_values = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
         for (int i = 0; i < count; i++) {
             int a = columns[i].attnum - 1;
-            new_pairs[i].key = columns[i].key;
-            new_pairs[i].order = i;
-            if (changed != nullptr && !changed[i])
-                new_pairs[i].value = old_pairs[i].value;  // converted once, used twice
-            else if (new_slot->tts_isnull[a])
-                new_pairs[i].value.type = jbvNull;
+            if (changed != nullptr && !changed[i]) {
+                new_values[i] = old_values[i];
+                continue;
+            }
+            if (new_slot->tts_isnull[a])
+                converted.type = jbvNull;
             else
-                value_to_jsonb(&columns[i], new_slot->tts_values[a], &new_pairs[i].value,
+                value_to_jsonb(&columns[i], new_slot->tts_values[a], &converted,
                                table->query_context);
+            encode_value(&buffer, &converted, &new_values[i]);
         }
     }
 
@@ -173,20 +179,20 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
     }
 
     // The key of the row as it is after the change (before, for DELETE).
-    JsonbPair *current_pairs = new_pairs != nullptr ? new_pairs : old_pairs;
+    const EncodedValue *current_values = new_values != nullptr ? new_values : old_values;
     if (table->key_count > 0) {
-        auto *key_pairs = static_cast<JsonbPair *>(palloc(sizeof(JsonbPair) * table->key_count));
-        for (int k = 0; k < table->key_count; k++)
-            key_pairs[k] = current_pairs[table->key_columns[k]];
-        values[field_row_key] = JsonbPGetDatum(object_to_jsonb(key_pairs, table->key_count));
+        values[field_row_key] = JsonbPGetDatum(
+            build_object(&table->key_keys, current_values, table->key_columns, buffer.data));
         nulls[field_row_key] = false;
     }
-    if (old_pairs != nullptr) {
-        values[field_old_row] = JsonbPGetDatum(object_to_jsonb(old_pairs, count));
+    if (old_values != nullptr) {
+        values[field_old_row] =
+            JsonbPGetDatum(build_object(&table->row_keys, old_values, nullptr, buffer.data));
         nulls[field_old_row] = false;
     }
-    if (new_pairs != nullptr) {
-        values[field_new_row] = JsonbPGetDatum(object_to_jsonb(new_pairs, count));
+    if (new_values != nullptr) {
+        values[field_new_row] =
+            JsonbPGetDatum(build_object(&table->row_keys, new_values, nullptr, buffer.data));
         nulls[field_new_row] = false;
     }
     if (changed != nullptr) {

@@ -29,6 +29,47 @@ Level *innermost = nullptr;
 bool callbacks_registered = false;
 bool writing = false;
 
+// Slots kept from one batch to the next: making a thousand slots per batch
+// would cost about as much as filling them. They are over an unpinned copy
+// of the partition's descriptor, so dropping them is just freeing memory.
+struct SlotPool {
+    TupleDesc desc;
+    int made;
+    TupleTableSlot *slots[batch_rows];
+};
+MemoryContext slot_context = nullptr;
+SlotPool *slot_pool = nullptr;
+
+// Forgets the pool without touching the tuples its slots may still point to
+// (after an error, their memory is gone already).
+void drop_slot_pool()
+{
+    slot_pool = nullptr;
+    if (slot_context != nullptr)
+        MemoryContextReset(slot_context);
+}
+
+TupleTableSlot **slots_for(TupleDesc desc, int count)
+{
+    if (slot_pool != nullptr && !equalTupleDescs(slot_pool->desc, desc))
+        drop_slot_pool();
+    if (slot_context == nullptr)
+        slot_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log slots",
+                                             ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(slot_context);
+    if (slot_pool == nullptr) {
+        slot_pool = static_cast<SlotPool *>(palloc0(sizeof(SlotPool)));
+        slot_pool->desc = CreateTupleDescCopy(desc);
+    }
+    while (slot_pool->made < count) {
+        slot_pool->slots[slot_pool->made] =
+            MakeSingleTupleTableSlot(slot_pool->desc, &TTSOpsHeapTuple);
+        slot_pool->made++;
+    }
+    MemoryContextSwitchTo(old);
+    return slot_pool->slots;
+}
+
 struct Route {
     Oid partition;
     bool is_default;
@@ -78,15 +119,11 @@ void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, 
     InitResultRelInfo(result_rel, partition, 1, nullptr, 0);
     ExecOpenIndices(result_rel, false);
 
-    // Slots over an unpinned copy of the descriptor: they die with the
-    // executor state, with no reference count to give back one by one.
-    TupleDesc slot_desc = CreateTupleDescCopy(partition_desc);
-    auto **slots = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * count));
+    TupleTableSlot **slots = slots_for(partition_desc, count);
     for (int i = 0; i < count; i++) {
-        slots[i] = MakeSingleTupleTableSlot(slot_desc, &TTSOpsHeapTuple);
         HeapTuple tuple = map != nullptr ? execute_attr_map_tuple(tuples[i], map) : tuples[i];
         // The slot owns the tuple, so that fetching it for the insert does
-        // not copy it again.
+        // not copy it again; clearing the slot frees it.
         ExecStoreHeapTuple(tuple, slots[i], true);
     }
     table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
@@ -96,6 +133,8 @@ void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, 
             ResetPerTupleExprContext(estate);
         }
     }
+    for (int i = 0; i < count; i++)
+        ExecClearTuple(slots[i]);
     ExecCloseIndices(result_rel);
 }
 
@@ -162,6 +201,8 @@ void pop_level()
 void forget_all()
 {
     innermost = nullptr;
+    if (writing)
+        drop_slot_pool();  // an error interrupted a write: slots hold freed tuples
     writing = false;
     if (audit_context != nullptr)
         MemoryContextReset(audit_context);
@@ -215,6 +256,8 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactio
     case SUBXACT_EVENT_ABORT_SUB:
         while (innermost != nullptr && innermost->nest_level >= nest_level)
             pop_level();
+        if (writing)
+            drop_slot_pool();
         writing = false;
         break;
     default:

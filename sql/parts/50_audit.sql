@@ -6,18 +6,20 @@
 CREATE SEQUENCE stratum.audit_log_id_seq AS bigint CACHE 100;
 
 CREATE TABLE stratum.audit_log (
+    -- Fixed-width and indexed columns first: they are found without walking
+    -- the variable-width ones.
     id              bigint      NOT NULL DEFAULT nextval('stratum.audit_log_id_seq'),
     logged_at       timestamptz NOT NULL,
     xact_id         xid8        NOT NULL,
-    tenant_id       uuid,
-    actor           text,
-    db_user         text        NOT NULL,
     table_oid       oid         NOT NULL,
-    table_schema    text        NOT NULL,
-    table_name      text        NOT NULL,
+    tenant_id       uuid,
+    row_key         jsonb,
     operation       text        NOT NULL CONSTRAINT audit_log_operation_values
                     CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
-    row_key         jsonb,
+    actor           text,
+    db_user         text        NOT NULL,
+    table_schema    text        NOT NULL,
+    table_name      text        NOT NULL,
     old_row         jsonb,
     new_row         jsonb,
     changed_columns text[]
@@ -46,10 +48,20 @@ COMMENT ON COLUMN stratum.audit_log.changed_columns IS 'For UPDATE: the audited 
 -- partitions; nothing is ever refused for want of a partition.
 CREATE TABLE stratum.audit_log_default PARTITION OF stratum.audit_log DEFAULT;
 
--- "What did this tenant change since ..." (and the tenant_id index that RLS
--- wants), and "the history of this row".
-CREATE INDEX audit_log_tenant_time ON stratum.audit_log (tenant_id, logged_at);
-CREATE INDEX audit_log_row ON stratum.audit_log (table_oid, row_key);
+-- Two indexes, both cheap to maintain, because every audited write pays for
+-- every index here (a B-tree costs each audited row about as much as the
+-- rest of its log entry):
+--  * "the history of this row": a hash index on row_key; equality is all
+--    that query needs, NULL keys are not indexed, and nothing is compared on
+--    the way in;
+--  * "what did tenant T change since X" (and the index led by tenant_id that
+--    row level security wants): BRIN, a bloom filter of tenants and the time
+--    range of every 16 pages. The log is written in time order, so a time
+--    range maps to a few block ranges, and the bloom filter skips the ranges
+--    without the tenant.
+CREATE INDEX audit_log_row ON stratum.audit_log USING hash (row_key);
+CREATE INDEX audit_log_tenant_time ON stratum.audit_log
+    USING brin (tenant_id uuid_bloom_ops, logged_at) WITH (pages_per_range = 16);
 
 SELECT stratum._apply_rls(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
 
@@ -72,7 +84,7 @@ BEGIN
     RAISE EXCEPTION 'stratum.audit_log is append-only: % is not allowed', TG_OP
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'Audit entries are written by stratum''s triggers and are never changed or removed by other roles.',
-              HINT = format('Old entries are removed by %s with stratum.drop_audit_partitions().', owner);
+              HINT = 'The log''s owner removes old entries with stratum.drop_audit_partitions().';
 END
 $$;
 
@@ -389,7 +401,7 @@ BEGIN
     IF NOT pg_has_role(current_user, owner, 'USAGE') THEN
         RAISE EXCEPTION 'only the owner of stratum.audit_log can remove audit entries'
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('Run it as %s.', owner);
+                  HINT = 'Run it as the role that owns the log (the extension''s owner).';
     END IF;
     FOR part IN SELECT p.partition FROM stratum._audit_partitions() p
                  WHERE p.upper_bound <= older_than ORDER BY p.lower_bound LOOP
