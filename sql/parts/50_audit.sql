@@ -330,8 +330,8 @@ DECLARE
     default_part regclass;
     this_month timestamp := date_trunc('month', now() AT TIME ZONE 'UTC');
     month timestamp;
-    lower_bound timestamptz;
-    upper_bound timestamptz;
+    month_start timestamptz;
+    month_end timestamptz;
     part_name name;
     part regclass;
     waiting boolean;
@@ -348,16 +348,16 @@ BEGIN
                        default_part) INTO month USING this_month;
     END IF;
     WHILE month <= this_month + make_interval(months => months_ahead) LOOP
-        lower_bound := month AT TIME ZONE 'UTC';
-        upper_bound := (month + interval '1 month') AT TIME ZONE 'UTC';
+        month_start := month AT TIME ZONE 'UTC';
+        month_end := (month + interval '1 month') AT TIME ZONE 'UTC';
         part_name := 'audit_log_' || to_char(month, 'YYYY_MM');
         month := month + interval '1 month';
         CONTINUE WHEN EXISTS (SELECT 1 FROM stratum._audit_partitions() p
-                               WHERE p.lower_bound < upper_bound AND p.upper_bound > lower_bound);
+                               WHERE p.lower_bound < month_end AND p.upper_bound > month_start);
         waiting := false;
         IF default_part IS NOT NULL THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE logged_at >= $1 AND logged_at < $2)',
-                           default_part) INTO waiting USING lower_bound, upper_bound;
+                           default_part) INTO waiting USING month_start, month_end;
         END IF;
         IF waiting THEN
             -- Attaching over rows in the DEFAULT partition is refused: move them first.
@@ -365,12 +365,12 @@ BEGIN
                            part_name);
             EXECUTE format('WITH moved AS (DELETE FROM %s WHERE logged_at >= $1 AND logged_at < $2 RETURNING *) '
                            'INSERT INTO stratum.%I SELECT * FROM moved', default_part, part_name)
-                USING lower_bound, upper_bound;
+                USING month_start, month_end;
             EXECUTE format('ALTER TABLE stratum.audit_log ATTACH PARTITION stratum.%I FOR VALUES FROM (%L) TO (%L)',
-                           part_name, lower_bound, upper_bound);
+                           part_name, month_start, month_end);
         ELSE
             EXECUTE format('CREATE TABLE stratum.%I PARTITION OF stratum.audit_log FOR VALUES FROM (%L) TO (%L)',
-                           part_name, lower_bound, upper_bound);
+                           part_name, month_start, month_end);
         END IF;
         part := format('stratum.%I', part_name)::regclass;
         IF NOT stratum._has_isolation_policy(part) THEN
