@@ -5,10 +5,15 @@
 #include "pg.hpp"
 
 extern "C" {
+#include "access/brin.h"
+#include "access/brin_revmap.h"
 #include "access/tableam.h"
 #include "access/tupconvert.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/partition.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type_d.h"
 #include "commands/sequence.h"
@@ -17,6 +22,7 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
+#include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/datum.h"
 #include "utils/json.h"

@@ -2,6 +2,8 @@
 // callbacks that flush or drop them, partition routing and the batch insert.
 #include "audit_writer.hpp"
 
+#include "audit_index_insert.hpp"
+
 namespace stratum::audit {
 namespace {
 
@@ -127,12 +129,7 @@ void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, 
         ExecStoreHeapTuple(tuple, slots[i], true);
     }
     table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
-    if (result_rel->ri_NumIndices > 0) {
-        for (int i = 0; i < count; i++) {
-            ExecInsertIndexTuples(result_rel, slots[i], estate, false, false, nullptr, NIL);
-            ResetPerTupleExprContext(estate);
-        }
-    }
+    insert_index_entries(result_rel, slots, count, estate);
     for (int i = 0; i < count; i++)
         ExecClearTuple(slots[i]);
     ExecCloseIndices(result_rel);
@@ -291,6 +288,23 @@ Level *current_level(Oid log_relid)
     return level;
 }
 
+// Ids come from stratum.audit_log_id_seq in blocks: the sequence steps by
+// its increment, and this backend hands out the ids up to the next step
+// itself (sequence values are never given twice, so neither are these).
+int64 next_id = 0;
+int64 id_limit = 0;
+Oid id_sequence = InvalidOid;
+
+int64 next_log_id(const LogLayout &layout)
+{
+    if (next_id >= id_limit || id_sequence != layout.sequence_relid) {
+        next_id = nextval_internal(layout.sequence_relid, false);
+        id_limit = next_id + layout.id_block;
+        id_sequence = layout.sequence_relid;
+    }
+    return next_id++;
+}
+
 const char *const column_names[field_count] = {
     "id",         "logged_at", "xact_id",   "tenant_id", "actor",   "db_user",  "table_oid",
     "table_schema", "table_name", "operation", "row_key", "old_row", "new_row", "changed_columns",
@@ -307,6 +321,15 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("stratum.audit_log or its sequence is missing"),
                         errhint("Reinstall the stratum extension.")));
+    // A block of ids is the sequence's increment (a negative or unit step
+    // hands out one id per call).
+    HeapTuple sequence = SearchSysCache1(SEQRELID, ObjectIdGetDatum(layout->sequence_relid));
+    if (!HeapTupleIsValid(sequence))
+        elog(ERROR, "cache lookup failed for sequence %u", layout->sequence_relid);
+    int64 increment = reinterpret_cast<Form_pg_sequence>(GETSTRUCT(sequence))->seqincrement;
+    ReleaseSysCache(sequence);
+    layout->id_block = increment > 1 ? increment : 1;
+
     Relation log = table_open(layout->relid, RowExclusiveLock);
     MemoryContext old = MemoryContextSwitchTo(mcxt);
     layout->tupdesc = CreateTupleDescCopy(RelationGetDescr(log));
@@ -330,7 +353,7 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt)
 void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
 {
     Level *level = current_level(layout.relid);
-    values[field_id] = Int64GetDatum(nextval_internal(layout.sequence_relid, false));
+    values[field_id] = Int64GetDatum(next_log_id(layout));
     nulls[field_id] = false;
 
     int natts = layout.tupdesc->natts;

@@ -36,6 +36,7 @@ enum LogField : int {
 struct LogLayout {
     Oid relid;                       // stratum.audit_log
     Oid sequence_relid;              // stratum.audit_log_id_seq
+    int64 id_block;                  // ids handed out per sequence call (its increment)
     TupleDesc tupdesc;               // a copy, in the query's memory
     AttrNumber attnum[field_count];  // 0 when a column is missing
 };

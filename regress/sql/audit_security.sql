@@ -92,3 +92,23 @@ SELECT relation, kind, tenant_column, rls_enabled, rls_forced, isolation_policy,
 
 -- pg_dump keeps the log's rows: it is registered as extension configuration.
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'stratum' ORDER BY 1;
+
+-- The log's indexes find every entry: the BRIN index both in ranges it has
+-- summarized (entries written there update it) and in the rest.
+CREATE TABLE indexed_audited (id int PRIMARY KEY, tenant_id uuid);
+SELECT stratum.enable_audit('indexed_audited');
+INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
+  FROM generate_series(1, 3000) g;
+SELECT brin_summarize_new_values('stratum.audit_log_default_tenant_id_logged_at_idx') > 0 AS summarized;
+INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
+  FROM generate_series(3001, 3100) g;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM stratum.audit_log WHERE tenant_id = :b AND logged_at > '2000-01-01';
+SELECT count(*) AS via_brin FROM stratum.audit_log
+ WHERE tenant_id = :b AND logged_at > '2000-01-01' AND table_oid = 'indexed_audited'::regclass;
+SELECT count(*) AS via_hash FROM stratum.audit_log
+ WHERE row_key IN ('{"id": 1}', '{"id": 2999}', '{"id": 3001}', '{"id": 3100}')
+   AND table_oid = 'indexed_audited'::regclass;
+RESET enable_seqscan;
+SELECT count(*) AS via_scan FROM stratum.audit_log
+ WHERE tenant_id = :b AND logged_at > '2000-01-01' AND table_oid = 'indexed_audited'::regclass;
