@@ -336,7 +336,6 @@ DECLARE
     month_end timestamptz;
     part_name name;
     part regclass;
-    waiting boolean;
 BEGIN
     IF months_ahead IS NULL OR months_ahead NOT BETWEEN 0 AND 120 THEN
         RAISE EXCEPTION 'months_ahead must be between 0 and 120' USING ERRCODE = 'invalid_parameter_value';
@@ -356,24 +355,19 @@ BEGIN
         month := month + interval '1 month';
         CONTINUE WHEN EXISTS (SELECT 1 FROM stratum._audit_partitions() p
                                WHERE p.lower_bound < month_end AND p.upper_bound > month_start);
-        waiting := false;
+        -- Created on its own and attached, rather than CREATE ... PARTITION OF:
+        -- attaching leaves the log open for writing while it runs (it locks
+        -- only the DEFAULT partition, which it must check). Entries of that
+        -- month already in the DEFAULT partition move over first.
+        EXECUTE format('CREATE TABLE stratum.%I (LIKE stratum.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                       part_name);
         IF default_part IS NOT NULL THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE logged_at >= $1 AND logged_at < $2)',
-                           default_part) INTO waiting USING month_start, month_end;
-        END IF;
-        IF waiting THEN
-            -- Attaching over rows in the DEFAULT partition is refused: move them first.
-            EXECUTE format('CREATE TABLE stratum.%I (LIKE stratum.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                           part_name);
             EXECUTE format('WITH moved AS (DELETE FROM %s WHERE logged_at >= $1 AND logged_at < $2 RETURNING *) '
                            'INSERT INTO stratum.%I SELECT * FROM moved', default_part, part_name)
                 USING month_start, month_end;
-            EXECUTE format('ALTER TABLE stratum.audit_log ATTACH PARTITION stratum.%I FOR VALUES FROM (%L) TO (%L)',
-                           part_name, month_start, month_end);
-        ELSE
-            EXECUTE format('CREATE TABLE stratum.%I PARTITION OF stratum.audit_log FOR VALUES FROM (%L) TO (%L)',
-                           part_name, month_start, month_end);
         END IF;
+        EXECUTE format('ALTER TABLE stratum.audit_log ATTACH PARTITION stratum.%I FOR VALUES FROM (%L) TO (%L)',
+                       part_name, month_start, month_end);
         part := format('stratum.%I', part_name)::regclass;
         IF NOT stratum._has_isolation_policy(part) THEN
             PERFORM stratum._apply_rls(part);
@@ -419,16 +413,16 @@ COMMENT ON FUNCTION stratum.drop_audit_partitions(timestamptz, boolean) IS
     'Drops (or only detaches, for archiving) the monthly partitions of stratum.audit_log older than a time; owner only';
 
 -- Keeps auditing whole as tables change: new partitions of an audited table
--- get the statement triggers, new partitions of the log get its guard, and
--- the exclusions follow a renamed column (and forget a dropped one). Runs as
--- the extension owner, like stratum_partition_tenancy; it only adds
--- protection, and leaves at once for tables that are not audited.
+-- get the statement triggers, and the exclusions follow a renamed column (and
+-- forget a dropped one). Runs as the extension owner, like
+-- stratum_partition_tenancy; it only adds protection, and leaves at once for
+-- tables that are not audited. (The log's own partitions get their guard from
+-- create_audit_partitions; a restore brings theirs along.)
 CREATE FUNCTION stratum._audit_on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     command record;
     part regclass;
-    audited regclass;
     excluded text[];
     kept text[];
     vanished text[];
@@ -438,11 +432,6 @@ BEGIN
                     WHERE d.classid = 'pg_class'::regclass
                       AND (SELECT relkind FROM pg_class WHERE oid = d.objid) IN ('r', 'p')
                     GROUP BY d.objid LOOP
-        IF EXISTS (SELECT 1 FROM pg_partition_ancestors(command.objid) a
-                    WHERE a = 'stratum.audit_log'::regclass AND a <> command.objid) THEN
-            PERFORM stratum._guard_audit_partition(command.objid);
-            CONTINUE;
-        END IF;
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger
                                    WHERE tgrelid = command.objid AND tgname = 'stratum_audit');
         FOR part IN SELECT stratum._relation_tree(command.objid) LOOP
