@@ -109,3 +109,18 @@ COPY ledger (id, amount) FROM STDIN;
 \.
 SELECT count(*) AS copied FROM stratum.audit_log
  WHERE table_oid = 'ledger'::regclass AND (new_row ->> 'id')::int BETWEEN 8001 AND 8002;
+
+-- Every way of writing a row goes through the same trigger: upserts, MERGE,
+-- and an UPDATE that changes the key (row_key is the key after the change).
+DROP TRIGGER ledger_total ON ledger;
+INSERT INTO ledger VALUES (9001, 1) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount;
+INSERT INTO ledger VALUES (9001, 2) ON CONFLICT (id) DO UPDATE SET amount = excluded.amount;
+INSERT INTO ledger VALUES (9001, 2) ON CONFLICT (id) DO NOTHING;
+MERGE INTO ledger l USING (VALUES (9001, 3), (9002, 4)) AS v (id, amount) ON l.id = v.id
+    WHEN MATCHED THEN UPDATE SET amount = v.amount
+    WHEN NOT MATCHED THEN INSERT VALUES (v.id, v.amount);
+UPDATE ledger SET id = 9003 WHERE id = 9002;
+MERGE INTO ledger l USING (VALUES (9003)) AS v (id) ON l.id = v.id WHEN MATCHED THEN DELETE;
+SELECT operation, row_key, old_row, new_row, changed_columns FROM stratum.audit_log
+ WHERE table_oid = 'ledger'::regclass AND (coalesce(new_row, old_row) ->> 'id')::int > 9000
+ ORDER BY id;
