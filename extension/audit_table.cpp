@@ -69,6 +69,9 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
     char *name = get_rel_name(table->table_oid);
     table->table_schema = PointerGetDatum(cstring_to_text(schema != nullptr ? schema : ""));
     table->table_name = PointerGetDatum(cstring_to_text(name != nullptr ? name : ""));
+    table->operation_names[0] = PointerGetDatum(cstring_to_text("INSERT"));
+    table->operation_names[1] = PointerGetDatum(cstring_to_text("UPDATE"));
+    table->operation_names[2] = PointerGetDatum(cstring_to_text("DELETE"));
 
     TupleDesc tupdesc = RelationGetDescr(rel);
     table->columns =

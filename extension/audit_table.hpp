@@ -15,6 +15,7 @@ struct AuditedTable {
     Oid table_oid;               // the relation audit was enabled on (the root)
     Datum table_schema;          // ... its schema and name, as text
     Datum table_name;
+    Datum operation_names[3];    // 'INSERT', 'UPDATE', 'DELETE' as text
     AttrNumber tenant_attnum;    // a uuid tenant_id column, or 0
     int column_count;            // audited columns: not dropped, not excluded
     ColumnConverter *columns;    // ... in jsonb key order

@@ -86,6 +86,65 @@ bool unchanged(const ColumnConverter &c, bool old_null, Datum old_value, bool ne
     return datum_image_eq(old_value, new_value, c.typbyval, c.typlen);
 }
 
+// Marks the audited columns an UPDATE changed; false when it changed none.
+bool find_changes(const AuditedTable *table, TupleTableSlot *old_slot, TupleTableSlot *new_slot,
+                  bool *changed)
+{
+    bool any = false;
+    for (int i = 0; i < table->column_count; i++) {
+        int a = table->columns[i].attnum - 1;
+        changed[i] = !unchanged(table->columns[i], old_slot->tts_isnull[a],
+                                old_slot->tts_values[a], new_slot->tts_isnull[a],
+                                new_slot->tts_values[a]);
+        any = any || changed[i];
+    }
+    return any;
+}
+
+// Converts and encodes the audited columns of a row into buffer. With
+// `previous` (the old row's values of an UPDATE), a column that did not
+// change reuses the previous encoding instead.
+EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo buffer,
+                         const EncodedValue *previous, const bool *changed)
+{
+    int count = table->column_count;
+    auto *encoded = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
+    JsonbValue converted;
+    for (int i = 0; i < count; i++) {
+        if (previous != nullptr && !changed[i]) {
+            encoded[i] = previous[i];
+            continue;
+        }
+        int a = table->columns[i].attnum - 1;
+        if (slot->tts_isnull[a])
+            converted.type = jbvNull;
+        else
+            value_to_jsonb(&table->columns[i], slot->tts_values[a], &converted,
+                           table->query_context);
+        encode_value(buffer, &converted, &encoded[i]);
+    }
+    return encoded;
+}
+
+// changed_columns: the names of the changed columns, in table order.
+Datum changed_column_names(const AuditedTable *table, const bool *changed)
+{
+    auto *names = static_cast<Datum *>(palloc(sizeof(Datum) * (table->column_count + 1)));
+    int n = 0;
+    for (int o = 0; o < table->column_count; o++) {
+        int i = table->attnum_order[o];
+        if (changed[i])
+            names[n++] = table->columns[i].name;
+    }
+    return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void set_field(Datum *values, bool *nulls, LogField field, Datum value)
+{
+    values[field] = value;
+    nulls[field] = false;
+}
+
 // One row change to one log row (or none, for an UPDATE that changed no
 // audited column). Runs in the table's row context.
 void record_row_change(AuditedTable *table, SessionValues *session, TriggerData *trigdata)
@@ -102,111 +161,55 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
     if (new_slot != nullptr)
         slot_getallattrs(new_slot);
 
-    int count = table->column_count;
-    ColumnConverter *columns = table->columns;
     bool *changed = nullptr;
     if (is_update) {
-        changed = static_cast<bool *>(palloc(sizeof(bool) * (count + 1)));
-        int changes = 0;
-        for (int i = 0; i < count; i++) {
-            int a = columns[i].attnum - 1;
-            changed[i] = !unchanged(columns[i], old_slot->tts_isnull[a], old_slot->tts_values[a],
-                                    new_slot->tts_isnull[a], new_slot->tts_values[a]);
-            changes += changed[i];
-        }
-        if (changes == 0)
+        changed = static_cast<bool *>(palloc(sizeof(bool) * (table->column_count + 1)));
+        if (!find_changes(table, old_slot, new_slot, changed))
             return;
     }
 
-    // Each value is converted and encoded once, into one scratch buffer;
-    // the objects below copy the encoded bytes. An unchanged column of an
-    // UPDATE is the same bytes in old_row and new_row.
+    // Each value is converted and encoded once, into one scratch buffer; the
+    // objects below copy the encoded bytes.
     StringInfoData buffer;
     initStringInfo(&buffer);
-    EncodedValue *old_values = nullptr;
-    EncodedValue *new_values = nullptr;
-    JsonbValue converted;
-    if (old_slot != nullptr) {
-        old_values = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
-        for (int i = 0; i < count; i++) {
-            int a = columns[i].attnum - 1;
-            if (old_slot->tts_isnull[a])
-                converted.type = jbvNull;
-            else
-                value_to_jsonb(&columns[i], old_slot->tts_values[a], &converted,
-                               table->query_context);
-            encode_value(&buffer, &converted, &old_values[i]);
-        }
-    }
-    if (new_slot != nullptr) {
-        new_values = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
-        for (int i = 0; i < count; i++) {
-            int a = columns[i].attnum - 1;
-            if (changed != nullptr && !changed[i]) {
-                new_values[i] = old_values[i];
-                continue;
-            }
-            if (new_slot->tts_isnull[a])
-                converted.type = jbvNull;
-            else
-                value_to_jsonb(&columns[i], new_slot->tts_values[a], &converted,
-                               table->query_context);
-            encode_value(&buffer, &converted, &new_values[i]);
-        }
-    }
+    EncodedValue *old_values =
+        old_slot != nullptr ? encode_row(table, old_slot, &buffer, nullptr, nullptr) : nullptr;
+    EncodedValue *new_values =
+        new_slot != nullptr ? encode_row(table, new_slot, &buffer, old_values, changed) : nullptr;
 
     Datum values[field_count];
     bool nulls[field_count];
     for (int f = 0; f < field_count; f++)
         nulls[f] = true;
     fill_common_fields(session, table->query_context, values, nulls);
-    values[field_table_oid] = ObjectIdGetDatum(table->table_oid);
-    values[field_table_schema] = table->table_schema;
-    values[field_table_name] = table->table_name;
-    nulls[field_table_oid] = nulls[field_table_schema] = nulls[field_table_name] = false;
-    values[field_operation] =
-        CStringGetTextDatum(is_insert ? "INSERT" : is_update ? "UPDATE" : "DELETE");
-    nulls[field_operation] = false;
+    set_field(values, nulls, field_table_oid, ObjectIdGetDatum(table->table_oid));
+    set_field(values, nulls, field_table_schema, table->table_schema);
+    set_field(values, nulls, field_table_name, table->table_name);
+    set_field(values, nulls, field_operation,
+              table->operation_names[is_insert ? 0 : is_update ? 1 : 2]);
 
     // The row's own tenant, else the transaction's.
     TupleTableSlot *current = new_slot != nullptr ? new_slot : old_slot;
     AttrNumber tenant = table->tenant_attnum;
-    if (tenant != InvalidAttrNumber && !current->tts_isnull[tenant - 1]) {
-        values[field_tenant_id] = current->tts_values[tenant - 1];
-        nulls[field_tenant_id] = false;
-    } else {
+    if (tenant != InvalidAttrNumber && !current->tts_isnull[tenant - 1])
+        set_field(values, nulls, field_tenant_id, current->tts_values[tenant - 1]);
+    else
         set_current_tenant(values, nulls);
-    }
 
-    // The key of the row as it is after the change (before, for DELETE).
+    // The key of the row as it is after the change (before it, for DELETE).
     const EncodedValue *current_values = new_values != nullptr ? new_values : old_values;
-    if (table->key_count > 0) {
-        values[field_row_key] = JsonbPGetDatum(
-            build_object(&table->key_keys, current_values, table->key_columns, buffer.data));
-        nulls[field_row_key] = false;
-    }
-    if (old_values != nullptr) {
-        values[field_old_row] =
-            JsonbPGetDatum(build_object(&table->row_keys, old_values, nullptr, buffer.data));
-        nulls[field_old_row] = false;
-    }
-    if (new_values != nullptr) {
-        values[field_new_row] =
-            JsonbPGetDatum(build_object(&table->row_keys, new_values, nullptr, buffer.data));
-        nulls[field_new_row] = false;
-    }
-    if (changed != nullptr) {
-        auto *names = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
-        int n = 0;
-        for (int o = 0; o < count; o++) {
-            int i = table->attnum_order[o];
-            if (changed[i])
-                names[n++] = columns[i].name;
-        }
-        values[field_changed_columns] =
-            PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
-        nulls[field_changed_columns] = false;
-    }
+    if (table->key_count > 0)
+        set_field(values, nulls, field_row_key,
+                  JsonbPGetDatum(build_object(&table->key_keys, current_values,
+                                              table->key_columns, buffer.data)));
+    if (old_values != nullptr)
+        set_field(values, nulls, field_old_row,
+                  JsonbPGetDatum(build_object(&table->row_keys, old_values, nullptr, buffer.data)));
+    if (new_values != nullptr)
+        set_field(values, nulls, field_new_row,
+                  JsonbPGetDatum(build_object(&table->row_keys, new_values, nullptr, buffer.data)));
+    if (changed != nullptr)
+        set_field(values, nulls, field_changed_columns, changed_column_names(table, changed));
     append_log_row(table->layout, values, nulls);
 }
 
