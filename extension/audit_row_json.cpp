@@ -233,6 +233,7 @@ void init_column_converter(ColumnConverter *c, TupleDesc tupdesc, AttrNumber att
 void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryContext memo_context)
 {
     if (c->memoize && c->memo_valid && same_datum(c, value, c->memo_datum)) {
+        c->memo_hits++;
         *out = c->memo_value;
         return;
     }
@@ -292,8 +293,14 @@ void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryCont
         jsonb_value(DatumGetJsonbP(FunctionCall1(&c->function, value)), out);
         return;
     }
-    if (c->memoize)
-        remember(c, value, out, memo_context);
+    if (c->memoize) {
+        // A key or a random id never repeats: after a run of misses with no
+        // hit, stop paying for the copy.
+        if (++c->memo_misses >= 16 && c->memo_hits == 0)
+            c->memoize = false;
+        else
+            remember(c, value, out, memo_context);
+    }
 }
 
 void sort_in_key_order(ColumnConverter *converters, int count)

@@ -33,6 +33,8 @@ struct ColumnConverter {
     bool typbyval;
     bool memoize;           // repeated values reuse the previous conversion
     bool memo_valid;
+    uint32 memo_hits;       // a column whose values never repeat stops memoizing
+    uint32 memo_misses;
     Datum memo_datum;       // the previous value (a copy for by-reference types)
     JsonbValue memo_value;  // ... and its conversion, in the query's memory
     char *retired;          // the conversion before that: the current row may still use it
