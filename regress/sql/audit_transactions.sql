@@ -124,3 +124,30 @@ MERGE INTO ledger l USING (VALUES (9003)) AS v (id) ON l.id = v.id WHEN MATCHED 
 SELECT operation, row_key, old_row, new_row, changed_columns FROM stratum.audit_log
  WHERE table_oid = 'ledger'::regclass AND (coalesce(new_row, old_row) ->> 'id')::int > 9000
  ORDER BY id;
+
+-- Without its statement trigger (disabled here on purpose), entries still
+-- reach the log: when their subtransaction is released, and at commit; and
+-- they still vanish with a rollback.
+CREATE TABLE unflushed (id int PRIMARY KEY);
+SELECT stratum.enable_audit('unflushed');
+ALTER TABLE unflushed DISABLE TRIGGER stratum_audit_flush;
+CREATE FUNCTION unflushed_entries() RETURNS bigint LANGUAGE sql
+    AS $$ SELECT count(*) FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass $$;
+BEGIN;
+INSERT INTO unflushed VALUES (1);
+SAVEPOINT s1;
+INSERT INTO unflushed VALUES (2);
+ROLLBACK TO SAVEPOINT s1;
+SAVEPOINT s2;
+INSERT INTO unflushed VALUES (3);
+SELECT unflushed_entries() AS buffered_not_written;
+RELEASE SAVEPOINT s2;
+SELECT unflushed_entries() AS written_at_release;
+INSERT INTO unflushed VALUES (4);
+COMMIT;
+SELECT (new_row ->> 'id')::int AS id FROM stratum.audit_log
+ WHERE table_oid = 'unflushed'::regclass ORDER BY 1;
+BEGIN;
+INSERT INTO unflushed VALUES (5);
+ROLLBACK;
+SELECT unflushed_entries() AS after_rollback;
