@@ -136,7 +136,8 @@ JsonbValue array_dimension(ColumnConverter *element, int dimension, int dimensio
     out.type = jbvArray;
     out.val.array.rawScalar = false;
     out.val.array.nElems = sizes[dimension];
-    out.val.array.elems = static_cast<JsonbValue *>(palloc(sizeof(JsonbValue) * (sizes[dimension] + 1)));
+    out.val.array.elems =
+        static_cast<JsonbValue *>(palloc(sizeof(JsonbValue) * (sizes[dimension] + 1)));
     for (int i = 0; i < sizes[dimension]; i++) {
         JsonbValue *item = &out.val.array.elems[i];
         if (dimension + 1 < dimensions) {
@@ -305,11 +306,12 @@ void value_to_jsonb(ColumnConverter *c, Datum value, JsonbValue *out, MemoryCont
 
 void sort_in_key_order(ColumnConverter *converters, int count)
 {
-    std::sort(converters, converters + count, [](const ColumnConverter &a, const ColumnConverter &b) {
+    auto key_order = [](const ColumnConverter &a, const ColumnConverter &b) {
         if (a.key.val.string.len != b.key.val.string.len)
             return a.key.val.string.len < b.key.val.string.len;
         return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
-    });
+    };
+    std::sort(converters, converters + count, key_order);
 }
 
 }  // namespace stratum::audit

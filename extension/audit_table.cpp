@@ -104,7 +104,8 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
         if (bms_is_member(table->columns[c].attnum - FirstLowInvalidHeapAttributeNumber, key))
             table->key_columns[table->key_count++] = c;
 
-    auto **names = static_cast<const JsonbValue **>(palloc(sizeof(JsonbValue *) * (table->column_count + 1)));
+    auto **names = static_cast<const JsonbValue **>(
+        palloc(sizeof(JsonbValue *) * (table->column_count + 1)));
     for (int c = 0; c < table->column_count; c++)
         names[c] = &table->columns[c].key;
     init_object_keys(&table->row_keys, names, table->column_count, mcxt);
