@@ -12,7 +12,10 @@ OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
-REGRESS      = setup boundary tenant_context tenancy isolation_report ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan ledger_tenants ledger_encoding
+REGRESS      = setup boundary tenant_context tenancy isolation_report \
+               audit audit_transactions audit_security audit_retention \
+               ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan \
+               ledger_tenants ledger_encoding
 REGRESS_OPTS = --inputdir=regress --outputdir=regress
 
 PG_CONFIG  ?= pg_config
@@ -24,6 +27,8 @@ EXTRA_CLEAN = regress/results regress/regression.diffs regress/regression.out
 # Debian's PGXS would compile every .cpp to LLVM bitcode with flags that
 # ignore PG_CXXFLAGS; the extension does not need JIT inlining.
 override with_llvm = no
+# Rebuild objects when a header they include changes.
+override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -49,6 +49,7 @@ BEGIN
     rel := pg_catalog.to_regclass(qualified);
     PERFORM stratum.enable_tenancy(rel);
     PERFORM stratum.enable_timestamps(rel);
+    PERFORM stratum.enable_audit(rel);
     RETURN rel;
 END
 $$;

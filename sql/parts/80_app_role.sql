@@ -18,7 +18,7 @@ BEGIN
                   HINT = 'Use a role created without SUPERUSER and BYPASSRLS.';
     END IF;
     SELECT c.oid INTO rel FROM pg_class c
-     WHERE c.relowner = r.oid AND stratum._has_isolation_policy(c.oid) LIMIT 1;
+     WHERE c.relowner = r.oid AND stratum._has_isolation_policy(c.oid) ORDER BY c.oid LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'role % owns tenant table % and could switch its row level security off',
                         quote_ident(role_name), rel
@@ -31,6 +31,9 @@ BEGIN
                    'stratum.set_tenant(uuid), stratum.set_actor(text), stratum.current_actor() TO %I',
                    role_name);
     EXECUTE format('GRANT SELECT ON stratum.tenants TO %I', role_name);
+    -- The audit trail: read through row level security, never written.
+    EXECUTE format('GRANT SELECT ON stratum.audit_log TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION stratum.row_history(regclass, jsonb) TO %I', role_name);
     FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
                 WHERE p.polname = 'stratum_tenant_isolation'
                   AND c.relnamespace <> 'stratum'::regnamespace LOOP
@@ -41,7 +44,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stratum.grant_app_role(name) IS
-    'Grants an application role what it needs (context functions, tenant tables); refuses superusers, BYPASSRLS roles and table owners';
+    'Grants an application role what it needs (context functions, tenant tables, reading the audit trail); refuses superusers, BYPASSRLS roles and table owners';
 
 CREATE FUNCTION stratum.revoke_app_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -1,0 +1,309 @@
+// The audit trail's triggers: stratum.audit_row() (AFTER INSERT/UPDATE/DELETE
+// FOR EACH ROW, named stratum_audit) turns each row change into an
+// audit_log row; stratum.audit_flush() (AFTER ... FOR EACH STATEMENT) writes
+// the statement's buffered rows before the statement ends;
+// stratum.audit_truncate() records TRUNCATE.
+#include "audit_table.hpp"
+#include "boundary.hpp"
+#include "tenant_context.hpp"
+#include "trigger_support.hpp"
+
+using namespace stratum;
+using namespace stratum::audit;
+
+namespace {
+
+// Who acts, looked up once per query and again only when it changes.
+struct SessionValues {
+    Oid user_id;
+    Datum user_name;  // text; 0 until first looked up
+    char *actor;      // the actor actor_text was made from
+    Datum actor_text;
+};
+
+void refresh_user(SessionValues *session, MemoryContext mcxt)
+{
+    Oid user = GetUserId();
+    if (session->user_name != 0 && session->user_id == user)
+        return;
+    const char *name = GetUserNameFromId(user, true);
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    session->user_id = user;
+    session->user_name = PointerGetDatum(cstring_to_text(name != nullptr ? name : "?"));
+    MemoryContextSwitchTo(old);
+}
+
+// Fills the fields every log row has: time, transaction, actor, user.
+void fill_common_fields(SessionValues *session, MemoryContext mcxt, Datum *values, bool *nulls)
+{
+    values[field_logged_at] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+    nulls[field_logged_at] = false;
+    values[field_xact_id] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+    nulls[field_xact_id] = false;
+
+    const char *actor = actor_of_transaction();
+    if (actor == nullptr) {
+        nulls[field_actor] = true;
+    } else {
+        if (session->actor == nullptr || strcmp(session->actor, actor) != 0) {
+            MemoryContext old = MemoryContextSwitchTo(mcxt);
+            session->actor = pstrdup(actor);
+            session->actor_text = PointerGetDatum(cstring_to_text(actor));
+            MemoryContextSwitchTo(old);
+        }
+        values[field_actor] = session->actor_text;
+        nulls[field_actor] = false;
+    }
+    refresh_user(session, mcxt);
+    values[field_db_user] = session->user_name;
+    nulls[field_db_user] = false;
+}
+
+void set_current_tenant(Datum *values, bool *nulls)
+{
+    const pg_uuid_t *tenant = tenant_of_transaction();
+    nulls[field_tenant_id] = tenant == nullptr;
+    if (tenant != nullptr)
+        values[field_tenant_id] = UUIDPGetDatum(const_cast<pg_uuid_t *>(tenant));
+}
+
+// True when an UPDATE left the column as it was (same bytes). Unchanged
+// out-of-line values keep their TOAST pointer, so those are compared
+// without fetching them.
+bool unchanged(const ColumnConverter &c, bool old_null, Datum old_value, bool new_null,
+               Datum new_value)
+{
+    if (old_null || new_null)
+        return old_null && new_null;
+    if (c.typlen == -1) {
+        auto *a = reinterpret_cast<struct varlena *>(DatumGetPointer(old_value));
+        auto *b = reinterpret_cast<struct varlena *>(DatumGetPointer(new_value));
+        if (VARATT_IS_EXTERNAL_ONDISK(a) && VARATT_IS_EXTERNAL_ONDISK(b) &&
+            VARSIZE_EXTERNAL(a) == VARSIZE_EXTERNAL(b) &&
+            memcmp(a, b, VARSIZE_EXTERNAL(a)) == 0)
+            return true;
+    }
+    return datum_image_eq(old_value, new_value, c.typbyval, c.typlen);
+}
+
+// Marks the audited columns an UPDATE changed; false when it changed none.
+bool find_changes(const AuditedTable *table, TupleTableSlot *old_slot, TupleTableSlot *new_slot,
+                  bool *changed)
+{
+    bool any = false;
+    for (int i = 0; i < table->column_count; i++) {
+        int a = table->columns[i].attnum - 1;
+        changed[i] = !unchanged(table->columns[i], old_slot->tts_isnull[a],
+                                old_slot->tts_values[a], new_slot->tts_isnull[a],
+                                new_slot->tts_values[a]);
+        any = any || changed[i];
+    }
+    return any;
+}
+
+// Converts and encodes the audited columns of a row into buffer. With
+// `previous` (the old row's values of an UPDATE), a column that did not
+// change reuses the previous encoding instead.
+EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo buffer,
+                         const EncodedValue *previous, const bool *changed)
+{
+    int count = table->column_count;
+    auto *encoded = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
+    JsonbValue converted;
+    for (int i = 0; i < count; i++) {
+        if (previous != nullptr && !changed[i]) {
+            encoded[i] = previous[i];
+            continue;
+        }
+        int a = table->columns[i].attnum - 1;
+        if (slot->tts_isnull[a])
+            converted.type = jbvNull;
+        else
+            value_to_jsonb(&table->columns[i], slot->tts_values[a], &converted,
+                           table->query_context);
+        encode_value(buffer, &converted, &encoded[i]);
+    }
+    return encoded;
+}
+
+// changed_columns: the names of the changed columns, in table order.
+Datum changed_column_names(const AuditedTable *table, const bool *changed)
+{
+    auto *names = static_cast<Datum *>(palloc(sizeof(Datum) * (table->column_count + 1)));
+    int n = 0;
+    for (int o = 0; o < table->column_count; o++) {
+        int i = table->attnum_order[o];
+        if (changed[i])
+            names[n++] = table->columns[i].name;
+    }
+    return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void set_field(Datum *values, bool *nulls, LogField field, Datum value)
+{
+    values[field] = value;
+    nulls[field] = false;
+}
+
+// One row change to one log row (or none, for an UPDATE that changed no
+// audited column). Runs in the table's row context.
+void record_row_change(AuditedTable *table, SessionValues *session, TriggerData *trigdata)
+{
+    TriggerEvent event = trigdata->tg_event;
+    bool is_insert = TRIGGER_FIRED_BY_INSERT(event);
+    bool is_update = TRIGGER_FIRED_BY_UPDATE(event);
+    TupleTableSlot *old_slot = is_insert ? nullptr : trigdata->tg_trigslot;
+    TupleTableSlot *new_slot = is_insert ? trigdata->tg_trigslot
+                               : is_update ? trigdata->tg_newslot
+                                           : nullptr;
+    if (old_slot != nullptr)
+        slot_getallattrs(old_slot);
+    if (new_slot != nullptr)
+        slot_getallattrs(new_slot);
+
+    bool *changed = nullptr;
+    if (is_update) {
+        changed = static_cast<bool *>(palloc(sizeof(bool) * (table->column_count + 1)));
+        if (!find_changes(table, old_slot, new_slot, changed))
+            return;
+    }
+
+    // Each value is converted and encoded once, into one scratch buffer; the
+    // objects below copy the encoded bytes.
+    StringInfoData buffer;
+    initStringInfo(&buffer);
+    EncodedValue *old_values =
+        old_slot != nullptr ? encode_row(table, old_slot, &buffer, nullptr, nullptr) : nullptr;
+    EncodedValue *new_values =
+        new_slot != nullptr ? encode_row(table, new_slot, &buffer, old_values, changed) : nullptr;
+
+    Datum values[field_count];
+    bool nulls[field_count];
+    for (int f = 0; f < field_count; f++)
+        nulls[f] = true;
+    fill_common_fields(session, table->query_context, values, nulls);
+    set_field(values, nulls, field_table_oid, ObjectIdGetDatum(table->table_oid));
+    set_field(values, nulls, field_table_schema, table->table_schema);
+    set_field(values, nulls, field_table_name, table->table_name);
+    set_field(values, nulls, field_operation,
+              table->operation_names[is_insert ? 0 : is_update ? 1 : 2]);
+
+    // The row's own tenant, else the transaction's.
+    TupleTableSlot *current = new_slot != nullptr ? new_slot : old_slot;
+    AttrNumber tenant = table->tenant_attnum;
+    if (tenant != InvalidAttrNumber && !current->tts_isnull[tenant - 1])
+        set_field(values, nulls, field_tenant_id, current->tts_values[tenant - 1]);
+    else
+        set_current_tenant(values, nulls);
+
+    // The key of the row as it is after the change (before it, for DELETE).
+    const EncodedValue *current_values = new_values != nullptr ? new_values : old_values;
+    if (table->key_count > 0)
+        set_field(values, nulls, field_row_key,
+                  JsonbPGetDatum(build_object(&table->key_keys, current_values,
+                                              table->key_columns, buffer.data)));
+    if (old_values != nullptr)
+        set_field(values, nulls, field_old_row,
+                  JsonbPGetDatum(build_object(&table->row_keys, old_values, nullptr, buffer.data)));
+    if (new_values != nullptr)
+        set_field(values, nulls, field_new_row,
+                  JsonbPGetDatum(build_object(&table->row_keys, new_values, nullptr, buffer.data)));
+    if (changed != nullptr)
+        set_field(values, nulls, field_changed_columns, changed_column_names(table, changed));
+    append_log_row(table->layout, values, nulls);
+}
+
+// What a trigger keeps in its FmgrInfo for the rest of the query.
+struct TriggerCache {
+    Oid relid;
+    AuditedTable *table;  // row trigger only
+    LogLayout layout;     // TRUNCATE trigger only
+    SessionValues session;
+};
+
+TriggerCache *trigger_cache(FunctionCallInfo fcinfo, Relation rel)
+{
+    auto *cache = static_cast<TriggerCache *>(fcinfo->flinfo->fn_extra);
+    if (cache == nullptr || cache->relid != RelationGetRelid(rel)) {
+        cache = static_cast<TriggerCache *>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TriggerCache)));
+        cache->relid = RelationGetRelid(rel);
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    return cache;
+}
+
+}  // namespace
+
+STRATUM_FUNCTION(stratum_audit_row)
+{
+    TriggerData *trigdata = trigger_data(fcinfo, "stratum.audit_row");
+    TriggerEvent event = trigdata->tg_event;
+    if (!TRIGGER_FIRED_AFTER(event) || !TRIGGER_FIRED_FOR_ROW(event) ||
+        TRIGGER_FIRED_BY_TRUNCATE(event))
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("stratum.audit_row() must be an AFTER INSERT, UPDATE or DELETE row "
+                        "trigger"),
+                 errhint("Install it with stratum.enable_audit(table).")));
+
+    MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+    TriggerCache *cache = trigger_cache(fcinfo, trigdata->tg_relation);
+    if (cache->table == nullptr)
+        cache->table = describe_audited_table(trigdata->tg_relation, trigdata->tg_trigger, mcxt);
+    AuditedTable *table = cache->table;
+
+    MemoryContext old = MemoryContextSwitchTo(table->row_context);
+    record_row_change(table, &cache->session, trigdata);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(table->row_context);
+    return PointerGetDatum(nullptr);
+}
+
+// Writes the rows the statement buffered, so that the next statement (and
+// the rest of this one's AFTER STATEMENT triggers) can read them.
+STRATUM_FUNCTION(stratum_audit_flush)
+{
+    TriggerData *trigdata = trigger_data(fcinfo, "stratum.audit_flush");
+    if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("stratum.audit_flush() must be an AFTER statement trigger"),
+                 errhint("Install it with stratum.enable_audit(table).")));
+    flush_log_rows();
+    return PointerGetDatum(nullptr);
+}
+
+// One log row per TRUNCATE of the relation that carries the trigger.
+STRATUM_FUNCTION(stratum_audit_truncate)
+{
+    TriggerData *trigdata = trigger_data(fcinfo, "stratum.audit_truncate");
+    if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || !TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("stratum.audit_truncate() must be an AFTER TRUNCATE trigger"),
+                 errhint("Install it with stratum.enable_audit(table).")));
+
+    Relation rel = trigdata->tg_relation;
+    MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+    TriggerCache *cache = trigger_cache(fcinfo, rel);
+    if (cache->layout.tupdesc == nullptr)
+        load_log_layout(&cache->layout, mcxt);
+
+    Datum values[field_count];
+    bool nulls[field_count];
+    for (int f = 0; f < field_count; f++)
+        nulls[f] = true;
+    fill_common_fields(&cache->session, mcxt, values, nulls);
+    set_current_tenant(values, nulls);
+    values[field_table_oid] = ObjectIdGetDatum(RelationGetRelid(rel));
+    values[field_table_schema] =
+        CStringGetTextDatum(get_namespace_name(RelationGetNamespace(rel)));
+    values[field_table_name] = CStringGetTextDatum(RelationGetRelationName(rel));
+    values[field_operation] = CStringGetTextDatum("TRUNCATE");
+    nulls[field_table_oid] = nulls[field_table_schema] = nulls[field_table_name] = false;
+    nulls[field_operation] = false;
+    append_log_row(cache->layout, values, nulls);
+    flush_log_rows();
+    return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,391 @@
+// The audit log's write path: per-level buffers, the (sub)transaction
+// callbacks that flush or drop them, partition routing and the batch insert.
+#include "audit_writer.hpp"
+
+#include "audit_index_insert.hpp"
+
+namespace stratum::audit {
+namespace {
+
+// A batch is written at 1000 rows or 1 MB, whichever comes first: large
+// enough that per-batch costs vanish, small enough to bound memory.
+constexpr int batch_rows = 1000;
+constexpr Size batch_bytes = 1024 * 1024;
+
+// The rows buffered at one transaction nesting level. A subtransaction gets
+// a level of its own so that its rows are written under its own xid (and
+// vanish when it rolls back) without touching its parent's rows.
+struct Level {
+    int nest_level;
+    MemoryContext tuples_context;  // the buffered tuples; reset after each write
+    Oid log_relid;
+    int count;
+    Size bytes;
+    Level *outer;
+    HeapTuple tuples[batch_rows];
+    TimestampTz logged_at[batch_rows];  // partition key of each tuple
+};
+
+MemoryContext audit_context = nullptr;  // levels and their tuples; reset at transaction end
+Level *innermost = nullptr;
+bool callbacks_registered = false;
+bool writing = false;
+
+// Slots kept from one batch to the next: making a thousand slots per batch
+// would cost about as much as filling them. They are over an unpinned copy
+// of the partition's descriptor, so dropping them is just freeing memory.
+struct SlotPool {
+    TupleDesc desc;
+    int made;
+    TupleTableSlot *slots[batch_rows];
+};
+MemoryContext slot_context = nullptr;
+SlotPool *slot_pool = nullptr;
+
+// Forgets the pool without touching the tuples its slots may still point to
+// (after an error, their memory is gone already).
+void drop_slot_pool()
+{
+    slot_pool = nullptr;
+    if (slot_context != nullptr)
+        MemoryContextReset(slot_context);
+}
+
+TupleTableSlot **slots_for(TupleDesc desc, int count)
+{
+    if (slot_pool != nullptr && !equalTupleDescs(slot_pool->desc, desc))
+        drop_slot_pool();
+    if (slot_context == nullptr)
+        slot_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log slots",
+                                             ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(slot_context);
+    if (slot_pool == nullptr) {
+        slot_pool = static_cast<SlotPool *>(palloc0(sizeof(SlotPool)));
+        slot_pool->desc = CreateTupleDescCopy(desc);
+    }
+    while (slot_pool->made < count) {
+        slot_pool->slots[slot_pool->made] =
+            MakeSingleTupleTableSlot(slot_pool->desc, &TTSOpsHeapTuple);
+        slot_pool->made++;
+    }
+    MemoryContextSwitchTo(old);
+    return slot_pool->slots;
+}
+
+struct Route {
+    Oid partition;
+    bool is_default;
+};
+
+// The partition of the log that takes rows logged at `when`: what the
+// executor's tuple routing would choose, for a single timestamptz range key.
+Route route(Relation log, TimestampTz when)
+{
+    if (log->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+        return {RelationGetRelid(log), false};
+    PartitionKey key = RelationGetPartitionKey(log);
+    PartitionDesc desc = RelationGetPartitionDesc(log, true);
+    int index = -1;
+    if (desc->nparts > 0 && key->strategy == PARTITION_STRATEGY_RANGE && key->partnatts == 1) {
+        PartitionBoundInfo bounds = desc->boundinfo;
+        if (bounds->ndatums > 0) {
+            Datum value = TimestampTzGetDatum(when);
+            bool equal;
+            int offset = partition_range_datum_bsearch(key->partsupfunc, key->partcollation,
+                                                       bounds, 1, &value, &equal);
+            index = bounds->indexes[offset + 1];
+        }
+        if (index < 0)
+            index = bounds->default_index;
+    }
+    if (index < 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_CHECK_VIOLATION),
+                 errmsg("stratum.audit_log has no partition for entries logged at %s",
+                        timestamptz_to_str(when)),
+                 errhint("Create one with stratum.create_audit_partitions(), or attach a "
+                         "DEFAULT partition to stratum.audit_log again.")));
+    return {desc->oids[index], index == desc->boundinfo->default_index};
+}
+
+// Inserts tuples (formed for the log's own descriptor) into one partition,
+// then their index entries: COPY's multi-insert path, without COPY.
+void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, int count,
+                           EState *estate, CommandId command)
+{
+    TupleDesc partition_desc = RelationGetDescr(partition);
+    // A partition attached from elsewhere may lay its columns out differently.
+    TupleConversionMap *map = convert_tuples_by_name(RelationGetDescr(log), partition_desc);
+
+    ResultRelInfo *result_rel = makeNode(ResultRelInfo);
+    InitResultRelInfo(result_rel, partition, 1, nullptr, 0);
+    ExecOpenIndices(result_rel, false);
+
+    TupleTableSlot **slots = slots_for(partition_desc, count);
+    for (int i = 0; i < count; i++) {
+        HeapTuple tuple = map != nullptr ? execute_attr_map_tuple(tuples[i], map) : tuples[i];
+        // The slot owns the tuple, so that fetching it for the insert does
+        // not copy it again; clearing the slot frees it.
+        ExecStoreHeapTuple(tuple, slots[i], true);
+    }
+    table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
+    insert_index_entries(result_rel, slots, count, estate);
+    for (int i = 0; i < count; i++)
+        ExecClearTuple(slots[i]);
+    ExecCloseIndices(result_rel);
+}
+
+// Writes a level's buffered rows, grouping consecutive rows that go to the
+// same partition (all of them, usually: one statement, one timestamp).
+void write_level(Level *level)
+{
+    if (level->count == 0)
+        return;
+    if (writing)
+        elog(ERROR, "stratum audit log writer re-entered");
+    writing = true;
+    int count = level->count;
+    level->count = 0;
+    level->bytes = 0;
+
+    MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
+    Relation log = table_open(level->log_relid, RowExclusiveLock);
+    EState *estate = CreateExecutorState();
+    MemoryContextSwitchTo(estate->es_query_cxt);
+    CommandId command = GetCurrentCommandId(true);
+
+    int start = 0;
+    while (start < count) {
+        Route target = route(log, level->logged_at[start]);
+        Relation partition = target.partition == RelationGetRelid(log)
+                                 ? log
+                                 : table_open(target.partition, RowExclusiveLock);
+        if (target.is_default) {
+            // A partition attached concurrently may have taken over part of
+            // the default's range; locking the default settled that (and
+            // processed the invalidation), so route again.
+            Route again = route(log, level->logged_at[start]);
+            if (again.partition != target.partition) {
+                table_close(partition, NoLock);
+                continue;
+            }
+        }
+        int end = start + 1;
+        while (end < count && (level->logged_at[end] == level->logged_at[start] ||
+                               route(log, level->logged_at[end]).partition == target.partition))
+            end++;
+        insert_into_partition(log, partition, &level->tuples[start], end - start, estate, command);
+        if (partition != log)
+            table_close(partition, NoLock);
+        start = end;
+    }
+
+    FreeExecutorState(estate);
+    table_close(log, NoLock);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(level->tuples_context);
+    writing = false;
+}
+
+void pop_level()
+{
+    Level *level = innermost;
+    innermost = level->outer;
+    MemoryContextDelete(level->tuples_context);
+    pfree(level);
+}
+
+void forget_all()
+{
+    innermost = nullptr;
+    if (writing)
+        drop_slot_pool();  // an error interrupted a write: slots hold freed tuples
+    writing = false;
+    if (audit_context != nullptr)
+        MemoryContextReset(audit_context);
+}
+
+void write_all_levels()
+{
+    if (innermost == nullptr)
+        return;
+    // Expression or partial indexes someone added to the log may need a
+    // snapshot, and there is none at commit time.
+    bool pushed = false;
+    if (!ActiveSnapshotSet()) {
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pushed = true;
+    }
+    for (Level *level = innermost; level != nullptr; level = level->outer)
+        write_level(level);
+    if (pushed)
+        PopActiveSnapshot();
+}
+
+void on_transaction_event(XactEvent event, void *)
+{
+    switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PARALLEL_PRE_COMMIT:
+    case XACT_EVENT_PRE_PREPARE:
+        write_all_levels();
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+        forget_all();
+        break;
+    }
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    int nest_level = GetCurrentTransactionNestLevel();
+    switch (event) {
+    case SUBXACT_EVENT_PRE_COMMIT_SUB:
+        while (innermost != nullptr && innermost->nest_level >= nest_level) {
+            write_level(innermost);
+            pop_level();
+        }
+        break;
+    case SUBXACT_EVENT_ABORT_SUB:
+        while (innermost != nullptr && innermost->nest_level >= nest_level)
+            pop_level();
+        if (writing)
+            drop_slot_pool();
+        writing = false;
+        break;
+    default:
+        break;
+    }
+}
+
+Level *current_level(Oid log_relid)
+{
+    if (!callbacks_registered) {
+        RegisterXactCallback(on_transaction_event, nullptr);
+        RegisterSubXactCallback(on_subtransaction_event, nullptr);
+        callbacks_registered = true;
+    }
+    int nest_level = GetCurrentTransactionNestLevel();
+    if (innermost != nullptr && innermost->nest_level == nest_level)
+        return innermost;
+    if (innermost != nullptr && innermost->nest_level > nest_level)
+        elog(ERROR, "stratum audit log buffer of nesting level %d outlived its subtransaction",
+             innermost->nest_level);
+    if (audit_context == nullptr)
+        audit_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log buffers",
+                                              ALLOCSET_DEFAULT_SIZES);
+    auto *level = static_cast<Level *>(MemoryContextAllocZero(audit_context, sizeof(Level)));
+    level->nest_level = nest_level;
+    level->tuples_context =
+        AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
+    level->log_relid = log_relid;
+    level->outer = innermost;
+    innermost = level;
+    return level;
+}
+
+// Ids come from stratum.audit_log_id_seq in blocks: the sequence steps by
+// its increment, and this backend hands out the ids up to the next step
+// itself (sequence values are never given twice, so neither are these).
+int64 next_id = 0;
+int64 id_limit = 0;
+Oid id_sequence = InvalidOid;
+
+int64 next_log_id(const LogLayout &layout)
+{
+    if (next_id >= id_limit || id_sequence != layout.sequence_relid) {
+        next_id = nextval_internal(layout.sequence_relid, false);
+        id_limit = next_id + layout.id_block;
+        id_sequence = layout.sequence_relid;
+    }
+    return next_id++;
+}
+
+const char *const column_names[field_count] = {
+    "id",         "logged_at", "xact_id",   "tenant_id", "actor",   "db_user",  "table_oid",
+    "table_schema", "table_name", "operation", "row_key", "old_row", "new_row", "changed_columns",
+};
+
+}  // namespace
+
+void load_log_layout(LogLayout *layout, MemoryContext mcxt)
+{
+    Oid schema = get_namespace_oid("stratum", false);
+    layout->relid = get_relname_relid("audit_log", schema);
+    layout->sequence_relid = get_relname_relid("audit_log_id_seq", schema);
+    if (!OidIsValid(layout->relid) || !OidIsValid(layout->sequence_relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("stratum.audit_log or its sequence is missing"),
+                        errhint("Reinstall the stratum extension.")));
+    // A block of ids is the sequence's increment (a negative or unit step
+    // hands out one id per call).
+    HeapTuple sequence = SearchSysCache1(SEQRELID, ObjectIdGetDatum(layout->sequence_relid));
+    if (!HeapTupleIsValid(sequence))
+        elog(ERROR, "cache lookup failed for sequence %u", layout->sequence_relid);
+    int64 increment = reinterpret_cast<Form_pg_sequence>(GETSTRUCT(sequence))->seqincrement;
+    ReleaseSysCache(sequence);
+    layout->id_block = increment > 1 ? increment : 1;
+
+    Relation log = table_open(layout->relid, RowExclusiveLock);
+    MemoryContext old = MemoryContextSwitchTo(mcxt);
+    layout->tupdesc = CreateTupleDescCopy(RelationGetDescr(log));
+    MemoryContextSwitchTo(old);
+    for (int field = 0; field < field_count; field++) {
+        AttrNumber attnum = InvalidAttrNumber;
+        for (int i = 0; i < layout->tupdesc->natts; i++) {
+            Form_pg_attribute attr = TupleDescAttr(layout->tupdesc, i);
+            if (!attr->attisdropped && strcmp(NameStr(attr->attname), column_names[field]) == 0)
+                attnum = attr->attnum;
+        }
+        layout->attnum[field] = attnum;
+    }
+    if (layout->attnum[field_logged_at] == InvalidAttrNumber)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                        errmsg("stratum.audit_log has no column logged_at"),
+                        errhint("Reinstall the stratum extension.")));
+    table_close(log, NoLock);
+}
+
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
+{
+    Level *level = current_level(layout.relid);
+    values[field_id] = Int64GetDatum(next_log_id(layout));
+    nulls[field_id] = false;
+
+    int natts = layout.tupdesc->natts;
+    auto *row_values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
+    auto *row_nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
+    for (int i = 0; i < natts; i++)
+        row_nulls[i] = true;
+    for (int field = 0; field < field_count; field++) {
+        AttrNumber attnum = layout.attnum[field];
+        if (attnum != InvalidAttrNumber) {
+            row_values[attnum - 1] = values[field];
+            row_nulls[attnum - 1] = nulls[field];
+        }
+    }
+    MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
+    HeapTuple tuple = heap_form_tuple(layout.tupdesc, row_values, row_nulls);
+    MemoryContextSwitchTo(old);
+    pfree(row_values);
+    pfree(row_nulls);
+
+    level->tuples[level->count] = tuple;
+    level->logged_at[level->count] = DatumGetTimestampTz(values[field_logged_at]);
+    level->count++;
+    level->bytes += tuple->t_len;
+    if (level->count == batch_rows || level->bytes >= batch_bytes)
+        write_level(level);
+}
+
+void flush_log_rows()
+{
+    if (innermost != nullptr && innermost->nest_level == GetCurrentTransactionNestLevel())
+        write_level(innermost);
+}
+
+}  // namespace stratum::audit

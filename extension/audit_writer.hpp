@@ -1,0 +1,54 @@
+// Buffers stratum.audit_log rows per (sub)transaction level and writes them
+// in batches, as COPY does: one multi-insert per batch, then the indexes.
+//
+// Rows are written directly (not through the caller's privileges or row
+// level security), so an application role needs no INSERT right on the log.
+// A batch is written when it fills, when the statement that produced it ends
+// (stratum.audit_flush), when its subtransaction commits, and before the
+// transaction commits or prepares. A (sub)transaction that aborts drops what
+// it buffered, and what it had written is invisible with it.
+#pragma once
+
+#include "audit_pg.hpp"
+
+namespace stratum::audit {
+
+// The fields of an audit_log row, in the order the trigger fills them.
+enum LogField : int {
+    field_id,
+    field_logged_at,
+    field_xact_id,
+    field_tenant_id,
+    field_actor,
+    field_db_user,
+    field_table_oid,
+    field_table_schema,
+    field_table_name,
+    field_operation,
+    field_row_key,
+    field_old_row,
+    field_new_row,
+    field_changed_columns,
+    field_count
+};
+
+// Where stratum.audit_log keeps each field, looked up once per query.
+struct LogLayout {
+    Oid relid;                       // stratum.audit_log
+    Oid sequence_relid;              // stratum.audit_log_id_seq
+    int64 id_block;                  // ids handed out per sequence call (its increment)
+    TupleDesc tupdesc;               // a copy, in the query's memory
+    AttrNumber attnum[field_count];  // 0 when a column is missing
+};
+
+// Fills layout (memory from mcxt) and locks the log for writing.
+void load_log_layout(LogLayout *layout, MemoryContext mcxt);
+
+// Appends one row; id is assigned here. values and nulls are indexed by
+// LogField; the datums are copied.
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls);
+
+// Writes what the current (sub)transaction level has buffered.
+void flush_log_rows();
+
+}  // namespace stratum::audit
