@@ -140,9 +140,9 @@ Slot *Endpoint::take_idle_locked(SlotList &to_close, Clock::time_point now)
     return nullptr;
 }
 
-void Endpoint::lend_locked(Slot *slot, const TenantId *tenant)
+void Endpoint::lend_locked(Slot *slot, const TenantId *tenant, SteadyClock::time_point now)
 {
-    slot->leased_at = SteadyClock::now();
+    slot->leased_at = now;
     in_use_.push_back(slot);
     if (pool_.options.per_tenant_limit > 0 && tenant != nullptr) {
         slot->has_tenant = true;
@@ -173,7 +173,7 @@ void Endpoint::dispatch_locked(SlotList &to_close, Clock::time_point now)
             continue;
         }
         if (Slot *s = take_idle_locked(to_close, now)) {
-            lend_locked(s, w->tenant);
+            lend_locked(s, w->tenant, SteadyClock::now());
             w->slot = s;
             waiters_.remove(w);
             waiting_--;
@@ -330,7 +330,7 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
         if (!waited && waiting_ == 0 && tenant_ok_locked(tenant))
             slot = take_idle_locked(to_close, now);
         if (slot != nullptr) {
-            lend_locked(slot, tenant);
+            lend_locked(slot, tenant, started);
         } else {
             waited = true;
             if (!w.queued && !w.dialing) {
@@ -402,7 +402,7 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
             total_++;
             created_++;
             waiters_.remove(&w);
-            lend_locked(fresh, tenant);
+            lend_locked(fresh, tenant, SteadyClock::now());
             dispatch_locked(to_close, clock_now());
             lock.unlock();
             close(to_close);

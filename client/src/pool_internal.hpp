@@ -94,7 +94,7 @@ public:
 private:
     bool tenant_ok_locked(const TenantId *tenant) const;
     Slot *take_idle_locked(SlotList &to_close, Clock::time_point now);
-    void lend_locked(Slot *slot, const TenantId *tenant);
+    void lend_locked(Slot *slot, const TenantId *tenant, SteadyClock::time_point now);
     void unlend_locked(Slot *slot);
     void dispatch_locked(SlotList &to_close, Clock::time_point now);
     void evict_locked(SlotList &to_close);
