@@ -177,6 +177,17 @@ bool Connection::check_alive() noexcept
     return false;
 }
 
+// A 25006 is a failover sign only when the server itself is read-only (a
+// standby, or default_transaction_read_only on), not when the caller asked
+// for a READ ONLY transaction. The server reports both settings just before
+// ReadyForQuery, i.e. after the error: hence judged once the Sync is read.
+void Connection::settle_read_only() noexcept
+{
+    if (saw_read_only_ && server_is_read_only() && failure_ == Failure::none)
+        failure_ = Failure::read_only;
+    saw_read_only_ = false;
+}
+
 bool Connection::cancel() noexcept
 {
     PGcancel *handle = PQgetCancel(conn_);
@@ -194,8 +205,8 @@ void Connection::note_failure(const std::string &sqlstate) noexcept
         failure_ = Failure::shutdown;
     else if (sqlstate.starts_with("08"))
         failure_ = Failure::lost;
-    else if (sqlstate == "25006" && server_is_read_only())
-        failure_ = Failure::read_only;  // not the caller's READ ONLY transaction: the server's state
+    else if (sqlstate == "25006")
+        saw_read_only_ = true;  // judged after the Sync: see settle_read_only()
 }
 
 void Connection::lost(std::string message)
@@ -389,6 +400,7 @@ std::vector<Result> Connection::sync()
         PQclear(sync_result);
         if (!synced)
             lost(first_error ? first_error->message : "protocol out of sync: no Sync result");
+        settle_read_only();
     } catch (ConnectionLost &) {
         preparing_.clear();
         if (first_error && failure_ == Failure::shutdown)

@@ -207,6 +207,8 @@ void Endpoint::on_failure_locked(Failure failure, std::uint64_t generation, Slot
 {
     if (failure == Failure::none || generation != generation_)
         return;  // nothing to react to, or already evicted
+    if (failure == Failure::read_only && role_ == Role::replica)
+        return;  // a write sent to a replica: the caller's mistake, not a failover
     pool_logger(pool_)->warn("pool {} ({}): {} - dropping all {} idle connections, busy ones when "
                              "returned",
                              name_, role_name(),

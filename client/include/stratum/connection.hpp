@@ -147,6 +147,7 @@ private:
     Deadline round_trip_deadline() const noexcept;
     void note_failure(const std::string &sqlstate) noexcept;
     static void receive_notice(void *self, const pg_result *result) noexcept;
+    void settle_read_only() noexcept;
 
     pg_conn *conn_;
     ConnectionOptions options_;
@@ -169,6 +170,7 @@ private:
     std::uint64_t round_trips_ = 0;
     std::atomic<std::uint64_t> *shared_round_trips_ = nullptr;
     bool broken_ = false;
+    bool saw_read_only_ = false;
     Failure failure_ = Failure::none;
 };
 
