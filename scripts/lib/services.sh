@@ -46,7 +46,7 @@ free_port() {
 pg_tree_build() {
   local src=$1 root=$STRATUM_RUN_DIR/pgroot f
   rm -rf "$root"
-  make -s -C "$src" install DESTDIR="$root" >/dev/null
+  make -s -C "$src" install DESTDIR="$root" STRATUM_CLIENT=no >/dev/null
   mkdir -p "$root$PG_BINDIR" "$root$PG_SHAREDIR/extension" "$root$PG_PKGLIBDIR"
   cp "$PG_BINDIR/postgres" "$root$PG_BINDIR/postgres"
   for f in "$PG_PKGLIBDIR"/*; do
