@@ -260,12 +260,16 @@ Slot *Endpoint::dial(Deadline deadline, bool wait_for_backoff)
         if (SteadyClock::now() >= deadline)
             return nullptr;
     }
-    const Deadline connect_by =
-        std::min(deadline, SteadyClock::now() + pool_.options.connect_timeout);
+    const Deadline full = SteadyClock::now() + pool_.options.connect_timeout;
+    if (deadline <= SteadyClock::now())
+        return nullptr;
     std::unique_ptr<Connection> conn;
     try {
-        conn = Connection::open(conninfo_, pool_.options.connection, connect_by);
+        conn = Connection::open(conninfo_, pool_.options.connection, std::min(deadline, full));
     } catch (const Error &error) {
+        // Cut short by the caller's acquire deadline: not the server's fault.
+        if (deadline < full && SteadyClock::now() >= deadline)
+            return nullptr;
         std::lock_guard lock(mutex_);
         dial_failed_locked(error.message());
         if (consecutive_failures_ == 1 || consecutive_failures_ % 10 == 0)

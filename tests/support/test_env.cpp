@@ -109,16 +109,18 @@ int pg_ctl_of(const std::string &variable, const std::string &arguments)
     return std::system(command.c_str());
 }
 
+// The insert position, not pg_current_wal_lsn(): with synchronous_commit off
+// a commit record may not be written yet, and the replica must wait for it.
 void wait_for_replica(const std::string &replica_port, const std::string &primary_port)
 {
     std::string target;
     if (primary_port.empty()) {
-        target = admin_sql("SELECT pg_current_wal_lsn()::text", "postgres");
+        target = admin_sql("SELECT pg_current_wal_insert_lsn()::text", "postgres");
     } else {
         std::unique_ptr<PGconn, decltype(&PQfinish)> primary(
             PQconnectdb(conninfo_at(primary_port, "postgres", "postgres").c_str()), &PQfinish);
         std::unique_ptr<PGresult, decltype(&PQclear)> lsn(
-            PQexec(primary.get(), "SELECT pg_current_wal_lsn()::text"), &PQclear);
+            PQexec(primary.get(), "SELECT pg_current_wal_insert_lsn()::text"), &PQclear);
         if (PQresultStatus(lsn.get()) != PGRES_TUPLES_OK) {
             ADD_FAILURE() << "cannot read the primary's WAL position: " << PQerrorMessage(primary.get());
             return;
