@@ -48,7 +48,7 @@ pgbench_tps() {
 }
 
 declare -A best rts
-variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer)
+variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer libpq-pipeline stratum-plain)
 for ((round = 0; round < rounds; round++)); do
   # Rotate the order so no variant always runs first (or last) on a noisy machine.
   for ((i = 0; i < ${#variants[@]}; i++)); do
@@ -74,6 +74,8 @@ describe() {
     libpq-plain) echo "raw libpq prepared SELECT (plain table, no tenancy)" ;;
     libpq-tenant) echo "raw libpq as tenant, one statement per round trip" ;;
     stratum-bouncer) echo "stratum pool.query as tenant through PgBouncer" ;;
+    libpq-pipeline) echo "raw libpq, stratum's pipeline by hand (RLS, 1 RT)" ;;
+    stratum-plain) echo "stratum lease->exec, plain table, no tenancy" ;;
   esac
 }
 for v in "${variants[@]}"; do
@@ -84,6 +86,12 @@ awk -v s="${best[stratum]}" -v p="${best[pgbench]}" -v b="${best[stratum-bouncer
   printf "  stratum / pgbench = %.3f (target >= 0.85: %s); stratum / via PgBouncer = %.2f (target > 1: %s);\n",
          s / p, (s / p >= 0.85) ? "met" : "MISSED", s / b, (s > b) ? "met" : "MISSED"
   printf "  stratum / raw libpq tenant one-statement-per-round-trip = %.2f\n", s / n }'
+# Where the gap to pgbench comes from: the library (same work, with and
+# without it) and the server's tenancy work (the same client, with and without it).
+awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratum-plain]}" \
+    -v lp="${best[libpq-plain]}" 'BEGIN {
+  printf "  library cost: stratum / hand-written pipeline = %.3f, stratum-plain / libpq-plain = %.3f\n", s / hp, sp / lp
+  printf "  tenancy cost on the server (set_tenant + RLS): hand-written pipeline / libpq-plain = %.3f\n", hp / lp }'
 
 echo
 "$bin" latency "$iterations"

@@ -6,6 +6,8 @@
 //       stratum-bouncer  the same through PgBouncer (unnamed statements)
 //       libpq-tenant     raw libpq, one statement per round trip: BEGIN, set_tenant, SELECT, COMMIT
 //       libpq-plain      raw libpq prepared SELECT on the plain table, no tenancy (what pgbench -S does)
+//       libpq-pipeline   raw libpq doing what stratum does: set_tenant + SELECT pipelined, one Sync
+//       stratum-plain    the pool with one plain statement, no tenant (the library's own cost)
 //   query_bench latency ITERATIONS           p50/p95 and round trips of typical operations,
 //                                            stratum vs raw libpq one statement per round trip
 #include <algorithm>
@@ -162,6 +164,53 @@ int pk(int clients, double seconds, const std::string &variant)
         round_trips_per_op = static_cast<double>(pool.metrics().round_trips - rt_before -
                                                  static_cast<std::uint64_t>(clients)) /
                              static_cast<double>(ops.load());
+    } else if (variant == "stratum-plain") {
+        // The library's own cost: one statement, no tenant, on the plain table.
+        Pool pool(pool_options(direct_conninfo(), static_cast<std::size_t>(clients), true));
+        pool.run_maintenance();
+        tps = throughput(
+            clients, seconds, [&](int) { pool.acquire()->exec("SELECT 1"); },
+            [&](int, std::mt19937 &random) {
+                int aid = static_cast<int>(random() % static_cast<unsigned>(n)) + 1;
+                pool.acquire()->exec("SELECT abalance FROM pgbench_accounts WHERE aid = $1", aid);
+            });
+        round_trips_per_op = 1;
+    } else if (variant == "libpq-pipeline") {
+        // stratum's protocol written by hand: set_tenant + SELECT, one Sync.
+        std::vector<PGconn *> conns(static_cast<std::size_t>(clients), nullptr);
+        tps = throughput(
+            clients, seconds,
+            [&](int t) {
+                PGconn *c = PQconnectdb(direct_conninfo().c_str());
+                PQclear(PQprepare(c, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
+                PQclear(PQprepare(c, "select", "SELECT abalance FROM tenant_accounts WHERE aid = $1", 0, nullptr));
+                PQenterPipelineMode(c);
+                conns[static_cast<std::size_t>(t)] = c;
+            },
+            [&](int t, std::mt19937 &random) {
+                PGconn *c = conns[static_cast<std::size_t>(t)];
+                std::string aid = std::to_string(random() % static_cast<unsigned>(n) + 1);
+                const std::string id = tenant.str();
+                const char *tenant_value[] = {id.c_str()};
+                const char *aid_value[] = {aid.c_str()};
+                PQsendQueryPrepared(c, "tenant", 1, tenant_value, nullptr, nullptr, 0);
+                PQsendQueryPrepared(c, "select", 1, aid_value, nullptr, nullptr, 0);
+                PQpipelineSync(c);
+                for (int results = 0; results < 2;) {
+                    PGresult *r = PQgetResult(c);
+                    if (r == nullptr) {
+                        results++;
+                        continue;
+                    }
+                    if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+                        throw std::runtime_error(PQresultErrorMessage(r));
+                    PQclear(r);
+                }
+                PQclear(PQgetResult(c));  // the Sync
+            });
+        for (PGconn *c : conns)
+            PQfinish(c);
+        round_trips_per_op = 1;
     } else if (variant == "libpq-tenant" || variant == "libpq-plain") {
         const bool plain = variant == "libpq-plain";
         std::vector<std::unique_ptr<Raw>> conns(static_cast<std::size_t>(clients));

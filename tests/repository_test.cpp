@@ -119,7 +119,8 @@ TEST_F(RepositoryTest, BatchInsertOfHundredIsOneRoundTripAndPagesList)
 {
     std::vector<Customer> batch;
     for (int i = 0; i < 100; i++)
-        batch.push_back(customer("c" + std::to_string(i), "c" + std::to_string(i) + "@example.com"));
+        batch.push_back(customer(std::string("c").append(std::to_string(i)),
+                                 std::string("c").append(std::to_string(i)).append("@example.com")));
     std::uint64_t round_trips = 0;
     pool->with_tenant(test::acme, [&](Tx &tx) {
         customers.insert_many(tx, batch);

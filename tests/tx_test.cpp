@@ -328,6 +328,19 @@ TEST_F(TxTest, AConnectionLeftInATransactionIsNotReused)
     EXPECT_EQ(pool->metrics().closed, 1u);
 }
 
+TEST_F(TxTest, RoundTripTimeoutCancelsTheStatement)
+{
+    PoolOptions options = test::app_pool_options(db);
+    options.connection.round_trip_timeout = std::chrono::milliseconds(200);
+    Pool impatient(options);
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_THROW(impatient.query(test::acme, "SELECT pg_sleep(10)"), QueryCanceled);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    // The server cancelled it cleanly: the connection is reused, not replaced.
+    EXPECT_EQ(impatient.query(test::acme, "SELECT 3").value<int>(), 3);
+    EXPECT_EQ(impatient.metrics().created, 1u);
+}
+
 TEST_F(TxTest, TransactionWithoutTenant)
 {
     EXPECT_THROW(pool->transaction([](Tx &tx) { tx.exec("SELECT count(*) FROM items"); }),

@@ -103,6 +103,7 @@ Connection::Connection(pg_conn *conn, const ConnectionOptions &options)
     : conn_(conn), options_(options)
 {
     PQsetNoticeReceiver(conn_, &Connection::receive_notice, this);
+    cancel_ = PQgetCancel(conn_);
     const char *host = PQhost(conn_);
     const char *port = PQport(conn_);
     endpoint_ = std::string(host ? host : "") + ":" + (port ? port : "");
@@ -110,6 +111,8 @@ Connection::Connection(pg_conn *conn, const ConnectionOptions &options)
 
 Connection::~Connection()
 {
+    if (cancel_ != nullptr)
+        PQfreeCancel(cancel_);
     PQfinish(conn_);
 }
 
@@ -190,13 +193,12 @@ void Connection::settle_read_only() noexcept
 
 bool Connection::cancel() noexcept
 {
-    PGcancel *handle = PQgetCancel(conn_);
-    if (handle == nullptr)
+    // The handle was made on the owning thread at connect time: PQcancel on
+    // it is safe from any thread.
+    if (cancel_ == nullptr)
         return false;
     char error[256];
-    bool sent = PQcancel(handle, error, sizeof error) == 1;
-    PQfreeCancel(handle);
-    return sent;
+    return PQcancel(cancel_, error, sizeof error) == 1;
 }
 
 void Connection::note_failure(const std::string &sqlstate) noexcept
@@ -326,8 +328,10 @@ std::vector<Result> Connection::sync()
 {
     if (broken_)
         lost("connection is broken");
-    std::vector<Step> steps = std::move(steps_);
-    steps_.clear();
+    // Swapped, not moved: both vectors keep their capacity from one round trip to the next.
+    std::vector<Step> &steps = in_flight_;
+    steps.clear();
+    steps.swap(steps_);
     std::vector<Result> results;
     results.reserve(steps.size());
     if (steps.empty())
@@ -454,12 +458,15 @@ Result Connection::exec(std::string_view sql, const Params &params)
 
 Result Connection::query(const TenantId &tenant, std::string_view sql, const Params &params)
 {
-    Params tenant_param;
-    tenant_param.add_text(tenant.str());
+    // The same tenant again (the common case): its parameter is already built.
+    if (tenant_params_.empty() || tenant_params_.text(0) != tenant.view()) {
+        tenant_params_ = Params();
+        tenant_params_.add_text(tenant.str());
+    }
     const TenantId *previous = event_tenant_;
     event_tenant_ = &tenant;
     try {
-        send_internal("SELECT stratum.set_tenant($1)", tenant_param);
+        send_internal("SELECT stratum.set_tenant($1)", tenant_params_);
         send(sql, params);
         std::vector<Result> results = sync();
         event_tenant_ = previous;

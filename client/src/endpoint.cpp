@@ -373,7 +373,8 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
         }
 
         if (slot != nullptr) {
-            const auto idle_for = clock_now() - slot->idle_since;
+            // On the fast path `now` is fresh; after a wait it is not.
+            const auto idle_for = (waited ? clock_now() : now) - slot->idle_since;
             const bool check = idle_for >= pool_.options.validate_after_idle;
             reused_++;
             lock.unlock();

@@ -22,6 +22,7 @@
 #include "stratum/uuid.hpp"
 
 struct pg_conn;
+struct pg_cancel;
 
 namespace stratum {
 
@@ -150,11 +151,14 @@ private:
     void settle_read_only() noexcept;
 
     pg_conn *conn_;
+    pg_cancel *cancel_ = nullptr;
     ConnectionOptions options_;
     std::shared_ptr<const QueryObserver> observer_;
     const TenantId *event_tenant_ = nullptr;
     std::string endpoint_;
-    std::vector<Step> steps_;
+    std::vector<Step> steps_;      // queued, not yet sent with a Sync
+    std::vector<Step> in_flight_;  // the round trip being read
+    Params tenant_params_;         // query(): the last tenant, ready to send
     struct StringHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view text) const noexcept
