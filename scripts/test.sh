@@ -28,14 +28,34 @@ fi
 echo "== GoogleTest (client library and command)"
 redis_start
 s3rver_start stratum-test
-psql -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+# The roles, the template the suites copy and the default test database, on
+# the cluster at $1 (port) / $2 (socket directory).
+setup_test_cluster() {
+  local cluster=(-p "$1" -h "$2")
+  psql "${cluster[@]}" -q -v ON_ERROR_STOP=1 -d postgres <<SQL
 CREATE ROLE stratum_owner LOGIN;
 CREATE ROLE stratum_app LOGIN;
 CREATE DATABASE stratum_template;
 SQL
-psql -q -v ON_ERROR_STOP=1 -d stratum_template -f tests/support/template.sql >/dev/null
-psql -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE stratum_test TEMPLATE stratum_template"
+  psql "${cluster[@]}" -q -v ON_ERROR_STOP=1 -d stratum_template -f tests/support/template.sql >/dev/null
+  psql "${cluster[@]}" -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE stratum_test TEMPLATE stratum_template"
+}
+setup_test_cluster "$PG_PORT" "$PG_DIR"
 pgbouncer_start "$PG_PORT" postgres stratum_app stratum_owner
+# Two streaming replicas of the test cluster (pool.replica()), and a separate
+# primary + standby pair that the failover test may demote and promote.
+pg_replica_start replica1 "$PG_PORT"
+pg_replica_start replica2 "$PG_PORT"
+pg_start failover
+setup_test_cluster "$FAILOVER_PORT" "$FAILOVER_DIR"
+pg_replica_start failover_standby "$FAILOVER_PORT"
+pgctl() { echo "$root/scripts/pgctl.sh $1/data $PG_TREE_POSTGRES"; }
+export STRATUM_TEST_REPLICA_PORTS=$REPLICA1_PORT,$REPLICA2_PORT
+export STRATUM_TEST_PGCTL_REPLICA1=$(pgctl "$REPLICA1_DIR") STRATUM_TEST_PGCTL_REPLICA2=$(pgctl "$REPLICA2_DIR")
+export STRATUM_TEST_FAILOVER_PRIMARY_PORT=$FAILOVER_PORT STRATUM_TEST_FAILOVER_STANDBY_PORT=$FAILOVER_STANDBY_PORT
+export STRATUM_TEST_PGCTL_FAILOVER_PRIMARY=$(pgctl "$FAILOVER_DIR")
+export STRATUM_TEST_PGCTL_FAILOVER_STANDBY=$(pgctl "$FAILOVER_STANDBY_DIR")
+export STRATUM_TEST_SOURCE_DIR=$root
 
 export STRATUM_TEST_PGHOST=127.0.0.1 STRATUM_TEST_PGPORT=$PG_PORT
 export STRATUM_TEST_PGBOUNCER_PORT=$PGBOUNCER_PORT

@@ -46,7 +46,7 @@ free_port() {
 pg_tree_build() {
   local src=$1 root=$STRATUM_RUN_DIR/pgroot f
   rm -rf "$root"
-  make -s -C "$src" install DESTDIR="$root" >/dev/null
+  make -s -C "$src" install DESTDIR="$root" STRATUM_CLIENT=no >/dev/null
   mkdir -p "$root$PG_BINDIR" "$root$PG_SHAREDIR/extension" "$root$PG_PKGLIBDIR"
   cp "$PG_BINDIR/postgres" "$root$PG_BINDIR/postgres"
   for f in "$PG_PKGLIBDIR"/*; do
@@ -95,6 +95,38 @@ pg_start() {
     export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
     PGPORT_SET_BY_SERVICES=1
   fi
+}
+
+# pg_replica_start NAME PRIMARY_PORT [extra postgresql.conf lines...]: a
+# streaming replica (hot standby) of the cluster listening on PRIMARY_PORT,
+# cloned with pg_basebackup; sets <NAME>_PORT and <NAME>_DIR. The primary needs
+# nothing beyond initdb's defaults (wal_level replica, replication allowed
+# from 127.0.0.1 with -A trust).
+pg_replica_start() {
+  local name=$1 primary_port=$2 dir port line
+  shift 2
+  dir=$STRATUM_RUN_DIR/$name
+  port=$(free_port)
+  mkdir -p "$dir"
+  [[ $(id -u) == 0 ]] && chown postgres: "$dir"
+  # A replication slot keeps the WAL the replica still needs; --no-sync: a
+  # throwaway copy need not wait for the disk (seconds otherwise).
+  as_server_user "$PG_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
+    -D "$dir/data" -R -X stream -c fast -C -S "${name,,}" --no-sync --no-manifest \
+    >"$dir/basebackup.log" 2>&1 ||
+    { cat "$dir/basebackup.log" >&2; return 1; }
+  {
+    # Later lines win over the primary's copied settings.
+    echo "port = $port"
+    echo "unix_socket_directories = '$dir'"
+    for line in "$@"; do echo "$line"; done
+  } >>"$dir/data/postgresql.conf"
+  as_server_user "$PG_BINDIR/pg_ctl" -w -t 60 -p "${PG_TREE_POSTGRES:-$PG_BINDIR/postgres}" \
+    -D "$dir/data" -l "$dir/server.log" start >/dev/null ||
+    { cat "$dir/server.log" >&2; return 1; }
+  SERVICES_STARTED+=("pg:$dir")
+  printf -v "${name^^}_PORT" '%s' "$port"
+  printf -v "${name^^}_DIR" '%s' "$dir"
 }
 
 # redis_start: sets REDIS_PORT.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace stratum::test {
 
@@ -34,5 +35,22 @@ std::string admin_sql(const std::string &sql, const std::string &dbname = "strat
 // Runs pg_ctl against the test cluster, e.g. pg_ctl("restart -m fast").
 // Returns the exit status.
 int pg_ctl(const std::string &arguments);
+
+// libpq connection string for `user` on `dbname` of the cluster listening on
+// 127.0.0.1:`port` (the replicas and the failover pair).
+std::string conninfo_at(const std::string &port, const std::string &user,
+                        const std::string &dbname = "stratum_test");
+
+// Ports of the two streaming replicas of the test cluster.
+std::vector<std::string> replica_ports();
+
+// pg_ctl of another cluster of the harness, named by its environment
+// variable: "STRATUM_TEST_PGCTL_REPLICA1", "..._FAILOVER_PRIMARY", ...
+int pg_ctl_of(const std::string &variable, const std::string &arguments);
+
+// Waits (up to 30 s) until the replica at `replica_port` has replayed all the
+// WAL its primary (the test cluster, or the one at `primary_port`) has
+// written so far; fails the test otherwise.
+void wait_for_replica(const std::string &replica_port, const std::string &primary_port = "");
 
 }  // namespace stratum::test

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Queries as a tenant. Primary-key SELECT throughput of pool.query(tenant, ...)
+# against pgbench -S -M prepared at the same client count, against raw libpq
+# (one statement per round trip) and through PgBouncer; then latency and
+# counted round trips of typical operations. Started by scripts/bench.sh.
+#
+# Tables: pgbench -i makes pgbench_accounts (plain, what pgbench -S reads).
+# tenant_accounts is a copy of it made tenant-isolated with
+# stratum.enable_tenancy, every row owned by tenant acme, so the primary-key
+# lookup finds a row exactly as pgbench's does and pays RLS on top: the
+# comparison charges stratum for both its client path and its policy.
+set -euo pipefail
+bin=$STRATUM_BENCH_BUILD_DIR/bench/query_bench
+scale=${STRATUM_BENCH_PGBENCH_SCALE:-10}
+clients=${STRATUM_BENCH_CLIENTS:-8}
+seconds=${STRATUM_BENCH_SECONDS:-10}
+rounds=${STRATUM_BENCH_ROUNDS:-3}
+iterations=${STRATUM_BENCH_LATENCY_ITERATIONS:-1000}
+db=${PGDATABASE:-stratum_bench}
+export STRATUM_BENCH_ACCOUNTS=$((scale * 100000))
+export STRATUM_BENCH_CONNINFO="host=127.0.0.1 port=$STRATUM_BENCH_PGPORT user=stratum_app dbname=$db"
+export STRATUM_BENCH_BOUNCER_CONNINFO="host=127.0.0.1 port=$STRATUM_BENCH_PGBOUNCER_PORT user=stratum_app dbname=$db"
+
+echo "preparing pgbench scale $scale and its tenant copy..."
+pgbench -i -q -s "$scale" -U stratum_owner "$db" >/dev/null 2>&1
+psql -q -v ON_ERROR_STOP=1 -U stratum_owner <<SQL >/dev/null
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS tenant_accounts, tenant_history;
+CREATE TABLE tenant_accounts AS
+  SELECT aid, bid, abalance, filler, 'aaaaaaaa-0000-4000-8000-000000000001'::uuid AS tenant_id
+    FROM pgbench_accounts;
+ALTER TABLE tenant_accounts ADD PRIMARY KEY (aid);
+CREATE TABLE tenant_history (id bigserial PRIMARY KEY, aid int NOT NULL, delta int NOT NULL,
+                             mtime timestamptz NOT NULL DEFAULT now());
+SELECT stratum.enable_tenancy('tenant_accounts');
+SELECT stratum.enable_tenancy('tenant_history');
+SQL
+psql -q -v ON_ERROR_STOP=1 -U postgres <<SQL >/dev/null
+SELECT stratum.grant_app_role('stratum_app');
+GRANT SELECT ON pgbench_accounts, pgbench_branches TO stratum_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO stratum_app;
+VACUUM ANALYZE pgbench_accounts, tenant_accounts, tenant_history;
+SQL
+
+pgbench_tps() {
+  pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" -U stratum_app -h 127.0.0.1 \
+    -p "$STRATUM_BENCH_PGPORT" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+
+declare -A best rts
+variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer libpq-pipeline stratum-plain)
+for ((round = 0; round < rounds; round++)); do
+  # Rotate the order so no variant always runs first (or last) on a noisy machine.
+  for ((i = 0; i < ${#variants[@]}; i++)); do
+    v=${variants[(i + round) % ${#variants[@]}]}
+    if [[ $v == pgbench ]]; then
+      tps=$(pgbench_tps)
+      rt=1
+    else
+      read -r _ tps rt < <("$bin" pk "$clients" "$seconds" "$v")
+    fi
+    rts[$v]=$rt
+    best[$v]=$(awk -v a="$tps" -v b="${best[$v]:-0}" 'BEGIN { print (a > b) ? a : b }')
+  done
+done
+
+echo
+echo "primary-key SELECT, $clients clients, ${seconds} s, best of $rounds rounds (order rotated):"
+printf '  %-52s %10s %8s %10s\n' "" "tps" "RT/op" "vs pgbench"
+describe() {
+  case $1 in
+    pgbench) echo "pgbench -S -M prepared (plain table, no tenancy)" ;;
+    stratum) echo "stratum pool.query as tenant (RLS, 1 round trip)" ;;
+    libpq-plain) echo "raw libpq prepared SELECT (plain table, no tenancy)" ;;
+    libpq-tenant) echo "raw libpq as tenant, one statement per round trip" ;;
+    stratum-bouncer) echo "stratum pool.query as tenant through PgBouncer" ;;
+    libpq-pipeline) echo "raw libpq, stratum's pipeline by hand (RLS, 1 RT)" ;;
+    stratum-plain) echo "stratum lease->exec, plain table, no tenancy" ;;
+  esac
+}
+for v in "${variants[@]}"; do
+  awk -v d="$(describe "$v")" -v t="${best[$v]}" -v r="${rts[$v]}" -v p="${best[pgbench]}" \
+    'BEGIN { printf "  %-52s %10.0f %8.2f %10.3f\n", d, t, r, t / p }'
+done
+awk -v s="${best[stratum]}" -v p="${best[pgbench]}" -v b="${best[stratum-bouncer]}" -v n="${best[libpq-tenant]}" 'BEGIN {
+  printf "  stratum / pgbench = %.3f (target >= 0.85: %s); stratum / via PgBouncer = %.2f (target > 1: %s);\n",
+         s / p, (s / p >= 0.85) ? "met" : "MISSED", s / b, (s > b) ? "met" : "MISSED"
+  printf "  stratum / raw libpq tenant one-statement-per-round-trip = %.2f\n", s / n }'
+# Where the gap to pgbench comes from: the library (same work, with and
+# without it) and the server's tenancy work (the same client, with and without it).
+awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratum-plain]}" \
+    -v lp="${best[libpq-plain]}" 'BEGIN {
+  printf "  library cost: stratum / hand-written pipeline = %.3f, stratum-plain / libpq-plain = %.3f\n", s / hp, sp / lp
+  printf "  tenancy cost on the server (set_tenant + RLS): hand-written pipeline / libpq-plain = %.3f\n", hp / lp }'
+
+echo
+"$bin" latency "$iterations"

@@ -1,0 +1,82 @@
+// stratum::Tx: one transaction on one connection, usually as a tenant.
+// BEGIN and stratum.set_tenant() travel with the first statement (no extra
+// round trip); commit() is one round trip; the destructor rolls back what was
+// not committed and never throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "stratum/connection.hpp"
+#include "stratum/params.hpp"
+#include "stratum/result.hpp"
+#include "stratum/uuid.hpp"
+
+namespace stratum {
+
+enum class Isolation : std::uint8_t { read_committed, repeatable_read, serializable };
+
+struct TxOptions {
+    Isolation isolation = Isolation::read_committed;
+    bool read_only = false;
+    // Who acts (stratum.set_actor), recorded by the audit trail.
+    std::optional<std::string> actor;
+};
+
+class Tx {
+public:
+    // A transaction as `tenant`.
+    Tx(Connection &connection, const TenantId &tenant, TxOptions options = {});
+    // A transaction without tenant context (tenant tables then raise NoTenantContext).
+    explicit Tx(Connection &connection, TxOptions options = {});
+    ~Tx();
+    Tx(const Tx &) = delete;
+    Tx &operator=(const Tx &) = delete;
+
+    // One statement, one round trip (the first also carries BEGIN and the tenant).
+    template <class... Args>
+        requires are_values_v<Args...>
+    Result exec(std::string_view sql, Args &&...args)
+    {
+        Params params(std::forward<Args>(args)...);
+        return exec(sql, params);
+    }
+    Result exec(std::string_view sql, const Params &params);
+
+    // Several statements in one round trip; one Result each. On failure the
+    // transaction is aborted (roll it back or let the destructor do it).
+    std::vector<Result> exec_batch(std::span<const Statement> statements);
+
+    // COMMIT (one round trip; none when no statement ran). A failed commit
+    // throws and leaves the transaction rolled back.
+    void commit();
+    // ROLLBACK (one round trip when the transaction began on the server).
+    void rollback();
+
+    bool is_open() const noexcept { return state_ == State::pending || state_ == State::active; }
+    const TenantId *tenant() const noexcept { return tenant_ ? &*tenant_ : nullptr; }
+    Connection &connection() noexcept { return connection_; }
+    // Round trips this transaction made so far.
+    std::uint64_t round_trips() const noexcept { return connection_.round_trips() - round_trips_at_start_; }
+
+private:
+    enum class State : std::uint8_t { pending, active, failed, committed, rolled_back };
+    void send_begin();
+    void check_open() const;
+    std::vector<Result> run(std::span<const Statement> statements, const Params *single_params,
+                            std::string_view single_sql);
+
+    Connection &connection_;
+    std::optional<TenantId> tenant_;
+    TxOptions options_;
+    Params context_params_;
+    State state_ = State::pending;
+    std::uint64_t round_trips_at_start_;
+};
+
+}  // namespace stratum
