@@ -16,12 +16,13 @@
 namespace stratum {
 
 // A parameter whose value must never be logged (password hashes, tokens, ...).
+// (Distinct from stratum::Secret in config.hpp, a configured password.)
 template <class T>
-struct Secret {
+struct SecretParam {
     T value;
 };
 template <class T>
-Secret<std::decay_t<T>> secret(T &&value)
+SecretParam<std::decay_t<T>> secret(T &&value)
 {
     return {std::forward<T>(value)};
 }
@@ -29,7 +30,7 @@ Secret<std::decay_t<T>> secret(T &&value)
 template <class T>
 inline constexpr bool is_secret_v = false;
 template <class T>
-inline constexpr bool is_secret_v<Secret<T>> = true;
+inline constexpr bool is_secret_v<SecretParam<T>> = true;
 
 // The parameters of one statement, in text format.
 class Params {
