@@ -105,8 +105,8 @@ void raise_step_error(const RunTarget &target, const Step &step, const Error &er
     fields.message = prefix + fields.message;
     if (attempts > 1)
         fields.message += " (gave up after " + std::to_string(attempts) + " attempts)";
-    throw MigrationError(reason_of(fields.sqlstate), std::move(fields), std::move(failure),
-                         std::move(partial));
+    MigrationErrorReason reason = reason_of(fields.sqlstate);  // before fields is moved
+    throw MigrationError(reason, std::move(fields), std::move(failure), std::move(partial));
 }
 
 void raise_run_error(MigrationErrorReason reason, const RunTarget &target, std::string sqlstate,
