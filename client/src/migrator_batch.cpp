@@ -4,7 +4,9 @@
 // trip. The server stops at the first failure; what committed before it
 // stays, the failed one leaves nothing, and lock timeouts are retried.
 #include <algorithm>
+#include <cstdio>
 #include <map>
+#include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -26,7 +28,8 @@ constexpr const char *rollback_sql =
 constexpr const char *ledger_sql =
     "SELECT version, status, checksum, "
     "coalesce((extract(epoch FROM duration) * 1000000)::bigint, 0), "
-    "coalesce((extract(epoch FROM rollback_duration) * 1000000)::bigint, 0) "
+    "coalesce((extract(epoch FROM rollback_duration) * 1000000)::bigint, 0), "
+    "coalesce(metadata ->> 'run', '') "
     "FROM stratum.schema_migrations "
     "WHERE scope = $1 AND kind = $2 AND environment = $3 AND version = ANY($4::bigint[])";
 
@@ -91,6 +94,11 @@ std::string metadata_of(const RunTarget &target, const MigrationFile &file)
 Runner::Runner(Migrator::Impl &impl_, Session &session_, RunTarget &target_, RunResult &result_)
     : impl(impl_), session(session_), target(target_), result(result_)
 {
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    char id[33];
+    std::snprintf(id, sizeof id, "%016llx%016llx", static_cast<unsigned long long>(random()),
+                  static_cast<unsigned long long>(random()));
+    run_id_ = id;
     // Settings of each migration's transaction, in one statement: its
     // statement_timeout (NULL keeps the session's), the actor, and for hooks
     // which migration runs.
@@ -223,7 +231,7 @@ void Runner::send_apply(const Step &step, std::deque<Params> &params)
         p.add_text(target.environment);
     else
         p.add_null();
-    p.add_text(interval_text(step.lock_timeout)).add(step.repair).add_text(step.metadata);
+    p.add_text(interval_text(step.lock_timeout)).add(step.repair).add_text(metadata_for(step));
     session.conn().send(apply_sql, p);
 }
 
@@ -237,6 +245,16 @@ void Runner::send_rollback(const Step &step, std::deque<Params> &params)
         p.add_null();
     p.add_text(interval_text(step.lock_timeout));
     session.conn().send(rollback_sql, p);
+}
+
+std::string Runner::metadata_for(const Step &step) const
+{
+    // step.metadata is a JSON object: add one member before its closing brace.
+    std::string metadata = step.metadata.empty() ? "{}" : step.metadata;
+    std::size_t close = metadata.rfind('}');
+    bool empty = metadata.find_first_not_of(" \t\n{") == close;
+    metadata.insert(close, std::string(empty ? "" : ",") + "\"run\":\"" + run_id_ + "\"");
+    return metadata;
 }
 
 std::pair<std::string, microseconds> Runner::main_outcome(const Result &result)
@@ -347,11 +365,13 @@ std::size_t Runner::completed_in_ledger(std::span<const Step> steps,
     struct LedgerState {
         std::string status, checksum;
         std::int64_t duration, rollback_duration;
+        std::string run;
     };
     std::map<std::int64_t, LedgerState> ledger;
     for (const auto &row : rows)
         ledger[row[0].as<std::int64_t>()] = {row[1].as<std::string>(), row[2].as<std::string>(),
-                                             row[3].as<std::int64_t>(), row[4].as<std::int64_t>()};
+                                             row[3].as<std::int64_t>(), row[4].as<std::int64_t>(),
+                                             row[5].as<std::string>()};
     std::size_t completed = 0;
     for (const Step &step : steps) {
         auto it = ledger.find(step.version);
@@ -362,9 +382,15 @@ std::size_t Runner::completed_in_ledger(std::span<const Step> steps,
         if (!is_done)
             break;
         bool rollback = step.action == Step::Action::rollback;
-        done.push_back(outcome_of(target, step, rollback ? "rolled_back" : "applied",
-                                  microseconds(rollback ? it->second.rollback_duration
-                                                        : it->second.duration),
+        bool ours = rollback || it->second.run == run_id_;
+        const char *action = rollback ? "rolled_back"
+                             : !ours  ? "skipped"
+                             : step.repair ? "repaired"
+                                           : "applied";
+        done.push_back(outcome_of(target, step, action,
+                                  microseconds(!ours       ? 0
+                                               : rollback ? it->second.rollback_duration
+                                                          : it->second.duration),
                                   1));
         completed++;
     }

@@ -161,6 +161,8 @@ public:
     void send_prelude(const Step &step, std::deque<Params> &params);
     void send_apply(const Step &step, std::deque<Params> &params);
     void send_rollback(const Step &step, std::deque<Params> &params);
+    // The step's metadata with this run's id.
+    std::string metadata_for(const Step &step) const;
     // The (action, microseconds) row of an apply or rollback statement.
     static std::pair<std::string, microseconds> main_outcome(const Result &result);
 
@@ -189,6 +191,10 @@ private:
     std::string phase_of(const Error &error) const;
 
     std::string prelude_sql_;
+    // Recorded in the metadata of every ledger row this run writes, so that
+    // after a failed batch the rows this run committed are told apart from
+    // rows another migrator committed meanwhile.
+    std::string run_id_;
 };
 
 // The metadata recorded with a migration (file names, hooks, header).

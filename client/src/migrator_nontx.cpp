@@ -278,7 +278,7 @@ void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
         key_params(record_params);
         record_params.add_text(std::to_string(elapsed.count()) + " microseconds")
             .add(state == "repair")
-            .add_text(step.metadata);
+            .add_text(metadata_for(step));
         conn.send(record_apply_sql, record_params);
         std::size_t recorded_at = conn.queued() - 1;
         lock.send_release();
