@@ -29,8 +29,8 @@ constexpr const char *claim_sql =
     "FROM stratum.claim_tenant_migration()";
 constexpr const char *finish_sql = "SELECT stratum.finish_tenant_migration($1::name)";
 constexpr const char *fail_sql = "SELECT stratum.fail_tenant_migration($1::name, $2)";
-constexpr const char *queue_state_sql =
-    "SELECT state FROM stratum.tenant_migration_queue WHERE scope = $1::name";
+constexpr const char *savepoint_sql = "SAVEPOINT stratum_tenant_migration";
+constexpr const char *rollback_to_savepoint_sql = "ROLLBACK TO SAVEPOINT stratum_tenant_migration";
 
 struct Claim {
     std::string scope;
@@ -106,7 +106,10 @@ private:
         return claim;
     }
 
-    // Migrates the claimed tenant; returns the next claim.
+    // Migrates the claimed tenant; returns the next claim. Its migrations run
+    // after a savepoint, so that a failure is rolled back to it and recorded
+    // while the claim (a row lock taken before it) is still held: no other
+    // worker can take the tenant in between.
     std::optional<Claim> migrate(const Claim &claim)
     {
         auto started = SteadyClock::now();
@@ -129,6 +132,8 @@ private:
         std::deque<Params> params;
         std::vector<std::size_t> applies;
         std::size_t sent = 0;
+        conn.send_internal(savepoint_sql, no_params());
+        sent++;
         for (const Step &step : steps) {
             runner.send_prelude(step, params);
             sent++;
@@ -148,7 +153,6 @@ private:
         conn.send_internal("COMMIT", no_params());
         conn.send_internal("BEGIN", no_params());
         conn.send(claim_sql, no_params());
-        sent += 4;
 
         std::vector<Result> results;
         try {
@@ -156,26 +160,7 @@ private:
         } catch (const ConnectionLost &) {
             throw;
         } catch (const Error &error) {
-            if (conn.in_transaction())
-                conn.exec("ROLLBACK");
-            // The error may come after the COMMIT (the next claim): then the tenant is done.
-            Result state = conn.exec(queue_state_sql, claim.scope);
-            if (!state.empty() && state[0][0].view() == "done") {
-                done(claim, started, {});
-                return begin_and_claim();
-            }
-            Transient why = classify(error);
-            RetryBudget &budget = budgets_.try_emplace(claim.scope, shared_.impl.options).first->second;
-            if (why != Transient::no) {
-                if (auto delay = budget.next_delay(why)) {
-                    shared_.impl.emit({.type = MigrationEvent::Type::retrying, .scope = claim.scope,
-                                       .message = error.message(), .attempt = budget.attempts(),
-                                       .delay = *delay});
-                    std::this_thread::sleep_for(*delay);
-                    return begin_and_claim();  // still pending: claimed again, here or by another worker
-                }
-            }
-            return fail(claim, started, error);
+            return after_failure(claim, started, error);
         }
         std::vector<MigrationOutcome> outcomes;
         for (std::size_t i = 0; i < steps.size(); i++) {
@@ -183,9 +168,45 @@ private:
             outcomes.push_back(outcome_of(target, steps[i], action, duration, 1));
         }
         done(claim, started, std::move(outcomes));
-        std::optional<Claim> next = claim_of(results.back());
+        return claimed(results.back());
+    }
+
+    std::optional<Claim> after_failure(const Claim &claim, SteadyClock::time_point started,
+                                       const Error &error)
+    {
+        Connection &conn = session_.conn();
+        if (error.statement() == claim_sql || error.statement() == "BEGIN") {
+            // After the COMMIT: the tenant is done, only the next claim failed.
+            if (conn.in_transaction())
+                conn.exec("ROLLBACK");
+            done(claim, started, {});
+            return begin_and_claim();
+        }
+        if (!conn.in_transaction()) {
+            // The COMMIT itself failed: the claim is gone with the transaction.
+            return fail(claim, started, error);
+        }
+        conn.exec(rollback_to_savepoint_sql);
+        Transient why = classify(error);
+        RetryBudget &budget = budgets_.try_emplace(claim.scope, shared_.impl.options).first->second;
+        if (why != Transient::no) {
+            if (auto delay = budget.next_delay(why)) {
+                shared_.impl.emit({.type = MigrationEvent::Type::retrying, .scope = claim.scope,
+                                   .message = error.message(), .attempt = budget.attempts(),
+                                   .delay = *delay});
+                std::this_thread::sleep_for(*delay);
+                return claim;  // still ours: try again
+            }
+        }
+        return fail(claim, started, error);
+    }
+
+    // The next claim from a result; ends the transaction when there is none.
+    std::optional<Claim> claimed(const Result &result)
+    {
+        std::optional<Claim> next = claim_of(result);
         if (!next)
-            conn.exec("COMMIT");
+            session_.conn().exec("COMMIT");
         return next;
     }
 
@@ -205,12 +226,18 @@ private:
         shared_.add(std::move(outcome));
     }
 
+    // Records the failure (in the claiming transaction when it is still
+    // open), and claims the next tenant in the same round trip.
     std::optional<Claim> fail(const Claim &claim, SteadyClock::time_point started, const Error &error)
     {
         Connection &conn = session_.conn();
+        Params failure(claim.scope, error.message());
+        conn.send(fail_sql, failure);
         if (conn.in_transaction())
-            conn.exec("ROLLBACK");
-        conn.exec(fail_sql, claim.scope, error.message());
+            conn.send_internal("COMMIT", no_params());
+        conn.send_internal("BEGIN", no_params());
+        conn.send(claim_sql, no_params());
+        std::vector<Result> results = conn.sync();
         TenantOutcome outcome;
         outcome.scope = claim.scope;
         outcome.tenant_id = claim.tenant;
@@ -223,18 +250,18 @@ private:
         shared_.impl.emit({.type = MigrationEvent::Type::tenant_failed, .scope = claim.scope,
                            .message = error.message(), .duration = outcome.duration});
         shared_.add(std::move(outcome));
-        return begin_and_claim();
+        return claimed(results.back());
     }
 
-    TenantRun &shared_;
-    int number_;
-    Session session_;
     int attempts_of(const std::string &scope) const
     {
         auto it = budgets_.find(scope);
         return it == budgets_.end() ? 1 : it->second.attempts();
     }
 
+    TenantRun &shared_;
+    int number_;
+    Session session_;
     std::map<std::string, RetryBudget> budgets_;  // transient failures per tenant schema
 };
 
