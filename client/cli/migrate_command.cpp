@@ -2,9 +2,37 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli.hpp"
 #include "migration_cli.hpp"
 
 namespace stratum::cli {
+
+static_assert(migration_exit::ok == exit_ok && migration_exit::failure == exit_failure &&
+              migration_exit::drift == exit_drift && migration_exit::nothing_to_do == exit_nothing_to_do);
+
+void add_migration_options(CLI::App &command, MigrationCliOptions &options, bool with_scope)
+{
+    command.add_option("--dir", options.dir,
+                       "migrations directory (default: the configuration's migrations.dir, "
+                       "else ./migrations)");
+    if (with_scope)
+        command.add_option("--scope", options.scope,
+                           "master, or a tenant schema (tenant migrations of that schema only)");
+    command.add_option("--lock-timeout", options.lock_timeout,
+                       "lock_timeout of each migration statement (default 5s)");
+    command.add_option("--statement-timeout", options.statement_timeout,
+                       "statement_timeout of each migration (default: the server's)");
+    command.add_option("--lock-wait", options.lock_wait,
+                       "how long to keep retrying lock timeouts (default: migrations.lock_timeout)");
+    command.add_option("--batch-size", options.batch_size,
+                       "transactional migrations per round trip (default 100)")
+        ->check(CLI::Range(1, 10000));
+    command.add_flag("--json", options.json, "print JSON on stdout");
+    command.add_flag("--quiet,-q", options.quiet, "no progress lines");
+    command.add_flag("--detailed-exitcode", options.detailed_exitcode,
+                     "exit 4 when there was nothing to do");
+}
+
 namespace {
 
 struct MigrateArgs {

@@ -5,8 +5,6 @@
 #include <iostream>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
-
 namespace stratum::cli {
 namespace {
 
@@ -20,29 +18,6 @@ std::chrono::milliseconds duration_option(const std::string &text, const char *o
 }
 
 }  // namespace
-
-void add_migration_options(CLI::App &command, MigrationCliOptions &options, bool with_scope)
-{
-    command.add_option("--dir", options.dir,
-                       "migrations directory (default: the configuration's migrations.dir, "
-                       "else ./migrations)");
-    if (with_scope)
-        command.add_option("--scope", options.scope,
-                           "master, or a tenant schema (tenant migrations of that schema only)");
-    command.add_option("--lock-timeout", options.lock_timeout,
-                       "lock_timeout of each migration statement (default 5s)");
-    command.add_option("--statement-timeout", options.statement_timeout,
-                       "statement_timeout of each migration (default: the server's)");
-    command.add_option("--lock-wait", options.lock_wait,
-                       "how long to keep retrying lock timeouts (default: migrations.lock_timeout)");
-    command.add_option("--batch-size", options.batch_size,
-                       "transactional migrations per round trip (default 100)")
-        ->check(CLI::Range(1, 10000));
-    command.add_flag("--json", options.json, "print JSON on stdout");
-    command.add_flag("--quiet,-q", options.quiet, "no progress lines");
-    command.add_flag("--detailed-exitcode", options.detailed_exitcode,
-                     "exit 4 when there was nothing to do");
-}
 
 MigratorOptions migrator_options(const Config &config, const MigrationCliOptions &options)
 {
@@ -127,30 +102,21 @@ int report_failure(const MigrationError &error, bool json)
         if (!error.hint().empty())
             std::cerr << "HINT: " << error.hint() << "\n";
     }
-    return error.is_drift() ? exit_drift : exit_failure;
+    return error.is_drift() ? migration_exit::drift : migration_exit::failure;
 }
 
 int report_file_failure(const MigrationFileError &error, bool json)
 {
-    if (json) {
-        nlohmann::json problems = nlohmann::json::array();
-        for (const FileProblem &p : error.problems())
-            problems.push_back({{"file", p.file}, {"line", p.line}, {"message", p.message}});
-        nlohmann::json out = {{"error",
-                               {{"reason", "file"},
-                                {"sqlstate", error.sqlstate()},
-                                {"message", error.message()},
-                                {"problems", problems}}}};
-        std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    } else {
+    if (json)
+        std::cout << error.to_json(2) << "\n";
+    else
         std::cerr << "stratum: " << error.message() << "\n";
-    }
-    return exit_failure;
+    return migration_exit::failure;
 }
 
 int success_code(bool nothing_to_do, const MigrationCliOptions &options)
 {
-    return nothing_to_do && options.detailed_exitcode ? exit_nothing_to_do : exit_ok;
+    return nothing_to_do && options.detailed_exitcode ? migration_exit::nothing_to_do : migration_exit::ok;
 }
 
 int run_migration_command(const MigrationCliOptions &options, const std::function<int()> &body)

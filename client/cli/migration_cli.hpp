@@ -4,12 +4,30 @@
 // exit codes.
 #pragma once
 
+#include <functional>
 #include <string>
 
-#include "cli.hpp"
+#include "stratum/config.hpp"
 #include "stratum/migrator.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace stratum::cli {
+
+// Declared in cli.hpp as well; repeated here so that this header (and
+// migration_cli.cpp) stays free of CLI11, which is slow to compile.
+int run(const std::function<int()> &body);
+
+// The exit codes of cli.hpp this file returns (checked against it in
+// migrate_command.cpp).
+namespace migration_exit {
+inline constexpr int ok = 0;
+inline constexpr int failure = 1;
+inline constexpr int drift = 3;
+inline constexpr int nothing_to_do = 4;
+}  // namespace migration_exit
 
 struct MigrationCliOptions {
     std::string dir;                // "" = the configuration's migrations.dir
@@ -23,7 +41,8 @@ struct MigrationCliOptions {
     bool detailed_exitcode = false;
 };
 
-// Adds the shared options to a command group (its subcommands fall through to it).
+// Adds the shared options to a command group (its subcommands fall through
+// to it). Defined in migrate_command.cpp.
 void add_migration_options(CLI::App &command, MigrationCliOptions &options, bool with_scope);
 
 // Options for the Migrator from the configuration and the command line

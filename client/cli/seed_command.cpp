@@ -1,6 +1,7 @@
 // stratum seed --env NAME: applies migrations/seeds/NAME/, each seed once.
 #include <iostream>
 
+#include "cli.hpp"
 #include "migration_cli.hpp"
 
 namespace stratum::cli {

@@ -2,8 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
-
+#include "cli.hpp"
 #include "migration_cli.hpp"
 
 namespace stratum::cli {
@@ -71,10 +70,10 @@ void add_tenant_commands(CLI::App &app, GlobalOptions &options, int &exit_code)
             std::vector<TenantInfo> tenants =
                 args->behind ? migrator.tenants_behind() : migrator.list_tenants();
             if (args->common.json) {
-                nlohmann::json out = nlohmann::json::array();
-                for (const auto &t : tenants)
-                    out.push_back(nlohmann::json::parse(t.to_json()));
-                std::cout << out.dump(2) << "\n";
+                std::cout << "[";
+                for (std::size_t i = 0; i < tenants.size(); i++)
+                    std::cout << (i ? ",\n " : "\n ") << tenants[i].to_json();
+                std::cout << "\n]\n";
             } else {
                 std::printf("%-24s  %-36s  %-10s  %-28s  %-8s  %s\n", "SLUG", "ID", "STATUS",
                             "SCHEMA", "VERSION", "MISSING");

@@ -6,7 +6,6 @@
 #include <charconv>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "sql_scan.hpp"
@@ -60,6 +59,52 @@ bool read_file(const fs::path &path, std::string &out)
 std::string shown(const fs::path &relative_to, const std::string &relative)
 {
     return (relative_to / relative).lexically_normal().generic_string();
+}
+
+// NNN_name.up.sql / NNN_name.down.sql (migrations), NNN_name.sql /
+// NNN_name.down.sql (seeds): the version's digits, the name, and which file.
+struct ParsedName {
+    std::string digits;
+    std::string name;
+    bool down = false;
+};
+
+std::optional<ParsedName> parse_name(std::string_view filename, MigrationKind kind)
+{
+    auto strip = [&](std::string_view suffix) {
+        if (!filename.ends_with(suffix))
+            return false;
+        filename.remove_suffix(suffix.size());
+        return true;
+    };
+    ParsedName parsed;
+    if (kind == MigrationKind::migration) {
+        parsed.down = strip(".down.sql");
+        if (!parsed.down && !strip(".up.sql"))
+            return std::nullopt;
+    } else {
+        parsed.down = strip(".down.sql");
+        if (!parsed.down && !strip(".sql"))
+            return std::nullopt;
+    }
+    std::size_t underscore = filename.find('_');
+    if (underscore == 0 || underscore == std::string_view::npos || underscore + 1 == filename.size())
+        return std::nullopt;
+    std::string_view digits = filename.substr(0, underscore);
+    std::string_view name = filename.substr(underscore + 1);
+    for (char c : digits) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+    }
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return std::nullopt;
+    }
+    parsed.digits = std::string(digits);
+    parsed.name = std::string(name);
+    return parsed;
 }
 
 struct Found {
@@ -124,43 +169,31 @@ private:
 
     void classify(const fs::path &path, std::map<std::int64_t, Pair> &pairs)
     {
-        static const std::regex migration_name(R"(^([0-9]+)_([A-Za-z0-9_-]+)\.(up|down)\.sql$)");
-        static const std::regex seed_name(R"(^([0-9]+)_([A-Za-z0-9_-]+)(\.down)?\.sql$)");
-        const std::string filename = path.filename().string();
         const std::string file = relative(path);
-        std::smatch match;
-        bool down;
-        if (kind_ == MigrationKind::migration) {
-            if (!std::regex_match(filename, match, migration_name)) {
-                problem(file, 0,
-                        "is not named like a migration: NNN_name.up.sql and NNN_name.down.sql "
-                        "(a version number, an underscore, letters, digits, _ or -)");
-                return;
-            }
-            down = match[3] == "down";
-        } else {
-            if (!std::regex_match(filename, match, seed_name)) {
-                problem(file, 0,
-                        "is not named like a seed: NNN_name.sql (and optionally NNN_name.down.sql)");
-                return;
-            }
-            down = match[3].matched;
+        std::optional<ParsedName> parsed = parse_name(path.filename().string(), kind_);
+        if (!parsed) {
+            problem(file, 0,
+                    kind_ == MigrationKind::migration
+                        ? "is not named like a migration: NNN_name.up.sql and NNN_name.down.sql "
+                          "(a version number, an underscore, letters, digits, _ or -)"
+                        : "is not named like a seed: NNN_name.sql (and optionally NNN_name.down.sql)");
+            return;
         }
-        const std::string digits = match[1];
         std::int64_t version = 0;
+        const std::string &digits = parsed->digits;
         auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), version);
         if (error != std::errc() || end != digits.data() + digits.size()) {
             problem(file, 0, "version " + digits + " is too large (at most 18 digits)");
             return;
         }
         Pair &pair = pairs[version];
-        std::optional<Found> &slot = down ? pair.down : pair.up;
+        std::optional<Found> &slot = parsed->down ? pair.down : pair.up;
         if (slot) {
             problem(file, 0, "version " + std::to_string(version) + " is also used by " +
                                  shown(relative_to_, slot->file));
             return;
         }
-        slot = Found{match[2], file, path};
+        slot = Found{parsed->name, file, path};
     }
 
     std::optional<MigrationFile> load(std::int64_t version, Pair &pair)

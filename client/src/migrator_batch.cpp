@@ -9,8 +9,6 @@
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "migrator_internal.hpp"
 
 namespace stratum::migrator {
@@ -59,36 +57,6 @@ Step apply_step(const RunTarget &target, const MigratorOptions &options, const M
         step.statement_timeout = options.statement_timeout;
     step.metadata = metadata_of(target, file);
     return step;
-}
-
-std::string metadata_of(const RunTarget &target, const MigrationFile &file)
-{
-    nlohmann::json header = nlohmann::json::object();
-    if (!file.header.depends_on.empty())
-        header["depends"] = file.header.depends_on;
-    if (!file.header.transactional)
-        header["no_transaction"] = true;
-    if (file.header.irreversible)
-        header["irreversible"] = true;
-    if (file.header.lock_timeout)
-        header["lock_timeout_ms"] = file.header.lock_timeout->count();
-    if (file.header.statement_timeout)
-        header["statement_timeout_ms"] = file.header.statement_timeout->count();
-    nlohmann::json hooks = nlohmann::json::object();
-    if (target.hooks != nullptr) {
-        if (target.hooks->before_each)
-            hooks["before_each"] = target.hooks->before_each->file;
-        if (target.hooks->after_each)
-            hooks["after_each"] = target.hooks->after_each->file;
-    }
-    nlohmann::json metadata = {{"file", file.file}, {"runner", "stratum-migrate 0.1.0"}};
-    if (file.down_file)
-        metadata["down_file"] = *file.down_file;
-    if (!header.empty())
-        metadata["header"] = header;
-    if (!hooks.empty())
-        metadata["hooks"] = hooks;
-    return metadata.dump();
 }
 
 Runner::Runner(Migrator::Impl &impl_, Session &session_, RunTarget &target_, RunResult &result_)

@@ -1,6 +1,6 @@
 // Turning what went wrong into MigrationErrors that name the migration, its
 // file, the statement and the server's message; outcomes of steps.
-#include <regex>
+#include <charconv>
 
 #include "migrator_internal.hpp"
 
@@ -78,11 +78,18 @@ void raise_step_error(const RunTarget &target, const Step &step, const Error &er
     failure.phase = phase;
 
     // The extension's messages say "... failed at statement 3 (line 4, ...)".
-    static const std::regex position(R"(at statement ([0-9]+) \(line ([0-9]+))");
-    std::smatch match;
-    if (std::regex_search(fields.message, match, position)) {
-        failure.statement = std::stoi(match[1]);
-        failure.line = std::stoi(match[2]);
+    std::string_view message = fields.message;
+    if (std::size_t at = message.find("at statement "); at != std::string_view::npos) {
+        const char *p = message.data() + at + std::string_view("at statement ").size();
+        const char *end = message.data() + message.size();
+        int statement = 0, line = 0;
+        auto parsed = std::from_chars(p, end, statement);
+        std::string_view rest(parsed.ptr, end - parsed.ptr);
+        if (parsed.ec == std::errc() && rest.starts_with(" (line ") &&
+            std::from_chars(rest.data() + 7, end, line).ec == std::errc()) {
+            failure.statement = statement;
+            failure.line = line;
+        }
     }
 
     const std::string label = target.label(step.version, step.name);

@@ -6,8 +6,6 @@
 #include <deque>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
 namespace stratum::migrator {
 namespace {
 

@@ -2,6 +2,7 @@
 // `stratum migrate ... --json` prints and the admin endpoints return).
 #include <nlohmann/json.hpp>
 
+#include "migrator_internal.hpp"
 #include "stratum/migrator.hpp"
 
 namespace stratum {
@@ -173,6 +174,16 @@ std::string MigrationError::to_json(int indent) const
     return dump(out, indent);
 }
 
+std::string MigrationFileError::to_json(int indent) const
+{
+    json list = json::array();
+    for (const FileProblem &p : problems_)
+        list.push_back({{"file", p.file}, {"line", p.line}, {"message", p.message}});
+    json out = {{"error",
+                 {{"reason", "file"}, {"sqlstate", sqlstate()}, {"message", message()}, {"problems", list}}}};
+    return dump(out, indent);
+}
+
 std::size_t StatusReport::count(std::string_view state) const noexcept
 {
     std::size_t n = 0;
@@ -285,4 +296,37 @@ std::string TenantRunResult::to_json(int indent) const
     return dump(out, indent);
 }
 
+namespace migrator {
+
+std::string metadata_of(const RunTarget &target, const MigrationFile &file)
+{
+    json header = json::object();
+    if (!file.header.depends_on.empty())
+        header["depends"] = file.header.depends_on;
+    if (!file.header.transactional)
+        header["no_transaction"] = true;
+    if (file.header.irreversible)
+        header["irreversible"] = true;
+    if (file.header.lock_timeout)
+        header["lock_timeout_ms"] = file.header.lock_timeout->count();
+    if (file.header.statement_timeout)
+        header["statement_timeout_ms"] = file.header.statement_timeout->count();
+    json hooks = json::object();
+    if (target.hooks != nullptr) {
+        if (target.hooks->before_each)
+            hooks["before_each"] = target.hooks->before_each->file;
+        if (target.hooks->after_each)
+            hooks["after_each"] = target.hooks->after_each->file;
+    }
+    json metadata = {{"file", file.file}, {"runner", "stratum-migrate 0.1.0"}};
+    if (file.down_file)
+        metadata["down_file"] = *file.down_file;
+    if (!header.empty())
+        metadata["header"] = header;
+    if (!hooks.empty())
+        metadata["hooks"] = hooks;
+    return metadata.dump();
+}
+
+}  // namespace migrator
 }  // namespace stratum

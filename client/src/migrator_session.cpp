@@ -18,8 +18,10 @@ void Migrator::Impl::emit(const MigrationEvent &event)
     logging::Level level = logging::Level::debug;
     if (event.type == MigrationEvent::Type::failed || event.type == MigrationEvent::Type::tenant_failed)
         level = logging::Level::warn;
-    else if (event.type == MigrationEvent::Type::retrying || event.type == MigrationEvent::Type::waiting)
-        level = logging::Level::info;
+    else if ((event.type == MigrationEvent::Type::retrying ||
+              event.type == MigrationEvent::Type::waiting) &&
+             !options.on_event)
+        level = logging::Level::info;  // nobody shows progress: the log must
     if (logging::enabled(level)) {
         logging::log(level, "migrate", std::string(to_string(event.type)) + " " + event.scope +
                                            (event.version >= 0 ? "/" + std::to_string(event.version)

@@ -90,6 +90,8 @@ class MigrationFileError : public Error {
 public:
     explicit MigrationFileError(std::vector<FileProblem> problems);
     const std::vector<FileProblem> &problems() const noexcept { return problems_; }
+    // {"error": {"reason": "file", "sqlstate", "message", "problems": [{"file", "line", "message"}]}}
+    std::string to_json(int indent = -1) const;
 
 private:
     std::vector<FileProblem> problems_;
