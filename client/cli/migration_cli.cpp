@@ -21,16 +21,16 @@ std::chrono::milliseconds duration_option(const std::string &text, const char *o
 
 MigratorOptions migrator_options(const Config &config, const MigrationCliOptions &options)
 {
-    MigratorOptions out;
-    out.dir = options.dir.empty() ? config.migrations.dir : options.dir;
+    MigratorOptions out = stratum::migrator_options(config);
+    if (!options.dir.empty())
+        out.dir = options.dir;
     out.scope = options.scope;
     if (!options.lock_timeout.empty())
         out.lock_timeout = duration_option(options.lock_timeout, "--lock-timeout");
     if (!options.statement_timeout.empty())
         out.statement_timeout = duration_option(options.statement_timeout, "--statement-timeout");
-    out.lock_wait_limit = options.lock_wait.empty()
-                              ? config.migrations.lock_timeout
-                              : duration_option(options.lock_wait, "--lock-wait");
+    if (!options.lock_wait.empty())
+        out.lock_wait_limit = duration_option(options.lock_wait, "--lock-wait");
     out.batch_size = static_cast<std::size_t>(options.batch_size);
     if (!options.json && !options.quiet)
         out.on_event = print_event;

@@ -3,10 +3,19 @@
 #include "stratum/migrator.hpp"
 
 #include "migrator_plan.hpp"
+#include "stratum/config.hpp"
 
 namespace stratum {
 
 using namespace migrator;
+
+MigratorOptions migrator_options(const Config &config)
+{
+    MigratorOptions options;
+    options.dir = config.migrations.dir;
+    options.lock_wait_limit = config.migrations.lock_timeout;
+    return options;
+}
 
 Migrator::Migrator(std::string conninfo, MigratorOptions options) : impl_(std::make_unique<Impl>())
 {

@@ -28,6 +28,7 @@
 namespace stratum {
 
 class Pool;
+struct Config;
 
 // Something the migrator is doing, for progress output and logs. Delivered
 // one at a time (calls are serialized), possibly from tenant worker threads.
@@ -98,6 +99,11 @@ struct MigratorOptions {
     // Progress; see MigrationEvent.
     std::function<void(const MigrationEvent &)> on_event;
 };
+
+// Options from the configuration: dir from migrations.dir, lock_wait_limit
+// from migrations.lock_timeout (how long lock timeouts are retried in all);
+// the rest as the defaults above.
+MigratorOptions migrator_options(const Config &config);
 
 // What happened to one migration in a run.
 struct MigrationOutcome {
