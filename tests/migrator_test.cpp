@@ -147,9 +147,10 @@ TEST_F(MigratorTest, FailingMigrationLeavesNothingAndNamesVersionFileStatementAn
 TEST_F(MigratorTest, FailureInTheMiddleOfABatchKeepsWhatCommittedBeforeIt)
 {
     for (int v = 1; v <= 40; v++) {
-        std::string t = "t" + std::to_string(v);
-        dir.migration(v, t, v == 25 ? "CREATE TABLE t1 (id int);" : "CREATE TABLE " + t + " (id int);",
-                      "DROP TABLE " + t + ";");
+        std::string t = std::to_string(v);
+        t.insert(0, 1, 't');
+        std::string create = "CREATE TABLE " + (v == 25 ? std::string("t1") : t) + " (id int);";
+        dir.migration(v, t, create, "DROP TABLE " + t + ";");
     }
     MigratorOptions options;
     options.batch_size = 16;

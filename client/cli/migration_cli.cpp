@@ -51,10 +51,14 @@ std::string format_elapsed(std::chrono::microseconds duration)
 void print_event(const MigrationEvent &event)
 {
     std::string what = event.scope;
-    if (event.version >= 0)
-        what += "/" + std::to_string(event.version);
-    if (!event.name.empty())
-        what += " " + event.name;
+    if (event.version >= 0) {
+        what += '/';
+        what += std::to_string(event.version);
+    }
+    if (!event.name.empty()) {
+        what += ' ';
+        what += event.name;
+    }
     switch (event.type) {
     case MigrationEvent::Type::applied:
         std::cerr << event.message << "  " << what << " (" << format_elapsed(event.duration) << ")\n";

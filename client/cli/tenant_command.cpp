@@ -28,8 +28,11 @@ Migrator make_migrator(const GlobalOptions &global, const TenantArgs &args)
 std::string versions_text(const std::vector<std::int64_t> &versions)
 {
     std::string text;
-    for (std::size_t i = 0; i < versions.size(); i++)
-        text += (i ? "," : "") + std::to_string(versions[i]);
+    for (std::size_t i = 0; i < versions.size(); i++) {
+        if (i > 0)
+            text += ',';
+        text += std::to_string(versions[i]);
+    }
     return text;
 }
 

@@ -300,9 +300,13 @@ std::string_view to_string(MigrationKind kind) noexcept
 std::string FileProblem::to_string() const
 {
     std::string text = file;
-    if (line > 0)
-        text += ":" + std::to_string(line);
-    return text + ": " + message;
+    if (line > 0) {
+        text += ':';
+        text += std::to_string(line);
+    }
+    text += ": ";
+    text += message;
+    return text;
 }
 
 MigrationFileError::MigrationFileError(std::vector<FileProblem> problems)

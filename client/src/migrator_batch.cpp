@@ -31,14 +31,6 @@ constexpr const char *ledger_sql =
     "FROM stratum.schema_migrations "
     "WHERE scope = $1 AND kind = $2 AND environment = $3 AND version = ANY($4::bigint[])";
 
-std::string array_text(const std::vector<std::int64_t> &values)
-{
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); i++)
-        text += (i ? "," : "") + std::to_string(values[i]);
-    return text + "}";
-}
-
 }  // namespace
 
 Step apply_step(const RunTarget &target, const MigratorOptions &options, const MigrationFile &file,

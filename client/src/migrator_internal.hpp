@@ -101,6 +101,9 @@ struct Step {
 Step apply_step(const RunTarget &target, const MigratorOptions &options, const MigrationFile &file,
                 bool repair);
 std::string interval_text(milliseconds duration);
+// Array literals for parameters: {1,2,3} and {abc,def} (hex checksums need no quotes).
+std::string array_text(const std::vector<std::int64_t> &values);
+std::string array_text(const std::vector<std::string> &values);
 
 // Why a statement failed, for the retry decision.
 enum class Transient : std::uint8_t {

@@ -50,14 +50,6 @@ std::vector<Statement> statements_of(const Result &rows)
     return out;
 }
 
-std::string array_text(const std::vector<std::int64_t> &values)
-{
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); i++)
-        text += (i ? "," : "") + std::to_string(values[i]);
-    return text + "}";
-}
-
 // Holds the scope's session lock; releasing resets the session settings too.
 class ScopeLock {
 public:

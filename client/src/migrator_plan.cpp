@@ -31,21 +31,6 @@ std::string join(const std::vector<std::string> &lines)
     return text;
 }
 
-template <class T>
-std::string array_text(const std::vector<T> &values)
-{
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); i++) {
-        if (i)
-            text += ",";
-        if constexpr (std::is_same_v<T, std::string>)
-            text += values[i];
-        else
-            text += std::to_string(values[i]);
-    }
-    return text + "}";
-}
-
 }  // namespace
 
 std::filesystem::path files_dir(const MigratorOptions &options, MigrationKind kind,

@@ -41,22 +41,6 @@ constexpr const char *verify_tenants_sql =
 constexpr const char *count_tenant_schemas_sql =
     "SELECT count(*) FROM stratum.tenants WHERE schema_name IS NOT NULL";
 
-std::string array_text(const std::vector<std::int64_t> &values)
-{
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); i++)
-        text += (i ? "," : "") + std::to_string(values[i]);
-    return text + "}";
-}
-
-std::string array_text(const std::vector<std::string> &values)
-{
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); i++)
-        text += (i ? "," : "") + values[i];
-    return text + "}";
-}
-
 StatusEntry entry_of(const Row &row, int first, const MigrationSet &set, const RunTarget &target)
 {
     StatusEntry entry;

@@ -23,11 +23,23 @@ void Migrator::Impl::emit(const MigrationEvent &event)
              !options.on_event)
         level = logging::Level::info;  // nobody shows progress: the log must
     if (logging::enabled(level)) {
-        logging::log(level, "migrate", std::string(to_string(event.type)) + " " + event.scope +
-                                           (event.version >= 0 ? "/" + std::to_string(event.version)
-                                                               : "") +
-                                           (event.name.empty() ? "" : " (" + event.name + ")") +
-                                           (event.message.empty() ? "" : ": " + event.message),
+        std::string line(to_string(event.type));
+        line += ' ';
+        line += event.scope;
+        if (event.version >= 0) {
+            line += '/';
+            line += std::to_string(event.version);
+        }
+        if (!event.name.empty()) {
+            line += " (";
+            line += event.name;
+            line += ')';
+        }
+        if (!event.message.empty()) {
+            line += ": ";
+            line += event.message;
+        }
+        logging::log(level, "migrate", line,
                      {{logging::field::version, event.version},
                       {logging::field::attempt, event.attempt},
                       {logging::field::duration_ms, event.duration.count() / 1000.0}});
@@ -131,6 +143,36 @@ std::string RunTarget::shown(const std::string &relative) const
 std::string interval_text(milliseconds duration)
 {
     return std::to_string(duration.count()) + " milliseconds";
+}
+
+namespace {
+
+template <class T>
+std::string array_literal(const std::vector<T> &values)
+{
+    std::string text = "{";
+    for (std::size_t i = 0; i < values.size(); i++) {
+        if (i > 0)
+            text += ',';
+        if constexpr (std::is_same_v<T, std::string>)
+            text += values[i];
+        else
+            text += std::to_string(values[i]);
+    }
+    text += '}';
+    return text;
+}
+
+}  // namespace
+
+std::string array_text(const std::vector<std::int64_t> &values)
+{
+    return array_literal(values);
+}
+
+std::string array_text(const std::vector<std::string> &values)
+{
+    return array_literal(values);
 }
 
 Transient classify(const Error &error)
