@@ -570,4 +570,28 @@ TEST_F(MigratorTest, RedoAppliesTheEditedNewestFile)
     EXPECT_EQ(sql("SELECT count(*) FROM pg_attribute WHERE attrelid = 'a'::regclass AND attname = 'note'"), "1");
 }
 
+TEST_F(MigratorTest, WorksOnConnectionsFromAPool)
+{
+    dir.migration(1, "a", "CREATE TABLE a (id int);", "DROP TABLE a;");
+    dir.migration(2, "a_index", "-- stratum: no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a_id ON a (id);",
+                  "DROP INDEX CONCURRENTLY IF EXISTS a_id;");
+    PoolOptions pool_options;
+    pool_options.primary = owner_conninfo(db);
+    pool_options.min_size = 0;
+    pool_options.max_size = 10;
+    pool_options.background_maintenance = false;
+    Pool pool(pool_options);
+    MigratorOptions options;
+    options.dir = dir.path();
+    Migrator migrator(pool, options);
+    EXPECT_EQ(migrator.up().count("applied"), 2u);
+    EXPECT_TRUE(migrator.status().up_to_date());
+    EXPECT_EQ(migrator.down_to(0).count("rolled_back"), 2u);
+    // The pooled connections are left clean: no session lock, no changed settings.
+    Lease lease = pool.acquire();
+    EXPECT_EQ(lease->exec("SHOW lock_timeout").value<std::string>(), "0");
+    EXPECT_EQ(lease->exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").value<int>(), 0);
+    EXPECT_EQ(lease->exec("SELECT 1").value<int>(), 1);  // back in pipeline mode
+}
+
 }  // namespace
