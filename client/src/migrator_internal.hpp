@@ -45,8 +45,9 @@ public:
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
 
-    Connection &conn() noexcept { return own_ ? *own_ : *lease_; }
-    Connection *operator->() noexcept { return &conn(); }
+    // Throws ConnectionLost once discarded.
+    Connection &conn();
+    Connection *operator->() { return &conn(); }
     void discard() noexcept;
     // Round trips made by simple queries (outside the pipeline) so far.
     std::uint64_t extra_round_trips = 0;

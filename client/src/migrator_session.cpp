@@ -74,6 +74,16 @@ Session::~Session()
         lease_.discard();
 }
 
+Connection &Session::conn()
+{
+    if (own_)
+        return *own_;
+    if (lease_)
+        return *lease_;
+    throw ConnectionLost(ErrorFields{.sqlstate = "08006",
+                                     .message = "the migrator closed its connection after an error"});
+}
+
 void Session::discard() noexcept
 {
     if (lease_)
