@@ -14,6 +14,9 @@ int main(int argc, char **argv)
     int exit_code = exit_ok;
 
     add_check_command(app, options, exit_code);
+    add_migrate_commands(app, options, exit_code);
+    add_seed_command(app, options, exit_code);
+    add_tenant_commands(app, options, exit_code);
 
     for (CLI::App *command : app.get_subcommands({}))
         command->fallthrough();

@@ -1,0 +1,2 @@
+-- The table takes its policies, triggers and indexes with it.
+DROP TABLE users;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS user_sessions_expires_at;
