@@ -51,5 +51,7 @@ int run(const std::function<int()> &body);
 // One function per subcommand group, each in its own file. Each sets
 // `exit_code` from its callback.
 void add_check_command(CLI::App &app, GlobalOptions &options, int &exit_code);
+void add_health_command(CLI::App &app, GlobalOptions &options, int &exit_code);
+void add_serve_command(CLI::App &app, GlobalOptions &options, int &exit_code);
 
 }  // namespace stratum::cli

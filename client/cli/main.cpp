@@ -14,6 +14,8 @@ int main(int argc, char **argv)
     int exit_code = exit_ok;
 
     add_check_command(app, options, exit_code);
+    add_health_command(app, options, exit_code);
+    add_serve_command(app, options, exit_code);
 
     for (CLI::App *command : app.get_subcommands({}))
         command->fallthrough();
