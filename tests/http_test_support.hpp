@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -88,6 +89,35 @@ inline Config topology_config(const Topology &t, std::map<std::string, std::stri
     options.env = std::move(env);
     return Config::parse(topology_yaml(t), "test.yaml", options);
 }
+
+// A file in a fresh directory under the system's temporary directory,
+// removed with the object.
+class TempFile {
+public:
+    TempFile(const std::string &name, const std::string &content)
+    {
+        char pattern[] = "/tmp/stratum-test-XXXXXX";
+        dir_ = ::mkdtemp(pattern) != nullptr ? pattern : "/tmp";
+        path_ = dir_ + "/" + name;
+        FILE *file = std::fopen(path_.c_str(), "w");
+        if (file == nullptr)
+            throw std::runtime_error("cannot write " + path_);
+        std::fwrite(content.data(), 1, content.size(), file);
+        std::fclose(file);
+    }
+    ~TempFile()
+    {
+        std::remove(path_.c_str());
+        ::rmdir(dir_.c_str());
+    }
+    TempFile(const TempFile &) = delete;
+    TempFile &operator=(const TempFile &) = delete;
+    const std::string &path() const { return path_; }
+
+private:
+    std::string dir_;
+    std::string path_;
+};
 
 // Runs SQL as superuser on the server at 127.0.0.1:port; fails the test on error.
 inline std::string sql_at(const std::string &port, const std::string &sql, const std::string &dbname = "postgres")
@@ -252,8 +282,41 @@ inline HttpResponse parse_response(const std::string &raw)
     return response;
 }
 
-// Sends `raw` (a whole request, as bytes) and reads the answer until the
-// server closes the connection.
+// Reads one response: until its headers and Content-Length bytes of body
+// have arrived (headers only for a HEAD request), the peer closes, or
+// `timeout` passes.
+inline std::string read_response(int fd, bool head, std::chrono::milliseconds timeout)
+{
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buffer[8192];
+    for (;;) {
+        const auto end_of_head = out.find("\r\n\r\n");
+        if (end_of_head != std::string::npos) {
+            const HttpResponse so_far = parse_response(out);
+            if (so_far.status == 100) {  // an interim answer: the real one follows
+                out.erase(0, end_of_head + 4);
+                continue;
+            }
+            const std::string length = so_far.header("content-length");
+            if (head || (!length.empty() && out.size() - end_of_head - 4 >= std::stoull(length)))
+                return out;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return out;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+            return out;
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0)
+            return out;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+// Sends `raw` (a whole request, as bytes) and reads one answer.
 inline HttpResponse raw_request(int port, const std::string &raw,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(20))
 {
@@ -261,7 +324,7 @@ inline HttpResponse raw_request(int port, const std::string &raw,
     if (fd < 0)
         return {};
     send_all(fd, raw);
-    std::string received = read_until_closed(fd, timeout);
+    std::string received = read_response(fd, raw.rfind("HEAD ", 0) == 0, timeout);
     ::close(fd);
     return parse_response(received);
 }

@@ -3,9 +3,12 @@
 // endpoints, routing, and JSON error bodies for every refusal.
 #include "http_server_state.hpp"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "stratum/logging.hpp"
@@ -72,11 +75,26 @@ bool allowed(const http::Endpoint &endpoint, const std::string &method)
 }
 
 // A refusal made before the body was read: the body is still on the
-// connection, so ask the client to close it.
-void refuse_unread(httplib::Response &response, int status, std::string_view code, std::string_view message)
+// connection and would be parsed as the next request, so the connection must
+// end with this answer. httplib (0.11) keeps a connection open unless the
+// request asked otherwise, but closes it when a content provider fails: the
+// provider writes the whole body, then reports failure.
+void refuse_unread(httplib::Response &response, int status, std::string_view code,
+                   std::string_view message)
 {
-    http::send_error(response, status, code, message);
+    http::Json error;
+    error["status"] = status;
+    error["code"] = std::string(code);
+    error["message"] = detail::presentable_error(message);
+    auto body = std::make_shared<std::string>(detail::dump_json(http::Json{{"error", error}}) + "\n");
+    response.status = status;
     response.set_header("Connection", "close");
+    response.set_content_provider(
+        body->size(), std::string(http::json_type),
+        [body](std::size_t offset, std::size_t length, httplib::DataSink &sink) {
+            sink.write(body->data() + offset, length);
+            return false;
+        });
 }
 
 std::string_view error_code(int status)
@@ -144,6 +162,12 @@ void HttpServer::State::configure()
     server.set_write_timeout(static_cast<time_t>(write / 1000000), static_cast<time_t>(write % 1000000));
     server.set_keep_alive_timeout(whole_seconds(options.keep_alive_timeout));
     server.set_keep_alive_max_count(100);
+    // httplib's default also sets SO_REUSEPORT, which would let a second
+    // server bind the same port and share its connections: address reuse only.
+    server.set_socket_options([](int socket) {
+        int yes = 1;
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     server.set_default_headers({{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}});
 
     // Refuse what needs no body before httplib reads one: a large body is
@@ -213,7 +237,7 @@ void HttpServer::State::configure()
     // same JSON error body as ours.
     server.set_error_handler(httplib::Server::HandlerWithResponse(
         [](const httplib::Request &, httplib::Response &response) {
-            if (!response.body.empty())
+            if (!response.body.empty() || response.has_header("Content-Type"))
                 return httplib::Server::HandlerResponse::Unhandled;
             http::send_error(response, response.status, error_code(response.status),
                              reason_phrase(response.status));

@@ -2,6 +2,7 @@
 #include "stratum/metrics.hpp"
 
 #include <bit>
+#include <cmath>
 
 namespace stratum {
 
@@ -108,7 +109,9 @@ LatencyBuckets LatencyHistogram::buckets(std::span<const double> upper_bounds_se
         if (n == 0)
             continue;
         const double lowest_ns = bucket_lowest_ns(i);
-        while (bound < out.cumulative.size() && upper_bounds_seconds[bound] * 1e9 < lowest_ns)
+        // Bounds in whole nanoseconds: 63e-9 * 1e9 is 62.999... in doubles.
+        while (bound < out.cumulative.size() &&
+               std::llround(upper_bounds_seconds[bound] * 1e9) < std::llround(lowest_ns))
             bound++;
         if (bound < out.cumulative.size())
             out.cumulative[bound] += n;
