@@ -36,8 +36,11 @@ protected:
     // that could change the configuration.
     static std::map<std::string, std::string> env(std::map<std::string, std::string> extra = {})
     {
-        std::map<std::string, std::string> e = {{"DATABASE_URL", ""}, {"STRATUM_ENV", ""}, {"STRATUM_CONFIG", ""},
-                                                {"PGPASSWORD", ""}, {"REDIS_URL", ""}};
+        std::map<std::string, std::string> e = {{"DATABASE_URL", ""},
+                                                {"STRATUM_ENV", ""},
+                                                {"STRATUM_CONFIG", ""},
+                                                {"PGPASSWORD", ""},
+                                                {"REDIS_URL", ""}};
         for (auto &[k, v] : extra)
             e[k] = v;
         return e;
@@ -82,8 +85,10 @@ TEST_F(CliHealthTest, ADownPrimaryExitsOne)
     test::Topology t = topology();
     t.replicas = t.redis = t.minio = false;
     test::TempFile config("stratum.yaml", test::topology_yaml(t));
-    const std::string url = "postgresql://stratum_owner@127.0.0.1:" + std::to_string(test::closed_port()) + "/" + db;
-    const auto result = test::run_stratum({"health", "--json", "--config", config.path(), "--database", url}, env());
+    const std::string url =
+        "postgresql://stratum_owner@127.0.0.1:" + std::to_string(test::closed_port()) + "/" + db;
+    const auto result = test::run_stratum(
+        {"health", "--json", "--config", config.path(), "--database", url}, env());
     EXPECT_EQ(result.exit_code, 1);
     const json report = json::parse(result.out);
     EXPECT_EQ(report["state"], "down");
@@ -98,7 +103,8 @@ TEST_F(CliHealthTest, DegradedExitsZeroWithAWarning)
     t.replicas = t.redis = t.minio = false;
     std::string yaml = test::topology_yaml(t);
     const std::string replica =
-        "    replicas: [{host: 127.0.0.1, port: " + test::required_env("STRATUM_TEST_PGPORT") + "}]\n";
+        "    replicas: [{host: 127.0.0.1, port: " + test::required_env("STRATUM_TEST_PGPORT") +
+        "}]\n";
     yaml.insert(yaml.find('\n', yaml.find("master:")) + 1, replica);
     test::TempFile config("stratum.yaml", yaml);
     const auto result = test::run_stratum({"health", "--config", config.path()}, env());
@@ -109,7 +115,8 @@ TEST_F(CliHealthTest, DegradedExitsZeroWithAWarning)
 
 TEST_F(CliHealthTest, BadConfigurationExitsTwo)
 {
-    const auto missing = test::run_stratum({"health", "--config", "/nonexistent/stratum.yaml"}, env());
+    const auto missing =
+        test::run_stratum({"health", "--config", "/nonexistent/stratum.yaml"}, env());
     EXPECT_EQ(missing.exit_code, 2);
     EXPECT_THAT(missing.err, HasSubstr("configuration"));
     test::TempFile config("stratum.yaml", "health: {timeout: soon}\n");
@@ -124,11 +131,13 @@ TEST_F(CliHealthTest, NoSecretInTheOutput)
     test::Topology t = topology();
     t.replicas = false;
     test::TempFile config("stratum.yaml", test::topology_yaml(t));
-    const std::string url = "postgresql://stratum_owner:sup3r-s3cret@127.0.0.1:" +
-                            std::to_string(test::closed_port()) + "/" + db;
+    const std::string url =
+        "postgresql://stratum_owner:sup3r-s3cret@127.0.0.1:" + std::to_string(test::closed_port()) +
+        "/" + db;
     for (const char *format : {"--json", "--log-level=debug"}) {
-        const auto result = test::run_stratum({"health", format, "--config", config.path(), "--database", url},
-                                              env({{"STRATUM_DATABASE_REDIS_PASSWORD", "redis-s3cret"}}));
+        const auto result =
+            test::run_stratum({"health", format, "--config", config.path(), "--database", url},
+                              env({{"STRATUM_DATABASE_REDIS_PASSWORD", "redis-s3cret"}}));
         EXPECT_EQ(result.exit_code, 1) << result.err;
         EXPECT_THAT(result.out + result.err, Not(HasSubstr("sup3r-s3cret")));
         EXPECT_THAT(result.out + result.err, Not(HasSubstr("redis-s3cret")));

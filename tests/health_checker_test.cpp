@@ -69,8 +69,8 @@ TEST_F(HealthCheckerTest, EveryComponentUp)
     std::vector<std::string> names;
     for (const ComponentHealth &c : report.components)
         names.push_back(c.result.component);
-    EXPECT_THAT(names, testing::ElementsAre("postgres.master", "postgres.replica.0", "postgres.replica.1",
-                                            "redis", "minio", "migrations"));
+    EXPECT_THAT(names, testing::ElementsAre("postgres.master", "postgres.replica.0",
+                                            "postgres.replica.1", "redis", "minio", "migrations"));
 
     const ComponentHealth &master = component(report, "postgres.master");
     EXPECT_TRUE(master.required);
@@ -107,10 +107,13 @@ TEST_F(HealthCheckerTest, ReportAsJson)
     HealthChecker checker(test::topology_config(topology()));
     const auto json = nlohmann::json::parse(checker.check().to_json());
     EXPECT_EQ(json["state"], "up");
-    EXPECT_THAT(json["checked_at"].get<std::string>(), testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z"));
+    EXPECT_THAT(
+        json["checked_at"].get<std::string>(),
+        testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z"));
     const auto &master = json["components"]["postgres.master"];
-    for (const char *field : {"kind", "state", "required", "latency_ms", "error", "last_error", "last_error_at",
-                              "reconnecting", "checked_at", "detail", "endpoint", "role", "server_version"})
+    for (const char *field :
+         {"kind", "state", "required", "latency_ms", "error", "last_error", "last_error_at",
+          "reconnecting", "checked_at", "detail", "endpoint", "role", "server_version"})
         EXPECT_TRUE(master.contains(field)) << field;
     EXPECT_EQ(master["kind"], "postgres");
     EXPECT_TRUE(master["error"].is_null());
@@ -163,7 +166,8 @@ TEST_F(HealthCheckerTest, ReconnectsAfterTheConnectionIsKilled)
     ASSERT_EQ(component(checker.check(), "postgres.master").result.state, HealthState::up);
 
     test::admin_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'stratum-health' AND datname = '" + db + "'");
+                    "WHERE application_name = 'stratum-health' AND datname = '" +
+                    db + "'");
     const HealthReport lost = checker.check();
     const ComponentHealth &down = component(lost, "postgres.master");
     EXPECT_EQ(down.result.state, HealthState::down);
@@ -196,7 +200,8 @@ TEST_F(HealthCheckerTest, StoppedReplicaIsDownAndTheWholeDegraded)
     ASSERT_EQ(test::pg_ctl_of("STRATUM_TEST_PGCTL_REPLICA2", "start"), 0);
     test::wait_for_replica(ports[1]);
     const HealthReport back = checker.check();
-    EXPECT_EQ(component(back, "postgres.replica.1").result.state, HealthState::up) << back.to_json(2);
+    EXPECT_EQ(component(back, "postgres.replica.1").result.state, HealthState::up)
+        << back.to_json(2);
     EXPECT_EQ(component(back, "postgres.replica.1").postgres->reconnects, 1u);
 }
 
@@ -293,11 +298,13 @@ TEST_F(HealthCheckerTest, MigrationLedgerVersionAndProblems)
     test::Topology t = topology();
     t.replicas = t.redis = t.minio = false;
     HealthChecker checker(test::topology_config(t));
-    test::admin_sql("SELECT stratum.apply_migration('master', 1, 'one', 'CREATE TABLE ledger_one (id int)', "
-                    "'DROP TABLE ledger_one'); "
-                    "SELECT stratum.apply_migration('master', 7, 'seven', 'CREATE TABLE ledger_seven (id int)', "
-                    "'DROP TABLE ledger_seven')",
-                    db);
+    test::admin_sql(
+        "SELECT stratum.apply_migration('master', 1, 'one', 'CREATE TABLE ledger_one (id int)', "
+        "'DROP TABLE ledger_one'); "
+        "SELECT stratum.apply_migration('master', 7, 'seven', 'CREATE TABLE ledger_seven (id "
+        "int)', "
+        "'DROP TABLE ledger_seven')",
+        db);
     const ComponentHealth applied = component(checker.check(), "migrations");
     EXPECT_EQ(applied.result.state, HealthState::up);
     ASSERT_TRUE(applied.migrations);
@@ -306,7 +313,8 @@ TEST_F(HealthCheckerTest, MigrationLedgerVersionAndProblems)
     EXPECT_TRUE(applied.migrations->problems.empty());
 
     // Someone edits the stored SQL by hand: the ledger no longer vouches for it.
-    test::admin_sql("UPDATE stratum.schema_migrations SET down_sql = 'SELECT 1' WHERE version = 7", db);
+    test::admin_sql("UPDATE stratum.schema_migrations SET down_sql = 'SELECT 1' WHERE version = 7",
+                    db);
     const ComponentHealth tampered = component(checker.check(), "migrations");
     EXPECT_EQ(tampered.result.state, HealthState::down);
     ASSERT_FALSE(tampered.migrations->problems.empty());
@@ -326,8 +334,10 @@ TEST_F(HealthCheckerTest, MigrationPlanAgainstFiles)
     t.replicas = t.redis = t.minio = false;
     const std::string one = "CREATE TABLE plan_one (id int)";
     test::admin_sql("SELECT stratum.apply_migration('master', 1, 'one', '" + one + "')", t.dbname);
-    const std::string sum_one = test::admin_sql("SELECT stratum.migration_checksum('" + one + "')", t.dbname);
-    const std::string sum_two = test::admin_sql("SELECT stratum.migration_checksum('SELECT 2')", t.dbname);
+    const std::string sum_one =
+        test::admin_sql("SELECT stratum.migration_checksum('" + one + "')", t.dbname);
+    const std::string sum_two =
+        test::admin_sql("SELECT stratum.migration_checksum('SELECT 2')", t.dbname);
 
     std::vector<std::string> checksums = {sum_one, sum_two};
     HealthSources sources;

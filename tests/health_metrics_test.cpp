@@ -71,7 +71,9 @@ TEST(PrometheusWriter, ValuesAsPrometheusParsesThem)
 
 TEST(PrometheusWriter, EscapesLabelValuesAndHelp)
 {
-    EXPECT_EQ(prometheus::escape_label_value(R"(a\b"c)" "\n"), R"(a\\b\"c\n)");
+    EXPECT_EQ(prometheus::escape_label_value(R"(a\b"c)"
+                                             "\n"),
+              R"(a\\b\"c\n)");
     EXPECT_EQ(prometheus::escape_help("line\\one\ntwo \"quoted\""), "line\\\\one\\ntwo \"quoted\"");
 
     prometheus::TextWriter out;
@@ -120,7 +122,9 @@ TEST(PrometheusWriter, HistogramLines)
 // The checker the /metrics tests rely on must catch what it claims to.
 TEST(ExpositionChecker, CatchesMalformedText)
 {
-    auto errors = [](const std::string &text) { return test::parse_exposition(text).errors; };
+    auto errors = [](const std::string &text) {
+        return test::parse_exposition(text).errors;
+    };
     EXPECT_FALSE(errors("no_type 1\n").empty());
     EXPECT_FALSE(errors("# TYPE a gauge\na{x=\"1} 2\n").empty());
     EXPECT_FALSE(errors("# TYPE a gauge\na{x=\"\\q\"} 2\n").empty());
@@ -145,7 +149,8 @@ protected:
     static void SetUpTestSuite()
     {
         test::recreate_database(db);
-        test::admin_sql("SELECT stratum.apply_migration('master', 3, 'three', 'CREATE TABLE m3 (id int)')", db);
+        test::admin_sql(
+            "SELECT stratum.apply_migration('master', 3, 'three', 'CREATE TABLE m3 (id int)')", db);
     }
     void SetUp() override
     {
@@ -163,12 +168,15 @@ TEST_F(MetricsTest, ExpositionOfARealPoolAndHealthReport)
     PoolOptions options = test::app_pool_options(db);
     options.min_size = 0;
     for (const auto &port : test::replica_ports())
-        options.replicas.push_back(ReplicaOptions{.conninfo = test::conninfo_at(port, "stratum_app", db)});
+        options.replicas.push_back(
+            ReplicaOptions{.conninfo = test::conninfo_at(port, "stratum_app", db)});
     Pool pool(options);
     for (int i = 0; i < 25; i++) {
         Lease lease = pool.acquire();
     }
-    { Lease lease = pool.replica(); }
+    {
+        Lease lease = pool.replica();
+    }
     HealthSources sources;
     sources.pool = &pool;
     HealthChecker checker(config, sources);
@@ -184,18 +192,21 @@ TEST_F(MetricsTest, ExpositionOfARealPoolAndHealthReport)
                               "stratum_pool_connections_open", "stratum_pool_waiters",
                               "stratum_pool_connections_max"}) {
         EXPECT_EQ(metrics.types.at(gauge), "gauge") << gauge;
-        EXPECT_EQ(metrics.find(gauge, {{"role", "primary"}, {"endpoint", primary}}).size(), 1u) << gauge;
+        EXPECT_EQ(metrics.find(gauge, {{"role", "primary"}, {"endpoint", primary}}).size(), 1u)
+            << gauge;
         EXPECT_EQ(metrics.find(gauge, {{"role", "replica"}}).size(), 2u) << gauge;
     }
     EXPECT_EQ(metrics.find("stratum_pool_connections_max", {{"role", "primary"}})[0].value,
               static_cast<double>(options.max_size));
     EXPECT_EQ(metrics.find("stratum_pool_connections_in_use", {{"role", "primary"}})[0].value, 0);
-    for (const char *counter : {"stratum_pool_connections_created_total", "stratum_pool_connections_closed_total",
-                                "stratum_pool_connect_failures_total", "stratum_pool_acquire_timeouts_total",
-                                "stratum_pool_acquires_total"})
+    for (const char *counter :
+         {"stratum_pool_connections_created_total", "stratum_pool_connections_closed_total",
+          "stratum_pool_connect_failures_total", "stratum_pool_acquire_timeouts_total",
+          "stratum_pool_acquires_total"})
         EXPECT_EQ(metrics.types.at(counter), "counter") << counter;
     EXPECT_EQ(metrics.find("stratum_pool_acquires_total", {{"role", "primary"}})[0].value, 25);
-    EXPECT_GE(metrics.find("stratum_pool_connections_created_total", {{"role", "primary"}})[0].value, 1);
+    EXPECT_GE(
+        metrics.find("stratum_pool_connections_created_total", {{"role", "primary"}})[0].value, 1);
 
     EXPECT_EQ(metrics.types.at("stratum_pool_acquire_duration_seconds"), "histogram");
     const auto count = metrics.find("stratum_pool_acquire_duration_seconds_count");
@@ -204,15 +215,28 @@ TEST_F(MetricsTest, ExpositionOfARealPoolAndHealthReport)
     EXPECT_EQ(metrics.find("stratum_pool_acquire_duration_seconds_bucket").size(),
               prometheus::acquire_latency_bounds().size() + 1);
 
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "postgres.master"}, {"state", "up"}})[0].value, 1);
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "postgres.master"}, {"state", "down"}})[0].value, 0);
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "pool"}, {"kind", "pool"}}).size(), 3u);
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "up"}})[0].value, 1);
+    EXPECT_EQ(
+        metrics.find("stratum_health_state", {{"component", "postgres.master"}, {"state", "up"}})[0]
+            .value,
+        1);
+    EXPECT_EQ(
+        metrics
+            .find("stratum_health_state", {{"component", "postgres.master"}, {"state", "down"}})[0]
+            .value,
+        0);
+    EXPECT_EQ(
+        metrics.find("stratum_health_state", {{"component", "pool"}, {"kind", "pool"}}).size(), 3u);
+    EXPECT_EQ(
+        metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "up"}})[0].value,
+        1);
     EXPECT_EQ(metrics.find("stratum_health_overall_state", {{"state", "up"}})[0].value, 1);
-    EXPECT_EQ(metrics.find("stratum_health_required", {{"component", "postgres.master"}})[0].value, 1);
+    EXPECT_EQ(metrics.find("stratum_health_required", {{"component", "postgres.master"}})[0].value,
+              1);
     EXPECT_EQ(metrics.find("stratum_health_required", {{"component", "minio"}})[0].value, 0);
     EXPECT_EQ(metrics.find("stratum_replication_lag_seconds").size(), 2u);
-    EXPECT_EQ(metrics.find("stratum_replication_lag_bytes", {{"component", "postgres.replica.1"}}).size(), 1u);
+    EXPECT_EQ(
+        metrics.find("stratum_replication_lag_bytes", {{"component", "postgres.replica.1"}}).size(),
+        1u);
     EXPECT_EQ(metrics.find("stratum_migration_version", {{"scope", "master"}})[0].value, 3);
     EXPECT_EQ(metrics.find("stratum_migrations_applied")[0].value, 1);
     EXPECT_TRUE(metrics.find("stratum_migrations_pending").empty());  // unknown without files
@@ -230,8 +254,12 @@ TEST_F(MetricsTest, ADownComponentShowsInTheStateSet)
     const std::string text = prometheus::render_metrics(checker.check(), nullptr);
     const test::Exposition metrics = test::parse_exposition(text);
     ASSERT_TRUE(metrics.errors.empty()) << testing::PrintToString(metrics.errors);
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "down"}})[0].value, 1);
-    EXPECT_EQ(metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "up"}})[0].value, 0);
+    EXPECT_EQ(
+        metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "down"}})[0].value,
+        1);
+    EXPECT_EQ(
+        metrics.find("stratum_health_state", {{"component", "redis"}, {"state", "up"}})[0].value,
+        0);
     EXPECT_EQ(metrics.find("stratum_health_overall_state", {{"state", "degraded"}})[0].value, 1);
     EXPECT_TRUE(metrics.find("stratum_pool_connections_in_use").empty());  // no pool given
     EXPECT_TRUE(metrics.find("stratum_replication_lag_seconds").empty());

@@ -33,9 +33,9 @@ public:
     LedgerActions()
     {
         ConnectionOptions options;
-        connection_ = Connection::open(test::conninfo_at(test::required_env("STRATUM_TEST_PGPORT"),
-                                                         "stratum_owner", db),
-                                       options, std::chrono::steady_clock::now() + 10s);
+        connection_ = Connection::open(
+            test::conninfo_at(test::required_env("STRATUM_TEST_PGPORT"), "stratum_owner", db),
+            options, std::chrono::steady_clock::now() + 10s);
     }
 
     std::vector<std::pair<std::int64_t, std::string>> migrations = {
@@ -54,10 +54,12 @@ public:
             for (const auto &[version, sql] : migrations) {
                 if (version > target)
                     break;
-                const std::string down = "DROP TABLE admin_" + std::string(version == 1 ? "one" : "two");
-                const auto outcome = tx.exec("SELECT stratum.apply_migration('master', $1, $2, $3, $4)",
-                                             version, "m" + std::to_string(version), sql, down)
-                                         .value<std::string>();
+                const std::string down =
+                    "DROP TABLE admin_" + std::string(version == 1 ? "one" : "two");
+                const auto outcome =
+                    tx.exec("SELECT stratum.apply_migration('master', $1, $2, $3, $4)", version,
+                            "m" + std::to_string(version), sql, down)
+                        .value<std::string>();
                 applied.push_back({{"version", version}, {"outcome", outcome}});
             }
             tx.commit();
@@ -66,23 +68,26 @@ public:
         a.migrate_down = [this](const AdminRequest &) {
             std::lock_guard lock(mutex_);
             Tx tx(*connection_);
-            const auto version = tx.exec("SELECT max(version) FROM stratum.schema_migrations "
-                                         "WHERE scope = 'master' AND kind = 'migration' AND status = 'applied'")
-                                     .value<std::optional<std::int64_t>>();
+            const auto version =
+                tx.exec("SELECT max(version) FROM stratum.schema_migrations "
+                        "WHERE scope = 'master' AND kind = 'migration' AND status = 'applied'")
+                    .value<std::optional<std::int64_t>>();
             if (!version)
                 throw AdminError(409, "nothing_to_roll_back", "no applied migration");
-            const auto outcome = tx.exec("SELECT stratum.rollback_migration('master', $1)", *version)
-                                     .value<std::string>();
+            const auto outcome =
+                tx.exec("SELECT stratum.rollback_migration('master', $1)", *version)
+                    .value<std::string>();
             tx.commit();
             return AdminResponse{200, json{{"version", *version}, {"outcome", outcome}}.dump()};
         };
         a.migration_status = [this](const AdminRequest &) {
             std::lock_guard lock(mutex_);
-            const auto rows = connection_
-                                  ->exec("SELECT coalesce(json_agg(json_build_object('version', version, "
-                                         "'kind', kind, 'status', status) ORDER BY kind, version), '[]')::text "
-                                         "FROM stratum.migration_status('master')")
-                                  .value<std::string>();
+            const auto rows =
+                connection_
+                    ->exec("SELECT coalesce(json_agg(json_build_object('version', version, "
+                           "'kind', kind, 'status', status) ORDER BY kind, version), '[]')::text "
+                           "FROM stratum.migration_status('master')")
+                    .value<std::string>();
             return AdminResponse{200, "{\"migrations\":" + rows + "}"};
         };
         a.seed = [this](const AdminRequest &) {
@@ -90,9 +95,10 @@ public:
             std::lock_guard lock(mutex_);
             const auto outcome =
                 connection_
-                    ->exec("SELECT stratum.apply_migration('master', 1, 'demo_rows', "
-                           "'CREATE TABLE seeded_demo (id int); INSERT INTO seeded_demo VALUES (1)', "
-                           "kind => 'seed', environment => 'development')")
+                    ->exec(
+                        "SELECT stratum.apply_migration('master', 1, 'demo_rows', "
+                        "'CREATE TABLE seeded_demo (id int); INSERT INTO seeded_demo VALUES (1)', "
+                        "kind => 'seed', environment => 'development')")
                     .value<std::string>();
             return AdminResponse{200, json{{"seed", 1}, {"outcome", outcome}}.dump()};
         };
@@ -106,7 +112,8 @@ private:
 
 struct AdminServer {
     AdminServer(AdminActions admin, const std::string &admin_token, bool production = false)
-        : config(test::topology_config(topology(), {{"PGPASSWORD", db_password}})), checker(config)
+        : config(test::topology_config(topology(), {{"PGPASSWORD", db_password}}))
+        , checker(config)
     {
         HttpServerOptions options;
         options.listen = HostPort{"127.0.0.1", 0};
@@ -136,9 +143,10 @@ std::string bearer(const std::string &value)
 
 std::string ledger()
 {
-    return test::admin_sql("SELECT coalesce(string_agg(kind || ':' || version || ':' || status, ',' "
-                           "ORDER BY kind, version), '') FROM stratum.schema_migrations",
-                           db);
+    return test::admin_sql(
+        "SELECT coalesce(string_agg(kind || ':' || version || ':' || status, ',' "
+        "ORDER BY kind, version), '') FROM stratum.schema_migrations",
+        db);
 }
 
 class HttpAdminTest : public ::testing::Test {
@@ -158,7 +166,8 @@ TEST_F(HttpAdminTest, OffWhenNoTokenIsConfigured)
     LedgerActions ledger_actions;
     AdminServer s(ledger_actions.actions(), "");
     for (const auto &[method, path] : admin_endpoints) {
-        for (const std::vector<std::string> &headers : {std::vector<std::string>{}, {bearer("anything")}}) {
+        for (const std::vector<std::string> &headers :
+             {std::vector<std::string>{}, {bearer("anything")}}) {
             auto response = test::http(s.port, method, path, headers, std::string("{}"));
             EXPECT_EQ(response.status, 403) << path;
             json error = json::parse(response.body)["error"];
@@ -184,7 +193,7 @@ TEST_F(HttpAdminTest, EveryRequestWithoutTheRightTokenIsRefused)
         {{bearer("wrong")}, "invalid_token"},
         {{bearer(token.substr(0, token.size() - 1))}, "invalid_token"},  // a prefix
         {{bearer(token + "0")}, "invalid_token"},                        // longer
-        {{bearer("TK-7F3A9C1E5B2D8A4F6E0C")}, "invalid_token"},          // case matters in the token
+        {{bearer("TK-7F3A9C1E5B2D8A4F6E0C")}, "invalid_token"},  // case matters in the token
         {{"Authorization: Basic " + token}, "invalid_request"},
         {{"Authorization: " + token}, "invalid_request"},
         {{"Authorization: Bearer"}, "invalid_request"},
@@ -197,14 +206,16 @@ TEST_F(HttpAdminTest, EveryRequestWithoutTheRightTokenIsRefused)
     for (const auto &[method, path] : admin_endpoints) {
         for (const Attempt &attempt : attempts) {
             auto response = test::http(s.port, method, path, attempt.headers, std::string("{}"));
-            const std::string what = method + " " + path + " with " + testing::PrintToString(attempt.headers);
+            const std::string what =
+                method + " " + path + " with " + testing::PrintToString(attempt.headers);
             EXPECT_EQ(response.status, 401) << what;
             const std::string challenge = response.header("www-authenticate");
             EXPECT_THAT(challenge, testing::StartsWith("Bearer realm=\"stratum\"")) << what;
             if (attempt.challenge_error.empty())
                 EXPECT_THAT(challenge, testing::Not(HasSubstr("error="))) << what;
             else
-                EXPECT_THAT(challenge, HasSubstr("error=\"" + attempt.challenge_error + "\"")) << what;
+                EXPECT_THAT(challenge, HasSubstr("error=\"" + attempt.challenge_error + "\""))
+                    << what;
             EXPECT_EQ(json::parse(response.body)["error"]["code"], "unauthorized") << what;
         }
     }
@@ -222,7 +233,8 @@ TEST_F(HttpAdminTest, MigrationsUpStatusAndDownWithTheToken)
     LedgerActions ledger_actions;
     AdminServer s(ledger_actions.actions(), token);
 
-    auto up = test::http(s.port, "POST", "/admin/migrations/up", {bearer(token), "Content-Type: application/json"},
+    auto up = test::http(s.port, "POST", "/admin/migrations/up",
+                         {bearer(token), "Content-Type: application/json"},
                          std::string(R"({"target": 2})"));
     ASSERT_EQ(up.status, 200) << up.raw;
     EXPECT_EQ(up.header("content-type"), "application/json");
@@ -230,9 +242,11 @@ TEST_F(HttpAdminTest, MigrationsUpStatusAndDownWithTheToken)
     ASSERT_EQ(applied.size(), 2u);
     EXPECT_EQ(applied[0]["outcome"], "applied");
     EXPECT_EQ(ledger(), "migration:1:applied,migration:2:applied");
-    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'admin_%'", db), "2");
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'admin_%'", db),
+              "2");
 
-    auto again = test::http(s.port, "POST", "/admin/migrations/up", {"Authorization: bearer " + token});
+    auto again =
+        test::http(s.port, "POST", "/admin/migrations/up", {"Authorization: bearer " + token});
     ASSERT_EQ(again.status, 200);  // the scheme is case-insensitive; a body is optional
     EXPECT_EQ(json::parse(again.body)["applied"][1]["outcome"], "skipped");
 
@@ -242,11 +256,13 @@ TEST_F(HttpAdminTest, MigrationsUpStatusAndDownWithTheToken)
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[1]["status"], "applied");
 
-    auto down = test::http(s.port, "POST", "/admin/migrations/down", {bearer(token)}, std::string("{}"));
+    auto down =
+        test::http(s.port, "POST", "/admin/migrations/down", {bearer(token)}, std::string("{}"));
     ASSERT_EQ(down.status, 200) << down.raw;
     EXPECT_EQ(json::parse(down.body)["version"], 2);
     EXPECT_EQ(ledger(), "migration:1:applied,migration:2:rolled_back");
-    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'admin_two'", db), "0");
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'admin_two'", db),
+              "0");
 
     auto wrong_method = test::http(s.port, "GET", "/admin/migrations/up", {bearer(token)});
     EXPECT_EQ(wrong_method.status, 405);
@@ -268,12 +284,14 @@ TEST_F(HttpAdminTest, SeedingIsRefusedInProduction)
 {
     LedgerActions ledger_actions;
     AdminServer s(ledger_actions.actions(), token, /*production=*/true);
-    auto refused = test::http(s.port, "POST", "/admin/database/seed", {bearer(token)}, std::string("{}"));
+    auto refused =
+        test::http(s.port, "POST", "/admin/database/seed", {bearer(token)}, std::string("{}"));
     EXPECT_EQ(refused.status, 403);
     EXPECT_EQ(json::parse(refused.body)["error"]["code"], "refused_in_production");
     EXPECT_EQ(ledger_actions.seeds_called, 0);
     EXPECT_EQ(ledger(), "");
-    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'seeded_demo'", db), "0");
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'seeded_demo'", db),
+              "0");
     // Migrations are what production is for.
     EXPECT_EQ(test::http(s.port, "POST", "/admin/migrations/up", {bearer(token)}).status, 200);
     // Without the token it is still 401, not a hint that seeding exists.
@@ -296,20 +314,25 @@ TEST_F(HttpAdminTest, FailuresMapToStatusCodes)
     EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("has changed since it was applied"));
 
     // Rolled back twice, then nothing left: the action's own AdminError.
-    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/down", {bearer(token)}).status, 200);
-    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/down", {bearer(token)}).status, 200);
+    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/down", {bearer(token)}).status,
+              200);
+    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/down", {bearer(token)}).status,
+              200);
     auto nothing = test::http(plain.port, "POST", "/admin/migrations/down", {bearer(token)});
     EXPECT_EQ(nothing.status, 409);
     EXPECT_EQ(json::parse(nothing.body)["error"]["code"], "nothing_to_roll_back");
 
-    auto not_json = test::http(plain.port, "POST", "/admin/migrations/up",
-                               {bearer(token), "Content-Type: application/json"}, std::string("{target: 1"));
+    auto not_json =
+        test::http(plain.port, "POST", "/admin/migrations/up",
+                   {bearer(token), "Content-Type: application/json"}, std::string("{target: 1"));
     EXPECT_EQ(not_json.status, 400);
     EXPECT_EQ(json::parse(not_json.body)["error"]["code"], "invalid_json");
-    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/up", {bearer(token)}, std::string("[1, 2]")).status,
+    EXPECT_EQ(test::http(plain.port, "POST", "/admin/migrations/up", {bearer(token)},
+                         std::string("[1, 2]"))
+                  .status,
               400);
-    auto text = test::http(plain.port, "POST", "/admin/migrations/up", {bearer(token), "Content-Type: text/plain"},
-                           std::string("{}"));
+    auto text = test::http(plain.port, "POST", "/admin/migrations/up",
+                           {bearer(token), "Content-Type: text/plain"}, std::string("{}"));
     EXPECT_EQ(text.status, 415);
 
     AdminActions broken;
@@ -351,8 +374,9 @@ TEST_F(HttpAdminTest, NoSecretInAnyResponseOrLogLine)
     std::vector<test::HttpResponse> responses;
     const std::vector<std::vector<std::string>> credentials = {
         {}, {bearer(token)}, {bearer("nope")}, {"Authorization: Basic " + token}};
-    const std::vector<std::string> paths = {"/health", "/health/database", "/health/database/pool",
-                                            "/health/migrations", "/metrics", "/nowhere"};
+    const std::vector<std::string> paths = {
+        "/health",  "/health/database", "/health/database/pool", "/health/migrations",
+        "/metrics", "/nowhere"};
     for (const auto &headers : credentials) {
         for (const auto &[method, path] : admin_endpoints)
             for (const char *m : {method.c_str(), "GET", "PUT", "OPTIONS"})
@@ -361,7 +385,8 @@ TEST_F(HttpAdminTest, NoSecretInAnyResponseOrLogLine)
             for (const char *m : {"GET", "HEAD", "POST", "OPTIONS"})
                 responses.push_back(test::http(s.port, m, path, headers));
     }
-    responses.push_back(test::http(s.port, "POST", "/admin/migrations/up", {bearer(token)}, std::string(70000, 'x')));
+    responses.push_back(test::http(s.port, "POST", "/admin/migrations/up", {bearer(token)},
+                                   std::string(70000, 'x')));
     logging::setup(logging::Options{});
 
     ASSERT_GT(responses.size(), 100u);

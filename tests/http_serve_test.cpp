@@ -33,13 +33,16 @@ protected:
         std::string yaml = test::topology_yaml(t);
         // Tag every connection of the server, to see them closed at exit.
         const std::string user = "user: stratum_owner";
-        yaml.replace(yaml.find(user), user.size(), user + ", application_name: " + application +
-                                                        ", max_idle_conns: 2, max_open_conns: 10");
+        yaml.replace(yaml.find(user), user.size(),
+                     user + ", application_name: " + application +
+                         ", max_idle_conns: 2, max_open_conns: 10");
         config = std::make_unique<test::TempFile>("stratum.yaml", yaml);
     }
     std::map<std::string, std::string> env(const std::string &admin_token = token)
     {
-        return {{"DATABASE_URL", ""}, {"STRATUM_ENV", ""}, {"STRATUM_CONFIG", ""},
+        return {{"DATABASE_URL", ""},
+                {"STRATUM_ENV", ""},
+                {"STRATUM_CONFIG", ""},
                 {"STRATUM_ADMIN_TOKEN", admin_token}};
     }
     // Starts `stratum serve` and returns its port (0 when it did not come up).
@@ -54,8 +57,9 @@ protected:
     }
     static int server_connections()
     {
-        return std::stoi(test::admin_sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
-                                         application + "'", "postgres"));
+        return std::stoi(test::admin_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + application + "'",
+            "postgres"));
     }
 
     std::unique_ptr<test::TempFile> config;
@@ -80,7 +84,8 @@ TEST_F(ServeTest, ServesThenShutsDownGracefullyOnSigterm)
     EXPECT_TRUE(parsed.errors.empty()) << testing::PrintToString(parsed.errors);
     EXPECT_EQ(parsed.find("stratum_pool_connections_max", {{"role", "primary"}}).at(0).value, 10);
     EXPECT_EQ(test::http(port, "GET", "/admin/migrations/status").status, 401);
-    auto status = test::http(port, "GET", "/admin/migrations/status", {"Authorization: Bearer " + token});
+    auto status =
+        test::http(port, "GET", "/admin/migrations/status", {"Authorization: Bearer " + token});
     EXPECT_EQ(status.status, 200) << status.raw;
     EXPECT_TRUE(json::parse(status.body)["migrations"].is_array());
     EXPECT_GT(server_connections(), 0);
@@ -118,7 +123,8 @@ TEST_F(ServeTest, ServesThenShutsDownGracefullyOnSigterm)
 
 TEST_F(ServeTest, SigintStopsItToo)
 {
-    test::Subprocess serve({"serve", "--config", config->path(), "--listen", "127.0.0.1:0"}, env(""));
+    test::Subprocess serve({"serve", "--config", config->path(), "--listen", "127.0.0.1:0"},
+                           env(""));
     const int port = start(serve);
     ASSERT_NE(port, 0);
     EXPECT_EQ(test::http(port, "POST", "/admin/migrations/up").status, 403);  // no token: admin off
@@ -130,7 +136,8 @@ TEST_F(ServeTest, SigintStopsItToo)
 
 TEST_F(ServeTest, RefusesANonLoopbackAddressUnlessAllowed)
 {
-    const auto refused = test::run_stratum({"serve", "--config", config->path(), "--listen", "0.0.0.0:0"}, env());
+    const auto refused =
+        test::run_stratum({"serve", "--config", config->path(), "--listen", "0.0.0.0:0"}, env());
     EXPECT_EQ(refused.exit_code, 2);
     EXPECT_THAT(refused.err, HasSubstr("--allow-non-loopback"));
     EXPECT_THAT(refused.err, HasSubstr("0.0.0.0"));
@@ -138,8 +145,8 @@ TEST_F(ServeTest, RefusesANonLoopbackAddressUnlessAllowed)
 
 TEST_F(ServeTest, RefusesAShortAdminToken)
 {
-    const auto refused = test::run_stratum({"serve", "--config", config->path(), "--listen", "127.0.0.1:0"},
-                                           env("short"));
+    const auto refused = test::run_stratum(
+        {"serve", "--config", config->path(), "--listen", "127.0.0.1:0"}, env("short"));
     EXPECT_EQ(refused.exit_code, 2);
     EXPECT_THAT(refused.err, HasSubstr("STRATUM_ADMIN_TOKEN"));
     EXPECT_THAT(refused.err, testing::Not(HasSubstr("short\n")));
@@ -148,10 +155,12 @@ TEST_F(ServeTest, RefusesAShortAdminToken)
 TEST_F(ServeTest, APortInUseFails)
 {
     test::SilentPort taken;  // listening, so the port cannot be bound again
-    const auto failed = test::run_stratum(
-        {"serve", "--config", config->path(), "--listen", "127.0.0.1:" + std::to_string(taken.port())}, env());
+    const auto failed = test::run_stratum({"serve", "--config", config->path(), "--listen",
+                                           "127.0.0.1:" + std::to_string(taken.port())},
+                                          env());
     EXPECT_EQ(failed.exit_code, 1);
-    EXPECT_THAT(failed.err, HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(taken.port())));
+    EXPECT_THAT(failed.err,
+                HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(taken.port())));
 }
 
 }  // namespace

@@ -27,8 +27,9 @@ const std::string db = "stratum_http_test";
 // A checker, a pool and a server on a free loopback port.
 struct Served {
     explicit Served(test::Topology topology, HttpServerOptions options = {})
-        : config(test::topology_config(topology)), pool(pool_options(topology)),
-          checker(config, sources(pool))
+        : config(test::topology_config(topology))
+        , pool(pool_options(topology))
+        , checker(config, sources(pool))
     {
         options.listen = HostPort{"127.0.0.1", 0};
         server = std::make_unique<HttpServer>(options, checker, &pool, AdminActions{});
@@ -86,8 +87,8 @@ TEST_F(HttpServerTest, HealthEndpointsWhenEverythingIsUp)
     EXPECT_EQ(all.header("cache-control"), "no-store");
     json report = body_of(all);
     EXPECT_EQ(report["state"], "up");
-    for (const char *name : {"postgres.master", "postgres.replica.0", "postgres.replica.1", "pool", "redis",
-                             "minio", "migrations"})
+    for (const char *name : {"postgres.master", "postgres.replica.0", "postgres.replica.1", "pool",
+                             "redis", "minio", "migrations"})
         EXPECT_TRUE(report["components"].contains(name)) << name;
 
     auto database = test::http(s.port, "GET", "/health/database");
@@ -104,7 +105,8 @@ TEST_F(HttpServerTest, HealthEndpointsWhenEverythingIsUp)
     EXPECT_EQ(pool_body["state"], "up");
     EXPECT_EQ(pool_body["components"]["pool"]["max_size"], s.pool.options().max_size);
     EXPECT_EQ(pool_body["pool"]["endpoints"][0]["role"], "primary");
-    for (const char *field : {"in_use", "idle", "total", "waiters", "timeouts", "created", "acquire_latency_us"})
+    for (const char *field :
+         {"in_use", "idle", "total", "waiters", "timeouts", "created", "acquire_latency_us"})
         EXPECT_TRUE(pool_body["pool"].contains(field)) << field;
 
     auto migrations = test::http(s.port, "GET", "/health/migrations");
@@ -135,7 +137,8 @@ TEST_F(HttpServerTest, DownPrimaryAnswers503)
     json body = body_of(database);
     EXPECT_EQ(body["state"], "down");
     EXPECT_EQ(body["components"]["postgres.master"]["state"], "down");
-    EXPECT_THAT(body["components"]["postgres.master"]["error"].get<std::string>(), HasSubstr("refused"));
+    EXPECT_THAT(body["components"]["postgres.master"]["error"].get<std::string>(),
+                HasSubstr("refused"));
     EXPECT_EQ(test::http(s.port, "GET", "/health").status, 503);
     EXPECT_EQ(test::http(s.port, "GET", "/health/migrations").status, 503);
     EXPECT_EQ(test::http(s.port, "GET", "/metrics").status, 200);  // metrics describe the outage
@@ -171,7 +174,9 @@ TEST_F(HttpServerTest, PoolEndpointDegradedWhenExhausted)
 TEST_F(HttpServerTest, MetricsInPrometheusTextFormat)
 {
     Served s(topology());
-    { Lease lease = s.pool.acquire(); }
+    {
+        Lease lease = s.pool.acquire();
+    }
     auto metrics = test::http(s.port, "GET", "/metrics");
     ASSERT_EQ(metrics.status, 200);
     EXPECT_EQ(metrics.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
@@ -179,13 +184,17 @@ TEST_F(HttpServerTest, MetricsInPrometheusTextFormat)
     ASSERT_TRUE(parsed.errors.empty()) << testing::PrintToString(parsed.errors);
     EXPECT_FALSE(parsed.find("stratum_pool_connections_in_use", {{"role", "primary"}}).empty());
     EXPECT_GE(parsed.find("stratum_pool_acquire_duration_seconds_count")[0].value, 1);
-    EXPECT_EQ(parsed.find("stratum_health_state", {{"component", "postgres.master"}, {"state", "up"}})[0].value, 1);
+    EXPECT_EQ(
+        parsed.find("stratum_health_state", {{"component", "postgres.master"}, {"state", "up"}})[0]
+            .value,
+        1);
 }
 
 TEST_F(HttpServerTest, UnknownPathsAre404)
 {
     Served s(topology());
-    for (const char *path : {"/", "/nope", "/health/", "/health/database/pool/x", "/admin", "/metrics.json"}) {
+    for (const char *path :
+         {"/", "/nope", "/health/", "/health/database/pool/x", "/admin", "/metrics.json"}) {
         auto response = test::http(s.port, "GET", path);
         EXPECT_EQ(response.status, 404) << path;
         EXPECT_EQ(body_of(response)["error"]["code"], "not_found") << path;
@@ -225,26 +234,37 @@ TEST_F(HttpServerTest, OversizedBodiesAre413BeforeBeingRead)
     // A client announcing a gigabyte gets its answer at once, without the
     // server waiting for (or reading) the body.
     const auto started = std::chrono::steady_clock::now();
-    auto liar = test::raw_request(s.port, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
-                                          "Content-Length: 1000000000\r\n\r\n", 5s);
+    auto liar = test::raw_request(s.port,
+                                  "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Length: 1000000000\r\n\r\n",
+                                  5s);
     EXPECT_EQ(liar.status, 413);
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
-    auto expecting = test::raw_request(s.port, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
-                                               "Expect: 100-continue\r\nContent-Length: 4096\r\n\r\n", 5s);
+    auto expecting = test::raw_request(s.port,
+                                       "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
+                                       "Expect: 100-continue\r\nContent-Length: 4096\r\n\r\n",
+                                       5s);
     EXPECT_EQ(expecting.status, 413);
     EXPECT_THAT(expecting.raw, testing::Not(HasSubstr("100 Continue")));
+    // A small body behind Expect: 100-continue is asked for, then routed.
+    auto small = test::raw_request(s.port, "POST /metrics HTTP/1.1\r\nHost: x\r\n"
+                                           "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+                                   5s);
+    EXPECT_EQ(small.status, 405);
 }
 
 TEST_F(HttpServerTest, MalformedRequestsAreRefused)
 {
     Served s(topology());
-    auto chunked = test::raw_request(s.port, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
-                                             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                                             "2\r\n{}\r\n0\r\n\r\n");
+    auto chunked =
+        test::raw_request(s.port, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\n"
+                                  "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                  "2\r\n{}\r\n0\r\n\r\n");
     EXPECT_EQ(chunked.status, 411);
     EXPECT_EQ(body_of(chunked)["error"]["code"], "length_required");
-    auto length = test::raw_request(s.port, "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n"
-                                            "Connection: close\r\n\r\n");
+    auto length =
+        test::raw_request(s.port, "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n"
+                                  "Connection: close\r\n\r\n");
     EXPECT_EQ(length.status, 400);
     auto garbage = test::raw_request(s.port, "HELLO\r\n\r\n");
     EXPECT_EQ(garbage.status, 400);
@@ -257,9 +277,11 @@ TEST_F(HttpServerTest, PostWithoutContentLengthIsAnsweredAtOnce)
     options.read_timeout = 10s;
     Served s(topology(), options);
     const auto started = std::chrono::steady_clock::now();
-    auto response = test::raw_request(s.port, "POST /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto response =
+        test::raw_request(s.port, "POST /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(response.status, 405);
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "the server waited for a body that never comes";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s)
+        << "the server waited for a body that never comes";
 }
 
 TEST_F(HttpServerTest, StalledClientsAreDisconnected)
@@ -300,8 +322,9 @@ TEST_F(HttpServerTest, AnEarlyRefusalClosesTheConnection)
     Served s(topology());
     int fd = test::connect_loopback(s.port);
     ASSERT_GE(fd, 0);
-    test::send_all(fd, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "5\r\nGET /\r\n0\r\n\r\n");
+    test::send_all(
+        fd, "POST /admin/migrations/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nGET /\r\n0\r\n\r\n");
     const auto started = std::chrono::steady_clock::now();
     const std::string all = test::read_until_closed(fd, 10s);
     ::close(fd);
@@ -321,7 +344,8 @@ TEST_F(HttpServerTest, BindingAPortInUseFails)
         second.bind();
         FAIL() << "bound a port already in use";
     } catch (const std::runtime_error &error) {
-        EXPECT_THAT(error.what(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(s.port)));
+        EXPECT_THAT(error.what(),
+                    HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(s.port)));
     }
 }
 

@@ -52,27 +52,29 @@ struct Topology {
     int redis_port = 0;
     std::string bucket;  // "" = the harness's bucket
     std::string health = "{timeout: 2s, interval: 15s, max_replication_lag: 30s}";
-    std::string extra;   // more top-level YAML (server:, production: ...)
+    std::string extra;  // more top-level YAML (server:, production: ...)
 };
 
 inline std::string topology_yaml(const Topology &t)
 {
     const std::string master_port =
         t.master_port != 0 ? std::to_string(t.master_port) : required_env("STRATUM_TEST_PGPORT");
-    std::string yaml = "database:\n  postgres:\n    master: {host: 127.0.0.1, port: " + master_port +
-                       ", user: " + t.user + ", dbname: " + t.dbname + "}\n";
+    std::string yaml =
+        "database:\n  postgres:\n    master: {host: 127.0.0.1, port: " + master_port +
+        ", user: " + t.user + ", dbname: " + t.dbname + "}\n";
     if (t.replicas) {
         yaml += "    replicas:\n";
         for (const std::string &port : replica_ports())
             yaml += "      - {host: 127.0.0.1, port: " + port + "}\n";
     }
     if (t.redis) {
-        const std::string addr = t.redis_port != 0 ? "127.0.0.1:" + std::to_string(t.redis_port)
-                                                   : redis_address();
+        const std::string addr =
+            t.redis_port != 0 ? "127.0.0.1:" + std::to_string(t.redis_port) : redis_address();
         yaml += "  redis: {addr: \"" + addr + "\", dial_timeout: 1s, read_timeout: 1s}\n";
     }
     if (t.minio) {
-        yaml += "  minio: {endpoint: \"" + required_env("STRATUM_TEST_S3_ENDPOINT") + "\", bucket: " +
+        yaml += "  minio: {endpoint: \"" + required_env("STRATUM_TEST_S3_ENDPOINT") +
+                "\", bucket: " +
                 (t.bucket.empty() ? required_env("STRATUM_TEST_S3_BUCKET") : t.bucket) +
                 ", access_key: " + required_env("STRATUM_TEST_S3_ACCESS_KEY") +
                 ", secret_key: " + required_env("STRATUM_TEST_S3_SECRET_KEY") + ", timeout: 2s}\n";
@@ -120,7 +122,8 @@ private:
 };
 
 // Runs SQL as superuser on the server at 127.0.0.1:port; fails the test on error.
-inline std::string sql_at(const std::string &port, const std::string &sql, const std::string &dbname = "postgres")
+inline std::string sql_at(const std::string &port, const std::string &sql,
+                          const std::string &dbname = "postgres")
 {
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn(
         PQconnectdb(conninfo_at(port, "postgres", dbname).c_str()), &PQfinish);
@@ -168,7 +171,8 @@ inline void send_all(int fd, const std::string &data)
 }
 
 // Reads until the peer closes or `timeout` passes.
-inline std::string read_until_closed(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(20))
+inline std::string read_until_closed(int fd,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(20))
 {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -334,7 +338,8 @@ inline HttpResponse http(int port, const std::string &method, const std::string 
                          const std::vector<std::string> &headers = {},
                          const std::optional<std::string> &body = std::nullopt)
 {
-    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+    std::string request = method + " " + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                           "\r\nConnection: close\r\n";
     for (const std::string &header : headers)
         request += header + "\r\n";
@@ -360,7 +365,8 @@ struct Exposition {
     std::vector<std::string> errors;           // empty when the text is valid
 
     // Samples of `name` whose labels include `match`.
-    std::vector<Sample> find(const std::string &name, const std::map<std::string, std::string> &match = {}) const
+    std::vector<Sample> find(const std::string &name,
+                             const std::map<std::string, std::string> &match = {}) const
     {
         std::vector<Sample> out;
         for (const Sample &s : samples) {
@@ -435,8 +441,8 @@ inline Exposition parse_exposition(const std::string &text)
             if (keyword == "TYPE") {
                 std::string type;
                 words >> type;
-                if (type != "counter" && type != "gauge" && type != "histogram" && type != "summary" &&
-                    type != "untyped")
+                if (type != "counter" && type != "gauge" && type != "histogram" &&
+                    type != "summary" && type != "untyped")
                     fail("unknown type");
                 if (out.types.count(name))
                     fail("TYPE repeated");
@@ -463,7 +469,8 @@ inline Exposition parse_exposition(const std::string &text)
                     break;
                 }
                 std::string label = line.substr(i, eq - i);
-                if (label.empty() || !valid_metric_name(label) || label.find(':') != std::string::npos)
+                if (label.empty() || !valid_metric_name(label) ||
+                    label.find(':') != std::string::npos)
                     fail("invalid label name");
                 if (eq + 1 >= line.size() || line[eq + 1] != '"') {
                     fail("label value not quoted");
@@ -474,7 +481,8 @@ inline Exposition parse_exposition(const std::string &text)
                 bool closed = false;
                 for (; j < line.size(); j++) {
                     if (line[j] == '\\') {
-                        if (j + 1 >= line.size() || (line[j + 1] != '\\' && line[j + 1] != '"' && line[j + 1] != 'n')) {
+                        if (j + 1 >= line.size() ||
+                            (line[j + 1] != '\\' && line[j + 1] != '"' && line[j + 1] != 'n')) {
                             fail("bad escape in label value");
                             break;
                         }
@@ -509,7 +517,8 @@ inline Exposition parse_exposition(const std::string &text)
             continue;
         }
         std::string rest = line.substr(i + 1);
-        std::string value_text = rest.substr(0, rest.find(' '));  // an optional timestamp may follow
+        std::string value_text =
+            rest.substr(0, rest.find(' '));  // an optional timestamp may follow
         auto value = parse_sample_value(value_text);
         if (!value) {
             fail("value is not a number");
@@ -520,7 +529,8 @@ inline Exposition parse_exposition(const std::string &text)
         std::string family = sample.name;
         for (const char *suffix : {"_bucket", "_sum", "_count"}) {
             const std::string s = suffix;
-            if (family.size() > s.size() && family.compare(family.size() - s.size(), s.size(), s) == 0 &&
+            if (family.size() > s.size() &&
+                family.compare(family.size() - s.size(), s.size(), s) == 0 &&
                 out.types.count(family.substr(0, family.size() - s.size())) &&
                 out.types.at(family.substr(0, family.size() - s.size())) == "histogram") {
                 family = family.substr(0, family.size() - s.size());
@@ -596,7 +606,8 @@ inline std::string stratum_binary()
 // added to (and overrides) the test's environment; a value of "" unsets.
 class Subprocess {
 public:
-    Subprocess(const std::vector<std::string> &arguments, const std::map<std::string, std::string> &env)
+    Subprocess(const std::vector<std::string> &arguments,
+               const std::map<std::string, std::string> &env)
     {
         int out_pipe[2], err_pipe[2];
         if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0)
@@ -698,8 +709,16 @@ public:
         return exit_code_;
     }
 
-    const std::string &out() { drain(); return out_; }
-    const std::string &err() { drain(); return err_; }
+    const std::string &out()
+    {
+        drain();
+        return out_;
+    }
+    const std::string &err()
+    {
+        drain();
+        return err_;
+    }
 
 private:
     bool exited()

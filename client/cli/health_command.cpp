@@ -25,7 +25,8 @@ std::string one_line(const std::string &text)
 std::string facts_text(const ComponentHealth &component)
 {
     std::string text = component.result.detail;
-    if (component.postgres && component.postgres->role == "replica" && component.postgres->lag_seconds) {
+    if (component.postgres && component.postgres->role == "replica" &&
+        component.postgres->lag_seconds) {
         char lag[48];
         std::snprintf(lag, sizeof lag, ", lag %.1fs", *component.postgres->lag_seconds);
         text += lag;
@@ -42,12 +43,15 @@ void print_text(const HealthReport &report)
     for (const ComponentHealth &component : report.components) {
         const HealthResult &r = component.result;
         char latency[32];
-        std::snprintf(latency, sizeof latency, "%8.1f ms", static_cast<double>(r.latency.count()) / 1000.0);
+        std::snprintf(latency, sizeof latency, "%8.1f ms",
+                      static_cast<double>(r.latency.count()) / 1000.0);
         std::cout << "  " << r.component << std::string(width - r.component.size() + 2, ' ')
-                  << to_string(r.state) << std::string(10 - to_string(r.state).size(), ' ') << latency
-                  << "  " << facts_text(component) << (component.required ? "" : " (optional)") << "\n";
+                  << to_string(r.state) << std::string(10 - to_string(r.state).size(), ' ')
+                  << latency << "  " << facts_text(component)
+                  << (component.required ? "" : " (optional)") << "\n";
         if (!r.error.empty())
-            std::cout << "  " << std::string(width + 2, ' ') << "error: " << one_line(r.error) << "\n";
+            std::cout << "  " << std::string(width + 2, ' ') << "error: " << one_line(r.error)
+                      << "\n";
         if (r.reconnecting)
             std::cout << "  " << std::string(width + 2, ' ') << "reconnecting\n";
     }
@@ -74,8 +78,8 @@ void add_health_command(CLI::App &app, GlobalOptions &options, int &exit_code)
             if (report.any_down()) {
                 for (const ComponentHealth &component : report.components)
                     if (component.result.state == HealthState::down)
-                        std::cerr << "stratum: " << component.result.component << " is down: "
-                                  << one_line(component.result.error) << "\n";
+                        std::cerr << "stratum: " << component.result.component
+                                  << " is down: " << one_line(component.result.error) << "\n";
                 return static_cast<int>(exit_failure);
             }
             for (const ComponentHealth &component : report.components)

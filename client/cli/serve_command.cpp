@@ -53,10 +53,11 @@ AdminActions make_admin_actions(const Config &, Pool &pool)
     AdminActions actions;
     actions.migration_status = [&pool](const AdminRequest &) {
         Lease lease = pool.acquire();
-        const auto rows = lease
-                              ->exec("SELECT coalesce(json_agg(s ORDER BY scope, kind, environment, version), "
-                                     "'[]')::text FROM stratum.migration_status() s")
-                              .value<std::string>();
+        const auto rows =
+            lease
+                ->exec("SELECT coalesce(json_agg(s ORDER BY scope, kind, environment, version), "
+                       "'[]')::text FROM stratum.migration_status() s")
+                .value<std::string>();
         return AdminResponse{200, "{\"source\":\"ledger\",\"migrations\":" + rows + "}\n"};
     };
     return actions;
@@ -78,7 +79,8 @@ int serve(const GlobalOptions &options, const ServeSettings &settings)
 {
     const sigset_t signals = block_shutdown_signals();
     const Config config = load_config(options);
-    const HostPort listen = settings.listen.empty() ? config.server.listen : parse_listen(settings.listen);
+    const HostPort listen =
+        settings.listen.empty() ? config.server.listen : parse_listen(settings.listen);
     if (!is_loopback(listen.host) && !settings.allow_non_loopback) {
         std::cerr << "stratum: refusing to listen on " << listen.to_string()
                   << ", which is not a loopback address: pass --allow-non-loopback to mean it\n";
@@ -94,7 +96,8 @@ int serve(const GlobalOptions &options, const ServeSettings &settings)
         logging::warn("serve", "listening on a non-loopback address",
                       {{logging::field::endpoint, listen.to_string()}});
         if (!token.empty())
-            logging::warn("serve", "the admin token travels in clear text: put TLS in front of this server");
+            logging::warn("serve",
+                          "the admin token travels in clear text: put TLS in front of this server");
     }
 
     Pool pool(to_pool_options(config));
@@ -128,7 +131,8 @@ int serve(const GlobalOptions &options, const ServeSettings &settings)
                 std::_Exit(exit_failure);
             }
             stopping = true;
-            logging::info("serve", "shutting down: finishing requests in progress", {{"signal", signal}});
+            logging::info("serve", "shutting down: finishing requests in progress",
+                          {{"signal", signal}});
             server.stop();
         }
     });

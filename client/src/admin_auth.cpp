@@ -26,7 +26,8 @@ bool is_blank(char c) noexcept
 
 }  // namespace
 
-AdminToken::AdminToken(const Secret &token) : enabled_(!token.empty())
+AdminToken::AdminToken(const Secret &token)
+    : enabled_(!token.empty())
 {
     if (enabled_)
         digest_ = sha256(token.reveal());

@@ -39,7 +39,8 @@ std::string migration_summary(const MigrationFacts &facts)
 {
     std::string text = facts.version ? "version " + std::to_string(*facts.version) : "no version";
     text += ", " + std::to_string(facts.applied) + " applied";
-    text += facts.pending ? ", " + std::to_string(*facts.pending) + " pending" : ", pending unknown";
+    text +=
+        facts.pending ? ", " + std::to_string(*facts.pending) + " pending" : ", pending unknown";
     text += facts.source == "ledger" ? " (ledger only)" : "";
     return text;
 }
@@ -48,12 +49,14 @@ std::string migration_error(const MigrationFacts &facts)
 {
     std::vector<std::string> parts;
     if (facts.drifted > 0)
-        parts.push_back(plural(facts.drifted, "applied migration differs", "applied migrations differ") +
-                        " from the files (drift)");
+        parts.push_back(
+            plural(facts.drifted, "applied migration differs", "applied migrations differ") +
+            " from the files (drift)");
     if (!facts.problems.empty())
-        parts.push_back("the ledger check found " +
-                        plural(static_cast<std::int64_t>(facts.problems.size()), "problem", "problems") +
-                        ": " + facts.problems.front());
+        parts.push_back(
+            "the ledger check found " +
+            plural(static_cast<std::int64_t>(facts.problems.size()), "problem", "problems") + ": " +
+            facts.problems.front());
     if (facts.pending.value_or(0) > 0)
         parts.push_back(plural(*facts.pending, "migration", "migrations") + " pending");
     if (facts.out_of_order > 0)
@@ -95,16 +98,17 @@ struct HealthChecker::State {
     std::atomic<bool> running{false};
 
     State(const Config &config, HealthSources s)
-        : options(config.health), sources(std::move(s)),
-          primary(config.postgres_master_conninfo(),
-                  detail::configured_endpoint(config.database.postgres.master)),
-          ledger(config.postgres_master_conninfo(),
+        : options(config.health)
+        , sources(std::move(s))
+        , primary(config.postgres_master_conninfo(),
+                  detail::configured_endpoint(config.database.postgres.master))
+        , ledger(config.postgres_master_conninfo(),
                  detail::configured_endpoint(config.database.postgres.master))
     {
         const auto conninfos = config.postgres_replica_conninfos();
         for (std::size_t i = 0; i < conninfos.size(); i++)
-            replicas.emplace_back(conninfos[i],
-                                  detail::configured_endpoint(config.database.postgres.replicas[i]));
+            replicas.emplace_back(
+                conninfos[i], detail::configured_endpoint(config.database.postgres.replicas[i]));
         if (!sources.redis && config.database.redis)
             sources.redis = std::make_shared<RedisClient>(*config.database.redis);
         if (!sources.minio && config.database.minio)
@@ -135,8 +139,9 @@ ComponentHealth HealthChecker::State::probe_pool()
     facts.max_size = metrics.max_size;
     facts.waiters = metrics.waiters;
     facts.timeouts = metrics.timeouts;
-    facts.timeouts_since_last =
-        pool_timeouts_seen && metrics.timeouts >= *pool_timeouts_seen ? metrics.timeouts - *pool_timeouts_seen : 0;
+    facts.timeouts_since_last = pool_timeouts_seen && metrics.timeouts >= *pool_timeouts_seen
+                                    ? metrics.timeouts - *pool_timeouts_seen
+                                    : 0;
     pool_timeouts_seen = metrics.timeouts;
 
     const EndpointMetrics &primary = metrics.endpoints.front();
@@ -152,7 +157,8 @@ ComponentHealth HealthChecker::State::probe_pool()
                            " waiting for a connection";
     } else if (primary.max_size > 0 && primary.in_use >= primary.max_size) {
         out.result.state = HealthState::degraded;
-        out.result.error = "all " + std::to_string(primary.max_size) + " connections to the primary in use";
+        out.result.error =
+            "all " + std::to_string(primary.max_size) + " connections to the primary in use";
     } else if (facts.timeouts_since_last > 0) {
         out.result.state = HealthState::degraded;
         out.result.error = plural(static_cast<std::int64_t>(facts.timeouts_since_last),
@@ -228,15 +234,16 @@ void HealthChecker::State::remember(ComponentHealth &component)
     }
     r.last_error = m.last_error;
     r.last_error_at = m.last_error_at;
-    const bool probes_itself = component.kind == ComponentKind::postgres ||
-                               component.kind == ComponentKind::migrations;
+    const bool probes_itself =
+        component.kind == ComponentKind::postgres || component.kind == ComponentKind::migrations;
     if (probes_itself)
         r.reconnecting = r.state == HealthState::down && m.ever_reachable;
     if (r.state != HealthState::down)
         m.ever_reachable = true;
 
     if (m.previous != r.state) {
-        const logging::Level level = r.state == HealthState::up ? logging::Level::info : logging::Level::warn;
+        const logging::Level level =
+            r.state == HealthState::up ? logging::Level::info : logging::Level::warn;
         if (m.previous || r.state != HealthState::up)
             logging::log(level, "health", "component state changed",
                          {{"name", r.component},
@@ -251,14 +258,15 @@ HealthReport HealthChecker::State::round()
     std::lock_guard round_lock(round_mutex);
     const milliseconds timeout = options.timeout;
     std::optional<std::uint64_t> primary_lsn;
-    auto primary_probe = std::async(std::launch::async, [&] {
-        return detail::probe_primary(primary, timeout, primary_lsn);
-    });
+    auto primary_probe = std::async(
+        std::launch::async, [&] { return detail::probe_primary(primary, timeout, primary_lsn); });
     std::optional<std::future<ComponentHealth>> redis_probe, minio_probe, migrations_probe;
     if (sources.redis)
-        redis_probe = std::async(std::launch::async, [&] { return probe_store(ComponentKind::redis); });
+        redis_probe =
+            std::async(std::launch::async, [&] { return probe_store(ComponentKind::redis); });
     if (sources.minio)
-        minio_probe = std::async(std::launch::async, [&] { return probe_store(ComponentKind::minio); });
+        minio_probe =
+            std::async(std::launch::async, [&] { return probe_store(ComponentKind::minio); });
     if (sources.check_migrations)
         migrations_probe = std::async(std::launch::async, [&] { return probe_migrations(); });
 
@@ -269,8 +277,8 @@ HealthReport HealthChecker::State::round()
     std::vector<std::future<ComponentHealth>> replica_probes;
     for (std::size_t i = 0; i < replicas.size(); i++)
         replica_probes.push_back(std::async(std::launch::async, [&, i] {
-            return detail::probe_replica(replicas[i], "postgres.replica." + std::to_string(i), timeout,
-                                         primary_lsn, options.max_replication_lag);
+            return detail::probe_replica(replicas[i], "postgres.replica." + std::to_string(i),
+                                         timeout, primary_lsn, options.max_replication_lag);
         }));
     for (auto &probe : replica_probes)
         report.components.push_back(probe.get());
@@ -343,7 +351,8 @@ void HealthChecker::start()
             try {
                 state->round();
             } catch (const std::exception &error) {
-                logging::error("health", "health check round failed", {{logging::field::error, error.what()}});
+                logging::error("health", "health check round failed",
+                               {{logging::field::error, error.what()}});
             }
             lock.lock();
         }

@@ -34,7 +34,8 @@ std::string presentable_error(std::string_view text)
     out.reserve(masked.size());
     bool blank = false;
     for (char c : masked) {
-        if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+        if (std::isspace(static_cast<unsigned char>(c)) ||
+            std::iscntrl(static_cast<unsigned char>(c))) {
             blank = !out.empty();
             continue;
         }
@@ -87,7 +88,8 @@ Json component_json(const ComponentHealth &component)
     if (const auto &pg = component.postgres) {
         out["endpoint"] = pg->endpoint;
         out["role"] = pg->role;
-        out["server_version"] = pg->server_version.empty() ? Json(nullptr) : Json(pg->server_version);
+        out["server_version"] =
+            pg->server_version.empty() ? Json(nullptr) : Json(pg->server_version);
         out["in_recovery"] = pg->in_recovery;
         out["read_only"] = pg->read_only;
         if (pg->role == "replica") {
@@ -154,9 +156,9 @@ Json pool_metrics_json(const PoolMetrics &m)
     out["reuse_rate"] = m.reuse_rate;
     out["round_trips"] = m.round_trips;
     out["retries"] = m.retries;
-    out["acquire_latency_us"] = {{"count", m.acquire.count},   {"p50", m.acquire.p50_us},
-                                 {"p95", m.acquire.p95_us},     {"p99", m.acquire.p99_us},
-                                 {"max", m.acquire.max_us},     {"mean", m.acquire.mean_us}};
+    out["acquire_latency_us"] = {{"count", m.acquire.count}, {"p50", m.acquire.p50_us},
+                                 {"p95", m.acquire.p95_us},  {"p99", m.acquire.p99_us},
+                                 {"max", m.acquire.max_us},  {"mean", m.acquire.mean_us}};
     Json endpoints = Json::array();
     for (const EndpointMetrics &e : m.endpoints) {
         Json entry;

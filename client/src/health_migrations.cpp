@@ -41,14 +41,16 @@ MigrationFacts probe_migration_ledger(Connection &connection)
     return facts;
 }
 
-MigrationFacts probe_migration_plan(Connection &connection, const std::vector<std::int64_t> &versions,
+MigrationFacts probe_migration_plan(Connection &connection,
+                                    const std::vector<std::int64_t> &versions,
                                     const std::vector<std::string> &checksums)
 {
     const Params plan_params(versions, checksums);
     const Params none;
-    connection.send("SELECT state, count(*), max(version) "
-                    "FROM stratum.migration_plan('master', $1::bigint[], $2::text[]) GROUP BY state",
-                    plan_params);
+    connection.send(
+        "SELECT state, count(*), max(version) "
+        "FROM stratum.migration_plan('master', $1::bigint[], $2::text[]) GROUP BY state",
+        plan_params);
     connection.send(verify_sql, none);
     std::vector<Result> results = connection.sync();
     MigrationFacts facts;

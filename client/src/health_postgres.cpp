@@ -15,7 +15,8 @@ namespace stratum::detail {
 using namespace std::chrono;
 
 ProbeConnection::ProbeConnection(std::string conninfo, std::string endpoint)
-    : conninfo_(std::move(conninfo)), endpoint_(std::move(endpoint))
+    : conninfo_(std::move(conninfo))
+    , endpoint_(std::move(endpoint))
 {
 }
 
@@ -220,8 +221,8 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
         } else if (facts.lag_seconds && *facts.lag_seconds > max_lag_seconds) {
             out.result.state = HealthState::degraded;
             out.result.error = "replication lag " + seconds_text(*facts.lag_seconds) +
-                               " exceeds health.max_replication_lag (" +
-                               format_duration(max_lag) + ")";
+                               " exceeds health.max_replication_lag (" + format_duration(max_lag) +
+                               ")";
         } else if (!facts.lag_seconds && facts.lag_bytes.value_or(0) > 0) {
             out.result.state = HealthState::degraded;
             out.result.error = "behind the primary by " + std::to_string(*facts.lag_bytes) +

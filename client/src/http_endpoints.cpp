@@ -92,14 +92,10 @@ int send_failure(httplib::Response &response, std::string_view action, std::exce
         // The ledger's own SQLSTATEs (docs/migrations.md) and the few others
         // a caller can act on; anything else is the database's error, 500.
         static constexpr Mapping mappings[] = {
-            {"SM001", 409, "drift"},
-            {"SM002", 409, "dependency_not_applied"},
-            {"SM003", 409, "ledger_tampered"},
-            {"SM004", 404, "not_in_ledger"},
-            {"SM005", 409, "irreversible"},
-            {"2BP01", 409, "dependents_applied"},
-            {"55P03", 409, "locked"},
-            {"42501", 500, "permission_denied"},
+            {"SM001", 409, "drift"},           {"SM002", 409, "dependency_not_applied"},
+            {"SM003", 409, "ledger_tampered"}, {"SM004", 404, "not_in_ledger"},
+            {"SM005", 409, "irreversible"},    {"2BP01", 409, "dependents_applied"},
+            {"55P03", 409, "locked"},          {"42501", 500, "permission_denied"},
         };
         for (const Mapping &m : mappings) {
             if (error.sqlstate() == m.sqlstate) {
@@ -112,11 +108,13 @@ int send_failure(httplib::Response &response, std::string_view action, std::exce
         send_error(response, 500, "database_error", error.what());
         return 500;
     } catch (const std::exception &error) {
-        logging::error("http", "admin action failed", {{"action", action}, {logging::field::error, error.what()}});
+        logging::error("http", "admin action failed",
+                       {{"action", action}, {logging::field::error, error.what()}});
         send_error(response, 500, "internal_error", "internal error (see the server log)");
         return 500;
     } catch (...) {
-        logging::error("http", "admin action failed", {{"action", action}, {logging::field::error, "unknown exception"}});
+        logging::error("http", "admin action failed",
+                       {{"action", action}, {logging::field::error, "unknown exception"}});
         send_error(response, 500, "internal_error", "internal error (see the server log)");
         return 500;
     }
@@ -132,7 +130,8 @@ void run_admin(State &, const AdminAction &action, std::string_view name,
     } else {
         const std::string type = request.get_header_value("Content-Type");
         if (!type.empty() && !type.starts_with("application/json")) {
-            send_error(response, 415, "unsupported_media_type", "send the request body as application/json");
+            send_error(response, 415, "unsupported_media_type",
+                       "send the request body as application/json");
             return;
         }
         const Json parsed = Json::parse(request.body, nullptr, false);
@@ -143,7 +142,8 @@ void run_admin(State &, const AdminAction &action, std::string_view name,
         call.body = request.body;
     }
     if (!action) {
-        send_error(response, 501, "not_available", "this server has no " + std::string(name) + " action");
+        send_error(response, 501, "not_available",
+                   "this server has no " + std::string(name) + " action");
         return;
     }
     const auto started = steady_clock::now();
@@ -151,14 +151,18 @@ void run_admin(State &, const AdminAction &action, std::string_view name,
     try {
         AdminResponse answer = action(call);
         response.status = answer.status;
-        response.set_content(answer.body.empty() ? "{}\n" : answer.body, std::string(json_type).c_str());
+        response.set_content(answer.body.empty() ? "{}\n" : answer.body,
+                             std::string(json_type).c_str());
         status = answer.status;
     } catch (...) {
         status = send_failure(response, name, std::current_exception());
     }
     const double ms = duration<double, std::milli>(steady_clock::now() - started).count();
     logging::log(status < 400 ? logging::Level::info : logging::Level::warn, "http", "admin action",
-                 {{"action", name}, {"status", status}, {"remote", call.remote}, {logging::field::duration_ms, ms}});
+                 {{"action", name},
+                  {"status", status},
+                  {"remote", call.remote},
+                  {logging::field::duration_ms, ms}});
 }
 
 void migrate_up(State &s, const httplib::Request &request, httplib::Response &response)
@@ -179,7 +183,8 @@ void migration_status(State &s, const httplib::Request &request, httplib::Respon
 void seed(State &s, const httplib::Request &request, httplib::Response &response)
 {
     if (s.options.production) {
-        send_error(response, 403, "refused_in_production", "seeding is refused in a production environment");
+        send_error(response, 403, "refused_in_production",
+                   "seeding is refused in a production environment");
         logging::warn("http", "seed refused in production", {{"remote", request.remote_addr}});
         return;
     }

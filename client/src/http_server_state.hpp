@@ -1,6 +1,7 @@
-// The insides of stratum::HttpServer shared by its two sources (internal):
-// http_server.cpp (listening, protocol checks, authentication, errors) and
-// http_endpoints.cpp (what each endpoint answers).
+// The insides of stratum::HttpServer (internal), shared by its sources:
+// http_server.cpp (listening, life), http_protocol.cpp (error bodies, checks
+// before the body is read), http_routing.cpp (endpoints, authentication,
+// methods) and http_endpoints.cpp (what each endpoint answers).
 #pragma once
 
 #include <mutex>
@@ -25,14 +26,18 @@ struct HttpServer::State {
     httplib::Server server;
 
     std::mutex mutex;
-    int port = -1;               // once bound
+    int port = -1;  // once bound
     bool stop_requested = false;
-    bool serving = false;        // inside listen_after_bind
+    bool serving = false;  // inside listen_after_bind
     bool httplib_stopped = false;
-    std::thread thread;          // start()
+    std::thread thread;  // start()
 
     State(HttpServerOptions o, HealthChecker &h, const Pool *p, AdminActions a)
-        : options(std::move(o)), health(h), pool(p), admin(std::move(a)), token(options.admin_token)
+        : options(std::move(o))
+        , health(h)
+        , pool(p)
+        , admin(std::move(a))
+        , token(options.admin_token)
     {
     }
 
@@ -61,8 +66,24 @@ std::string allow_header(const Endpoint &endpoint);
 inline constexpr std::string_view json_type = "application/json";
 
 // {"error": {"status": 404, "code": "not_found", "message": "..."}}
-void send_error(httplib::Response &response, int status, std::string_view code, std::string_view message);
+void send_error(httplib::Response &response, int status, std::string_view code,
+                std::string_view message);
 void send_json(httplib::Response &response, int status, const Json &body);
+// The same error body for a refusal made before the request body was read;
+// the connection is closed after it (the unread body must not be taken for
+// the next request).
+void refuse_unread(httplib::Response &response, int status, std::string_view code,
+                   std::string_view message);
+// "not_found", "payload_too_large", ... and a short text for statuses httplib sets.
+std::string_view error_code(int status);
+std::string_view reason_phrase(int status);
+
+// Refusals decided from the request line and headers alone: a method httplib
+// cannot route (404/405), a chunked body (411), a Content-Length above
+// `max_body_bytes` (413) or invalid (400). True when `response` is set. A
+// body-carrying request without Content-Length is given Content-Length: 0.
+bool refuse_before_body(const httplib::Request &request, httplib::Response &response,
+                        std::size_t max_body_bytes);
 
 }  // namespace http
 

@@ -26,11 +26,14 @@ void pool_metrics(TextWriter &out, const Pool &pool)
     };
     const std::array<std::tuple<const char *, Gauge, const char *>, 6> gauges = {{
         {"stratum_pool_connections_in_use", &EndpointMetrics::in_use, "Connections lent out now."},
-        {"stratum_pool_connections_idle", &EndpointMetrics::idle, "Open connections waiting in the pool."},
+        {"stratum_pool_connections_idle", &EndpointMetrics::idle,
+         "Open connections waiting in the pool."},
         {"stratum_pool_connections_open", &EndpointMetrics::total,
          "Open connections (in use, idle and being checked): the pool's total."},
-        {"stratum_pool_connections_max", &EndpointMetrics::max_size, "The most connections the pool opens."},
-        {"stratum_pool_waiters", &EndpointMetrics::waiters, "Callers waiting for a connection now."},
+        {"stratum_pool_connections_max", &EndpointMetrics::max_size,
+         "The most connections the pool opens."},
+        {"stratum_pool_waiters", &EndpointMetrics::waiters,
+         "Callers waiting for a connection now."},
         {"stratum_pool_dialing", &EndpointMetrics::dialing, "Connections being opened now."},
     }};
     for (const auto &[name, field, help] : gauges) {
@@ -47,14 +50,16 @@ void pool_metrics(TextWriter &out, const Pool &pool)
         {"stratum_pool_acquires_total", &EndpointMetrics::acquires, "Connections handed out."},
         {"stratum_pool_acquire_timeouts_total", &EndpointMetrics::timeouts,
          "Acquires that gave up after the acquire timeout."},
-        {"stratum_pool_connections_created_total", &EndpointMetrics::created, "Connections opened."},
+        {"stratum_pool_connections_created_total", &EndpointMetrics::created,
+         "Connections opened."},
         {"stratum_pool_connections_closed_total", &EndpointMetrics::closed, "Connections closed."},
         {"stratum_pool_connect_failures_total", &EndpointMetrics::failed, "Dials that failed."},
         {"stratum_pool_connections_broken_total", &EndpointMetrics::broken,
          "Connections found broken (query, poll or health check)."},
         {"stratum_pool_evictions_total", &EndpointMetrics::evictions,
          "Times every connection to the server was dropped at once (restart, failover)."},
-        {"stratum_pool_reused_total", &EndpointMetrics::reused, "Acquires served by an open connection."},
+        {"stratum_pool_reused_total", &EndpointMetrics::reused,
+         "Acquires served by an open connection."},
     }};
     for (const auto &[name, field, help] : counters) {
         out.family(name, "counter", help);
@@ -76,12 +81,14 @@ void pool_metrics(TextWriter &out, const Pool &pool)
 double seconds_since_epoch(std::chrono::system_clock::time_point time)
 {
     using namespace std::chrono;
-    return static_cast<double>(duration_cast<milliseconds>(time.time_since_epoch()).count()) / 1000.0;
+    return static_cast<double>(duration_cast<milliseconds>(time.time_since_epoch()).count()) /
+           1000.0;
 }
 
 void health_metrics(TextWriter &out, const HealthReport &report)
 {
-    constexpr std::array<HealthState, 3> states = {HealthState::up, HealthState::degraded, HealthState::down};
+    constexpr std::array<HealthState, 3> states = {HealthState::up, HealthState::degraded,
+                                                   HealthState::down};
     out.family("stratum_health_state", "gauge",
                "1 for the component's current state (up, degraded, down), 0 for the others.");
     for (const ComponentHealth &c : report.components)
@@ -99,7 +106,8 @@ void health_metrics(TextWriter &out, const HealthReport &report)
     out.family("stratum_health_required", "gauge",
                "1 when the component counts for the overall state, 0 when it is optional.");
     for (const ComponentHealth &c : report.components)
-        out.sample("stratum_health_required", {{"component", c.result.component}}, c.required ? 1 : 0);
+        out.sample("stratum_health_required", {{"component", c.result.component}},
+                   c.required ? 1 : 0);
     out.family("stratum_health_probe_duration_seconds", "gauge",
                "How long the component's last probe took.");
     for (const ComponentHealth &c : report.components)
@@ -113,7 +121,8 @@ void health_metrics(TextWriter &out, const HealthReport &report)
     out.family("stratum_health_last_check_timestamp_seconds", "gauge",
                "When the last health check round finished (Unix time).");
     if (report.checked())
-        out.sample("stratum_health_last_check_timestamp_seconds", {}, seconds_since_epoch(report.checked_at));
+        out.sample("stratum_health_last_check_timestamp_seconds", {},
+                   seconds_since_epoch(report.checked_at));
 
     out.family("stratum_replication_lag_seconds", "gauge",
                "How far the replica's replay is behind the primary (absent when unknown).");
@@ -138,19 +147,24 @@ void migration_metrics(TextWriter &out, const HealthReport &report)
     out.family("stratum_migration_version", "gauge",
                "Highest applied migration of the master scope (absent when none or unknown).");
     if (facts != nullptr && facts->version)
-        out.sample("stratum_migration_version", {{"scope", "master"}}, static_cast<double>(*facts->version));
+        out.sample("stratum_migration_version", {{"scope", "master"}},
+                   static_cast<double>(*facts->version));
     out.family("stratum_migrations_applied", "gauge", "Applied migrations of the master scope.");
     if (facts != nullptr)
-        out.sample("stratum_migrations_applied", {{"scope", "master"}}, static_cast<double>(facts->applied));
+        out.sample("stratum_migrations_applied", {{"scope", "master"}},
+                   static_cast<double>(facts->applied));
     out.family("stratum_migrations_pending", "gauge",
                "Migration files not applied yet (absent when the files are not known).");
     if (facts != nullptr && facts->pending)
-        out.sample("stratum_migrations_pending", {{"scope", "master"}}, static_cast<double>(*facts->pending));
+        out.sample("stratum_migrations_pending", {{"scope", "master"}},
+                   static_cast<double>(*facts->pending));
     out.family("stratum_migrations_drifted", "gauge",
                "Applied migrations whose file changed since (drift).");
     if (facts != nullptr)
-        out.sample("stratum_migrations_drifted", {{"scope", "master"}}, static_cast<double>(facts->drifted));
-    out.family("stratum_migration_ledger_problems", "gauge", "Problems stratum.verify_ledger() reports.");
+        out.sample("stratum_migrations_drifted", {{"scope", "master"}},
+                   static_cast<double>(facts->drifted));
+    out.family("stratum_migration_ledger_problems", "gauge",
+               "Problems stratum.verify_ledger() reports.");
     if (facts != nullptr)
         out.sample("stratum_migration_ledger_problems", {{"scope", "all"}},
                    static_cast<double>(facts->problems.size()));

@@ -137,7 +137,8 @@ void TextWriter::sample(std::string_view name, const Labels &labels, double valu
     text_ += '\n';
 }
 
-void TextWriter::histogram(std::string_view name, const Labels &labels, const LatencyBuckets &buckets)
+void TextWriter::histogram(std::string_view name, const Labels &labels,
+                           const LatencyBuckets &buckets)
 {
     const std::string base(name);
     for (std::size_t i = 0; i < buckets.upper_bounds_seconds.size(); i++) {

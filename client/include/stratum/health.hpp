@@ -53,22 +53,22 @@ struct PoolFacts {
     std::size_t total = 0;
     std::size_t max_size = 0;  // of the primary
     std::size_t waiters = 0;
-    std::uint64_t timeouts = 0;           // acquire timeouts since the pool started
+    std::uint64_t timeouts = 0;             // acquire timeouts since the pool started
     std::uint64_t timeouts_since_last = 0;  // since the previous check
 };
 
 // The migration ledger of the master scope, compared with the migration
 // files when the probe knows them.
 struct MigrationFacts {
-    std::string source = "ledger";          // "ledger" (ledger only) or "files" (planned against files)
-    std::optional<std::int64_t> version;    // highest applied master migration
-    std::int64_t applied = 0;               // applied master migrations
-    std::optional<std::int64_t> pending;    // files not applied yet (unknown from the ledger alone)
-    std::int64_t out_of_order = 0;          // files older than an applied version, not applied
-    std::int64_t drifted = 0;               // applied, but the file's checksum differs
-    std::int64_t missing = 0;               // applied, file gone
-    std::int64_t unknown = 0;               // applied, newer than every file
-    std::vector<std::string> problems;      // stratum.verify_ledger findings, one line each
+    std::string source = "ledger";  // "ledger" (ledger only) or "files" (planned against files)
+    std::optional<std::int64_t> version;  // highest applied master migration
+    std::int64_t applied = 0;             // applied master migrations
+    std::optional<std::int64_t> pending;  // files not applied yet (unknown from the ledger alone)
+    std::int64_t out_of_order = 0;        // files older than an applied version, not applied
+    std::int64_t drifted = 0;             // applied, but the file's checksum differs
+    std::int64_t missing = 0;             // applied, file gone
+    std::int64_t unknown = 0;             // applied, newer than every file
+    std::vector<std::string> problems;    // stratum.verify_ledger findings, one line each
 };
 
 struct ComponentHealth {
@@ -81,9 +81,9 @@ struct ComponentHealth {
 };
 
 struct HealthReport {
-    HealthState state = HealthState::down;  // overall
+    HealthState state = HealthState::down;               // overall
     std::chrono::system_clock::time_point checked_at{};  // epoch: never checked
-    std::vector<ComponentHealth> components;             // master, replicas, pool, redis, minio, migrations
+    std::vector<ComponentHealth> components;  // master, replicas, pool, redis, minio, migrations
 
     bool checked() const noexcept { return checked_at.time_since_epoch().count() != 0; }
     const ComponentHealth *find(std::string_view name) const noexcept;
@@ -112,7 +112,8 @@ MigrationFacts probe_migration_ledger(Connection &connection);
 // The ledger against migration files: stratum.migration_plan for the master
 // scope with the versions and checksums (SHA-256 hex) of the files, in one
 // round trip, plus verify_ledger.
-MigrationFacts probe_migration_plan(Connection &connection, const std::vector<std::int64_t> &versions,
+MigrationFacts probe_migration_plan(Connection &connection,
+                                    const std::vector<std::int64_t> &versions,
                                     const std::vector<std::string> &checksums);
 
 // Up: nothing pending and no drift. Degraded: pending, out of order, missing
@@ -121,7 +122,7 @@ HealthState migration_state(const MigrationFacts &facts) noexcept;
 
 // What the checker probes besides the configuration's servers.
 struct HealthSources {
-    const Pool *pool = nullptr;          // adds the "pool" component (serve); must outlive the checker
+    const Pool *pool = nullptr;  // adds the "pool" component (serve); must outlive the checker
     std::shared_ptr<RedisClient> redis;  // null: one is made when Redis is configured
     std::shared_ptr<ObjectStore> minio;  // null: one is made when MinIO is configured
     MigrationProbe migrations;           // empty: probe_migration_ledger

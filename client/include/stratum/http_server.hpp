@@ -47,7 +47,9 @@ struct AdminActions {
 class AdminError : public std::runtime_error {
 public:
     AdminError(int status, std::string code, const std::string &message)
-        : std::runtime_error(message), status_(status), code_(std::move(code))
+        : std::runtime_error(message)
+        , status_(status)
+        , code_(std::move(code))
     {
     }
     int status() const noexcept { return status_; }
@@ -62,8 +64,8 @@ struct HttpServerOptions {
     HostPort listen{"127.0.0.1", 8080};  // port 0: any free port (see port())
     Secret admin_token;                  // empty: the admin endpoints answer 403
     std::string admin_token_variable = "STRATUM_ADMIN_TOKEN";  // named in the 403 message
-    bool production = false;             // POST /admin/database/seed answers 403
-    std::size_t max_body_bytes = 64 * 1024;  // larger requests: 413
+    bool production = false;                            // POST /admin/database/seed answers 403
+    std::size_t max_body_bytes = 64 * 1024;             // larger requests: 413
     Duration read_timeout = std::chrono::seconds(10);   // per read of a request
     Duration write_timeout = std::chrono::seconds(10);  // per write of a response
     // Idle keep-alive connections are closed after this; it also bounds how
@@ -78,7 +80,8 @@ struct HttpServerOptions {
 // checker and the pool must outlive the server.
 class HttpServer {
 public:
-    HttpServer(HttpServerOptions options, HealthChecker &health, const Pool *pool, AdminActions admin);
+    HttpServer(HttpServerOptions options, HealthChecker &health, const Pool *pool,
+               AdminActions admin);
     ~HttpServer();  // stop()
     HttpServer(const HttpServer &) = delete;
     HttpServer &operator=(const HttpServer &) = delete;
