@@ -1,5 +1,5 @@
-// Reads stratum.tenants directly (no SQL, no permission check) to validate a
-// tenant when it is set.
+// Validates a tenant when it is set: reads stratum.tenants directly (no SQL,
+// no permission check) and remembers, per backend, the tenants found active.
 #pragma once
 
 #include "pg.hpp"
@@ -13,7 +13,11 @@ enum class TenantState {
     inactive,  // suspended or archived: may not be set
 };
 
-// Looks the tenant up with the latest snapshot. Must run in a transaction.
+// Looks the tenant up (the per-backend cache of active tenants first, then the
+// primary key with the latest snapshot). Must run in a transaction.
 TenantState lookup_tenant_state(const pg_uuid_t *tenant_id);
+
+// Registers the relcache callback that empties the cache (from _PG_init).
+void register_tenant_cache_invalidation();
 
 }  // namespace stratum

@@ -87,6 +87,32 @@ SELECT stratum.set_tenant(:'initech');
 SELECT stratum.current_tenant() = :'initech' AS initech_is_current;
 ROLLBACK;
 
+-- Backends remember the tenants they found active. A tenant created and set
+-- in a transaction that rolls back is not remembered: it does not exist.
+BEGIN;
+SELECT stratum.create_tenant('ephemeral', 'Ephemeral') AS ephemeral \gset
+SELECT stratum.set_tenant(:'ephemeral');
+ROLLBACK;
+SELECT sqlstate_of(format('SELECT stratum.set_tenant(%L)', :'ephemeral')) LIKE '42704:%' AS unknown_again;
+
+-- A suspension made by another session takes effect in this session's next
+-- transaction, although this session validated the tenant before.
+CREATE EXTENSION IF NOT EXISTS dblink;
+BEGIN;
+SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+COMMIT;
+SELECT dblink_connect('other', format('host=%s port=%s dbname=%s user=postgres',
+                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                      current_setting('port'), current_database()));
+SELECT * FROM dblink('other', $$SELECT stratum.suspend_tenant('aaaaaaaa-0000-4000-8000-000000000001')::text$$) AS t(suspended text);
+SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+SELECT * FROM dblink('other', $$SELECT stratum.activate_tenant('aaaaaaaa-0000-4000-8000-000000000001')::text$$) AS t(activated text);
+BEGIN;
+SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+COMMIT;
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+
 -- Tenant registration validates slug and name, hostile ones included.
 SELECT stratum.create_tenant('Acme Corp', 'Acme');
 SELECT stratum.create_tenant('x''; DROP TABLE stratum.tenants; --', 'x');

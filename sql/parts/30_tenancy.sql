@@ -188,7 +188,11 @@ BEGIN
     FOR command IN SELECT DISTINCT c.oid FROM pg_event_trigger_ddl_commands() d
                      JOIN pg_class c ON c.oid = d.objid
                     WHERE d.classid = 'pg_class'::regclass
-                      AND (c.relispartition OR c.relkind = 'p') LOOP
+                      AND (c.relispartition OR c.relkind = 'p')
+                      -- stratum's own partitioned tables (the audit log) apply
+                      -- their RLS themselves; acting here would also collide
+                      -- with pg_restore re-creating their partitions' policies.
+                      AND c.relnamespace <> 'stratum'::regnamespace LOOP
         CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_partition_ancestors(command.oid) a
                                    WHERE stratum._has_isolation_policy(a));
         FOR part IN SELECT stratum._relation_tree(command.oid) LOOP

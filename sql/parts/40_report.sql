@@ -75,8 +75,15 @@ BEGIN
                AND NOT p.polpermissive AND p.polcmd = '*' AND p.polroles = '{0}'
                AND pg_get_expr(p.polqual, p.polrelid) = expected
                AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = expected));
+        -- A partitioned table is indexed when it has such an index itself or
+        -- every one of its partitions has.
         tenant_index := EXISTS (SELECT 1 FROM pg_index i
-                                 WHERE i.indrelid = rel.oid AND i.indkey[0] = tenant_attnum);
+                                 WHERE i.indrelid = rel.oid AND i.indkey[0] = tenant_attnum)
+            OR rel.relkind = 'p' AND NOT EXISTS (
+                SELECT 1 FROM pg_partition_tree(rel.oid) t
+                 WHERE t.isleaf AND NOT EXISTS (
+                     SELECT 1 FROM pg_index i
+                      WHERE i.indrelid = t.relid AND i.indkey[0] = stratum._tenant_attnum(t.relid)));
         audited := EXISTS (SELECT 1 FROM pg_trigger t
                             WHERE t.tgrelid = rel.oid AND t.tgname = 'stratum_audit'
                               AND t.tgenabled <> 'D');

@@ -61,9 +61,21 @@ CREATE TABLE stratum.audit_log_default PARTITION OF stratum.audit_log DEFAULT;
 --    range of every 16 pages. The log is written in time order, so a time
 --    range maps to a few block ranges, and the bloom filter skips the ranges
 --    without the tenant.
-CREATE INDEX audit_log_row ON stratum.audit_log USING hash (row_key);
-CREATE INDEX audit_log_tenant_time ON stratum.audit_log
-    USING brin (tenant_id uuid_bloom_ops, logged_at) WITH (pages_per_range = 16);
+--
+-- They are made on each partition rather than on the partitioned log: the
+-- log is a member of the extension, its monthly partitions are not, and
+-- pg_restore recreates a partition's indexes itself — with indexes on the
+-- parent, ATTACH PARTITION would already have made them and the restore
+-- would fail on "already exists".
+CREATE FUNCTION stratum._audit_partition_indexes(part regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('CREATE INDEX ON %s USING hash (row_key)', part);
+    EXECUTE format('CREATE INDEX ON %s USING brin (tenant_id uuid_bloom_ops, logged_at) '
+                   'WITH (pages_per_range = 16)', part);
+END
+$$;
+SELECT stratum._audit_partition_indexes('stratum.audit_log_default');
 
 SELECT stratum._apply_rls(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
 
@@ -366,9 +378,10 @@ BEGIN
                            'INSERT INTO stratum.%I SELECT * FROM moved', default_part, part_name)
                 USING month_start, month_end;
         END IF;
+        part := format('stratum.%I', part_name)::regclass;
+        PERFORM stratum._audit_partition_indexes(part);
         EXECUTE format('ALTER TABLE stratum.audit_log ATTACH PARTITION stratum.%I FOR VALUES FROM (%L) TO (%L)',
                        part_name, month_start, month_end);
-        part := format('stratum.%I', part_name)::regclass;
         IF NOT stratum._has_isolation_policy(part) THEN
             PERFORM stratum._apply_rls(part);
         END IF;
