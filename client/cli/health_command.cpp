@@ -34,6 +34,14 @@ std::string facts_text(const ComponentHealth &component)
     return text;
 }
 
+std::string line_text(const ComponentHealth &component)
+{
+    std::string text = facts_text(component);
+    if (!component.required)
+        text += text.empty() ? "(optional)" : " (optional)";
+    return text;
+}
+
 void print_text(const HealthReport &report)
 {
     std::size_t width = 0;
@@ -47,8 +55,7 @@ void print_text(const HealthReport &report)
                       static_cast<double>(r.latency.count()) / 1000.0);
         std::cout << "  " << r.component << std::string(width - r.component.size() + 2, ' ')
                   << to_string(r.state) << std::string(10 - to_string(r.state).size(), ' ')
-                  << latency << "  " << facts_text(component)
-                  << (component.required ? "" : " (optional)") << "\n";
+                  << latency << "  " << line_text(component) << "\n";
         if (!r.error.empty())
             std::cout << "  " << std::string(width + 2, ' ') << "error: " << one_line(r.error)
                       << "\n";

@@ -138,6 +138,12 @@ int serve(const GlobalOptions &options, const ServeSettings &settings)
     });
 
     checker.start();  // the first round runs now: no request sees an empty report
+    for (const ComponentHealth &component : checker.latest().components)
+        if (component.result.state != HealthState::up)
+            logging::warn("serve", "component not up at start",
+                          {{"name", component.result.component},
+                           {logging::field::state, std::string(to_string(component.result.state))},
+                           {logging::field::error, component.result.error}});
     const HostPort bound{listen.host, port};
     std::cout << "listening on http://" << bound.to_string() << std::endl;
     logging::info("serve", "listening",

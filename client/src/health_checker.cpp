@@ -114,7 +114,7 @@ struct HealthChecker::State {
         if (!sources.minio && config.database.minio)
             sources.minio = std::make_shared<ObjectStore>(*config.database.minio);
         if (!sources.migrations)
-            sources.migrations = probe_migration_ledger;
+            sources.migrations = default_migration_probe(config);
     }
 
     ComponentHealth probe_pool();
@@ -242,13 +242,15 @@ void HealthChecker::State::remember(ComponentHealth &component)
         m.ever_reachable = true;
 
     if (m.previous != r.state) {
-        const logging::Level level =
-            r.state == HealthState::up ? logging::Level::info : logging::Level::warn;
-        if (m.previous || r.state != HealthState::up)
-            logging::log(level, "health", "component state changed",
-                         {{"name", r.component},
-                          {logging::field::state, std::string(to_string(r.state))},
-                          {logging::field::error, r.error}});
+        // Changes are news; the first state seen is only worth a debug line
+        // (stratum serve reports the first round itself).
+        const logging::Level level = !m.previous                 ? logging::Level::debug
+                                     : r.state == HealthState::up ? logging::Level::info
+                                                                  : logging::Level::warn;
+        logging::log(level, "health", "component state changed",
+                     {{"name", r.component},
+                      {logging::field::state, std::string(to_string(r.state))},
+                      {logging::field::error, r.error}});
         m.previous = r.state;
     }
 }

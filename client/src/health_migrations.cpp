@@ -82,4 +82,12 @@ MigrationFacts probe_migration_plan(Connection &connection,
     return facts;
 }
 
+// WIRING POINT (migration runner, branch `runner`): once stratum::Migrator and
+// load_migration_set() are on main, read config.migrations.dir/master here
+// and plan against the files with probe_migration_plan.
+MigrationProbe default_migration_probe(const Config &)
+{
+    return probe_migration_ledger;
+}
+
 }  // namespace stratum

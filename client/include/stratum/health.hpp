@@ -116,6 +116,11 @@ MigrationFacts probe_migration_plan(Connection &connection,
                                     const std::vector<std::int64_t> &versions,
                                     const std::vector<std::string> &checksums);
 
+// The probe used when HealthSources::migrations is empty: the ledger alone
+// for now; planned against the files of config.migrations.dir once the
+// migration runner provides them.
+MigrationProbe default_migration_probe(const Config &config);
+
 // Up: nothing pending and no drift. Degraded: pending, out of order, missing
 // or unknown versions. Down: drift or ledger problems.
 HealthState migration_state(const MigrationFacts &facts) noexcept;
@@ -125,7 +130,7 @@ struct HealthSources {
     const Pool *pool = nullptr;  // adds the "pool" component (serve); must outlive the checker
     std::shared_ptr<RedisClient> redis;  // null: one is made when Redis is configured
     std::shared_ptr<ObjectStore> minio;  // null: one is made when MinIO is configured
-    MigrationProbe migrations;           // empty: probe_migration_ledger
+    MigrationProbe migrations;           // empty: default_migration_probe(config)
     bool check_migrations = true;        // false: no "migrations" component
 };
 
