@@ -38,6 +38,9 @@ void HttpServer::State::configure()
                              static_cast<time_t>(write % 1000000));
     server.set_keep_alive_timeout(whole_seconds(options.keep_alive_timeout));
     server.set_keep_alive_max_count(100);
+    // Headers and body go out in separate writes: without TCP_NODELAY the
+    // body waits for the client's delayed ACK (40 ms a request on keep-alive).
+    server.set_tcp_nodelay(true);
     // httplib's default also sets SO_REUSEPORT, which would let a second
     // server bind the same port and share its connections: address reuse only.
     server.set_socket_options([](int socket) {
