@@ -193,14 +193,23 @@ ComponentHealth HealthChecker::State::probe_migrations()
         // do not call the database down for it.
         out.result.state = HealthState::degraded;
         out.result.error = std::string("cannot read the migration ledger: ") + error.what();
-    } catch (const std::exception &error) {
-        const auto *server_error = dynamic_cast<const Error *>(&error);
-        // Server errors leave the connection usable; anything else may not.
-        if (server_error == nullptr || dynamic_cast<const ConnectionLost *>(&error) != nullptr ||
-            dynamic_cast<const Timeout *>(&error) != nullptr)
-            ledger.drop();
+    } catch (const ConnectionLost &error) {
+        ledger.drop();
         out.result.state = HealthState::down;
         out.result.error = std::string("cannot read the migration ledger: ") + error.what();
+    } catch (const Timeout &error) {
+        ledger.drop();  // cancelled mid-statement: start afresh
+        out.result.state = HealthState::down;
+        out.result.error = std::string("cannot read the migration ledger: ") + error.what();
+    } catch (const Error &error) {
+        // A server error (no extension, no such function): the connection
+        // stays usable.
+        out.result.state = HealthState::down;
+        out.result.error = std::string("cannot read the migration ledger: ") + error.what();
+    } catch (const std::exception &error) {
+        // The probe's own failure (unusable migration files, say).
+        out.result.state = HealthState::down;
+        out.result.error = error.what();
     }
     out.result.latency = duration_cast<microseconds>(steady_clock::now() - started);
     out.result.checked_at = system_clock::now();

@@ -22,7 +22,8 @@ ProbeConnection::ProbeConnection(std::string conninfo, std::string endpoint)
 
 Connection &ProbeConnection::get(ProbeDeadline deadline)
 {
-    if (connection_ && connection_->is_broken())
+    // Broken, or left mid-pipeline or mid-transaction by a probe that threw.
+    if (connection_ && !connection_->is_clean())
         drop();
     if (!connection_) {
         ConnectionOptions options;
