@@ -136,11 +136,18 @@ TEST_F(ServeTest, SigintStopsItToo)
 
 TEST_F(ServeTest, RefusesANonLoopbackAddressUnlessAllowed)
 {
-    const auto refused =
-        test::run_stratum({"serve", "--config", config->path(), "--listen", "0.0.0.0:0"}, env());
-    EXPECT_EQ(refused.exit_code, 2);
-    EXPECT_THAT(refused.err, HasSubstr("--allow-non-loopback"));
-    EXPECT_THAT(refused.err, HasSubstr("0.0.0.0"));
+    for (const char *listen : {"0.0.0.0:0", "[::]:0", "127.example.com:0"}) {
+        const auto refused =
+            test::run_stratum({"serve", "--config", config->path(), "--listen", listen}, env());
+        EXPECT_EQ(refused.exit_code, 2) << listen;
+        EXPECT_THAT(refused.err, HasSubstr("--allow-non-loopback")) << listen;
+    }
+    // Loopback in another form is fine: it starts (and is stopped here).
+    test::Subprocess serve({"serve", "--config", config->path(), "--listen", "127.0.0.2:0"}, env());
+    EXPECT_FALSE(serve.wait_for_output("listening on http://127.0.0.2:", 30s).empty())
+        << serve.err();
+    serve.signal(SIGTERM);
+    EXPECT_EQ(serve.wait(15s).value_or(-1), 0);
 }
 
 TEST_F(ServeTest, RefusesAShortAdminToken)

@@ -1,6 +1,8 @@
 // stratum serve: the HTTP health, metrics and admin endpoints over the pool
 // built from the configuration, until SIGTERM or SIGINT (then: stop
 // accepting, finish the requests in progress, close the pool).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 
 #include <atomic>
@@ -38,9 +40,17 @@ HostPort parse_listen(const std::string &text)
     return parse_host_port(text);
 }
 
+// localhost, ::1 or an IPv4 address in 127.0.0.0/8 (a name such as
+// 127.example.com is not an address).
 bool is_loopback(const std::string &host)
 {
-    return host == "localhost" || host == "::1" || host.starts_with("127.");
+    in_addr v4{};
+    if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&v6);
+    return host == "localhost";
 }
 
 // ---------------------------------------------------------------------------
