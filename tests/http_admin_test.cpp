@@ -232,6 +232,8 @@ TEST_F(HttpAdminTest, MigrationsUpStatusAndDownWithTheToken)
 {
     LedgerActions ledger_actions;
     AdminServer s(ledger_actions.actions(), token);
+    auto before = json::parse(test::http(s.port, "GET", "/health/migrations").body);
+    EXPECT_TRUE(before["components"]["migrations"]["version"].is_null());
 
     auto up = test::http(s.port, "POST", "/admin/migrations/up",
                          {bearer(token), "Content-Type: application/json"},
@@ -244,6 +246,9 @@ TEST_F(HttpAdminTest, MigrationsUpStatusAndDownWithTheToken)
     EXPECT_EQ(ledger(), "migration:1:applied,migration:2:applied");
     EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'admin_%'", db),
               "2");
+    // The action refreshed the health report: no waiting for the next round.
+    auto health = json::parse(test::http(s.port, "GET", "/health/migrations").body);
+    EXPECT_EQ(health["components"]["migrations"]["version"], 2);
 
     auto again =
         test::http(s.port, "POST", "/admin/migrations/up", {"Authorization: bearer " + token});

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,6 +120,42 @@ public:
 private:
     std::string dir_;
     std::string path_;
+};
+
+// A fresh directory under /tmp with files written into it, removed (with
+// everything in it) with the object.
+class TempDir {
+public:
+    TempDir()
+    {
+        char pattern[] = "/tmp/stratum-test-XXXXXX";
+        if (::mkdtemp(pattern) == nullptr)
+            throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~TempDir()
+    {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+
+    // Writes `relative` (creating its directories) with `content`.
+    void write(const std::string &relative, const std::string &content) const
+    {
+        const std::filesystem::path file = path_ / relative;
+        std::filesystem::create_directories(file.parent_path());
+        FILE *out = std::fopen(file.c_str(), "w");
+        if (out == nullptr)
+            throw std::runtime_error("cannot write " + file.string());
+        std::fwrite(content.data(), 1, content.size(), out);
+        std::fclose(out);
+    }
+    std::string path() const { return path_.string(); }
+
+private:
+    std::filesystem::path path_;
 };
 
 // Runs SQL as superuser on the server at 127.0.0.1:port; fails the test on error.

@@ -120,7 +120,7 @@ int send_failure(httplib::Response &response, std::string_view action, std::exce
     }
 }
 
-void run_admin(State &, const AdminAction &action, std::string_view name,
+void run_admin(State &s, const AdminAction &action, std::string_view name,
                const httplib::Request &request, httplib::Response &response)
 {
     AdminRequest call;
@@ -158,6 +158,16 @@ void run_admin(State &, const AdminAction &action, std::string_view name,
         status = send_failure(response, name, std::current_exception());
     }
     const double ms = duration<double, std::milli>(steady_clock::now() - started).count();
+    // A change made through the admin endpoints shows in /health and
+    // /metrics at once, not at the next background round.
+    if (request.method == "POST" && status >= 200 && status < 300) {
+        try {
+            s.health.check();
+        } catch (const std::exception &error) {
+            logging::warn("http", "health check after an admin action failed",
+                          {{logging::field::error, error.what()}});
+        }
+    }
     logging::log(status < 400 ? logging::Level::info : logging::Level::warn, "http", "admin action",
                  {{"action", name},
                   {"status", status},
