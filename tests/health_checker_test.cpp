@@ -369,6 +369,52 @@ TEST_F(HealthCheckerTest, MigrationPlanAgainstFiles)
     EXPECT_THAT(drifted.result.error, HasSubstr("drift"));
 }
 
+// With the migration runner in the build (it reads the files).
+#if __has_include(<stratum/migrator.hpp>)
+TEST_F(HealthCheckerTest, PlannedAgainstTheFilesOfTheConfiguration)
+{
+    test::recreate_database("stratum_health_files_test");
+    test::TempDir migrations;
+    migrations.write("master/001_one.up.sql", "CREATE TABLE files_one (id int);\n");
+    migrations.write("master/001_one.down.sql", "DROP TABLE files_one;\n");
+    migrations.write("master/002_two.up.sql", "CREATE TABLE files_two (id int);\n");
+    migrations.write("master/002_two.down.sql", "DROP TABLE files_two;\n");
+    test::Topology t = topology();
+    t.dbname = "stratum_health_files_test";
+    t.replicas = t.redis = t.minio = false;
+    t.extra = "migrations: {dir: \"" + migrations.path() + "\"}\n";
+    HealthChecker checker(test::topology_config(t));
+
+    const ComponentHealth pending = component(checker.check(), "migrations");
+    ASSERT_TRUE(pending.migrations) << pending.result.error;
+    EXPECT_EQ(pending.migrations->source, "files");
+    EXPECT_EQ(pending.migrations->pending.value_or(-1), 2);
+    EXPECT_EQ(pending.result.state, HealthState::degraded);
+    EXPECT_THAT(pending.result.error, HasSubstr("2 migrations pending"));
+
+    test::admin_sql("SELECT stratum.apply_migration('master', 1, 'one', "
+                    "'CREATE TABLE files_one (id int);' || chr(10), 'DROP TABLE files_one;' || chr(10))",
+                    t.dbname);
+    const ComponentHealth one = component(checker.check(), "migrations");
+    EXPECT_EQ(one.migrations->pending.value_or(-1), 1);
+    EXPECT_EQ(one.migrations->version.value_or(-1), 1);
+
+    // The files are read again each round: an edit of an applied one is drift.
+    migrations.write("master/001_one.up.sql", "CREATE TABLE files_one (id bigint);\n");
+    const ComponentHealth drift = component(checker.check(), "migrations");
+    EXPECT_EQ(drift.result.state, HealthState::down);
+    EXPECT_EQ(drift.migrations->drifted, 1);
+
+    migrations.write("master/003_bad.up.sql", "SELECT 'unterminated;\n");
+    migrations.write("master/003_bad.down.sql", "SELECT 1;\n");
+    const ComponentHealth unusable = component(checker.check(), "migrations");
+    EXPECT_EQ(unusable.result.state, HealthState::down);
+    EXPECT_THAT(unusable.result.error, HasSubstr("unusable migration files"));
+    EXPECT_THAT(unusable.result.error, HasSubstr("003_bad.up.sql"));
+    EXPECT_FALSE(unusable.migrations);
+}
+#endif
+
 TEST_F(HealthCheckerTest, LedgerUnreadableByTheApplicationRole)
 {
     test::Topology t = topology();

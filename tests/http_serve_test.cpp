@@ -121,6 +121,82 @@ TEST_F(ServeTest, ServesThenShutsDownGracefullyOnSigterm)
     EXPECT_EQ(left, 0);
 }
 
+// With the migration runner in the build (it reads the files).
+#if __has_include(<stratum/migrator.hpp>)
+TEST_F(ServeTest, AdminEndpointsRunTheMigrationsOfTheConfiguration)
+{
+    test::recreate_database(db);
+    test::TempDir migrations;
+    migrations.write("master/001_notes.up.sql", "CREATE TABLE serve_notes (id int);\n");
+    migrations.write("master/001_notes.down.sql", "DROP TABLE serve_notes;\n");
+    migrations.write("master/002_tags.up.sql", "CREATE TABLE serve_tags (id int);\n");
+    migrations.write("master/002_tags.down.sql", "DROP TABLE serve_tags;\n");
+    migrations.write("seeds/development/001_rows.sql", "INSERT INTO serve_notes VALUES (1), (2);\n");
+    std::string yaml = test::topology_yaml([] {
+        test::Topology t;
+        t.dbname = db;
+        t.replicas = t.redis = t.minio = false;
+        return t;
+    }());
+    yaml += "migrations: {dir: \"" + migrations.path() + "\"}\n";
+    test::TempFile file("stratum.yaml", yaml);
+    test::Subprocess serve({"serve", "--config", file.path(), "--listen", "127.0.0.1:0"}, env());
+    const int port = start(serve);
+    ASSERT_NE(port, 0);
+    const std::string auth = "Authorization: Bearer " + token;
+    auto post = [&](const std::string &path, const std::string &body) {
+        return test::http(port, "POST", path, {auth, "Content-Type: application/json"}, body);
+    };
+
+    auto before = json::parse(test::http(port, "GET", "/health/migrations").body);
+    EXPECT_EQ(before["components"]["migrations"]["source"], "files");
+    EXPECT_EQ(before["components"]["migrations"]["pending"], 2);
+
+    auto dry = post("/admin/migrations/up", R"({"dry_run": true})");
+    ASSERT_EQ(dry.status, 200) << dry.raw;
+    EXPECT_EQ(json::parse(dry.body)["dry_run"], true);
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM stratum.schema_migrations", db), "0");
+
+    auto up = post("/admin/migrations/up", "{}");
+    ASSERT_EQ(up.status, 200) << up.raw;
+    EXPECT_EQ(json::parse(up.body)["counts"]["applied"], 2);
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'serve_%'", db), "2");
+    // The health report was refreshed by the action, not at the next round.
+    auto after = json::parse(test::http(port, "GET", "/health/migrations").body);
+    EXPECT_EQ(after["components"]["migrations"]["pending"], 0);
+    EXPECT_EQ(after["components"]["migrations"]["version"], 2);
+
+    auto status = test::http(port, "GET", "/admin/migrations/status", {auth});
+    ASSERT_EQ(status.status, 200);
+    EXPECT_EQ(json::parse(status.body)["migrations"][1]["state"], "applied");
+
+    auto seeded = post("/admin/database/seed", "{}");
+    ASSERT_EQ(seeded.status, 200) << seeded.raw;
+    EXPECT_EQ(json::parse(seeded.body)["environment"], "development");
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM serve_notes", db), "2");
+
+    EXPECT_EQ(post("/admin/migrations/down", R"({"steps": "two"})").status, 400);
+    EXPECT_EQ(post("/admin/migrations/down", R"({"steps": 1, "to": 0})").status, 400);
+    EXPECT_EQ(post("/admin/migrations/up", R"({"target": 2})").status, 400);  // not an option
+    auto down = post("/admin/migrations/down", R"({"steps": 1})");
+    ASSERT_EQ(down.status, 200) << down.raw;
+    EXPECT_EQ(json::parse(down.body)["migrations"][0]["version"], 2);
+    EXPECT_EQ(test::admin_sql("SELECT count(*) FROM pg_tables WHERE tablename = 'serve_tags'", db), "0");
+
+    // A file changed after it was applied: the runner refuses, 409 drift.
+    migrations.write("master/001_notes.up.sql", "CREATE TABLE serve_notes (id bigint);\n");
+    auto drift = post("/admin/migrations/up", "{}");
+    EXPECT_EQ(drift.status, 409) << drift.raw;
+    json error = json::parse(drift.body)["error"];
+    EXPECT_EQ(error["code"], "drift");
+    EXPECT_EQ(error["status"], 409);
+    EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("001_notes")) << drift.body;
+
+    serve.signal(SIGTERM);
+    EXPECT_EQ(serve.wait(15s).value_or(-1), 0);
+}
+#endif
+
 TEST_F(ServeTest, SigintStopsItToo)
 {
     test::Subprocess serve({"serve", "--config", config->path(), "--listen", "127.0.0.1:0"},

@@ -21,6 +21,9 @@
 
 namespace stratum::cli {
 
+// What the admin endpoints do (serve_admin.cpp).
+AdminActions make_admin_actions(const Config &config, Pool &pool);
+
 namespace {
 
 struct ServeSettings {
@@ -51,26 +54,6 @@ bool is_loopback(const std::string &host)
     if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&v6);
     return host == "localhost";
-}
-
-// ---------------------------------------------------------------------------
-// WIRING POINT for the migration runner (stratum::Migrator, branch `runner`):
-// until it lands, the status comes from the ledger and up / down / seed
-// answer 501. This is the one place to change.
-// ---------------------------------------------------------------------------
-AdminActions make_admin_actions(const Config &, Pool &pool)
-{
-    AdminActions actions;
-    actions.migration_status = [&pool](const AdminRequest &) {
-        Lease lease = pool.acquire();
-        const auto rows =
-            lease
-                ->exec("SELECT coalesce(json_agg(s ORDER BY scope, kind, environment, version), "
-                       "'[]')::text FROM stratum.migration_status() s")
-                .value<std::string>();
-        return AdminResponse{200, "{\"source\":\"ledger\",\"migrations\":" + rows + "}\n"};
-    };
-    return actions;
 }
 
 // Blocks SIGTERM and SIGINT in this thread and every thread it starts, so

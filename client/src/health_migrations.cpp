@@ -1,10 +1,15 @@
 // The migration probes: the master scope's ledger alone, or planned against
 // the migration files (stratum.migration_plan), each with verify_ledger, in
-// one round trip.
+// one round trip; and which one a configuration gets.
 #include <algorithm>
+#include <filesystem>
+#include <stdexcept>
 
 #include "stratum/connection.hpp"
 #include "stratum/health.hpp"
+#if __has_include("stratum/migration_files.hpp")
+#include "stratum/migration_files.hpp"
+#endif
 
 namespace stratum {
 
@@ -82,12 +87,36 @@ MigrationFacts probe_migration_plan(Connection &connection,
     return facts;
 }
 
-// WIRING POINT (migration runner, branch `runner`): once stratum::Migrator and
-// load_migration_set() are on main, read config.migrations.dir/master here
-// and plan against the files with probe_migration_plan.
+#if __has_include("stratum/migration_files.hpp")
+
+// With a migrations directory (config.migrations.dir/master), the ledger is
+// planned against its files, read again each round (a deploy changes them);
+// without one, the ledger alone.
+MigrationProbe default_migration_probe(const Config &config)
+{
+    const std::filesystem::path dir = config.migrations.dir;
+    return [dir](Connection &connection) {
+        std::error_code ignored;
+        if (!std::filesystem::is_directory(dir / "master", ignored))
+            return probe_migration_ledger(connection);
+        MigrationSet files;
+        try {
+            files = load_migration_set(dir / "master", MigrationKind::migration, dir);
+        } catch (const MigrationFileError &error) {
+            // Not a database error: the checker reports it as it is.
+            throw std::runtime_error(std::string("unusable migration files: ") + error.what());
+        }
+        return probe_migration_plan(connection, files.versions(), files.checksums());
+    };
+}
+
+#else  // WIRING POINT: built without the migration runner, which reads the files
+
 MigrationProbe default_migration_probe(const Config &)
 {
     return probe_migration_ledger;
 }
+
+#endif
 
 }  // namespace stratum

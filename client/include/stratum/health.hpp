@@ -116,9 +116,10 @@ MigrationFacts probe_migration_plan(Connection &connection,
                                     const std::vector<std::int64_t> &versions,
                                     const std::vector<std::string> &checksums);
 
-// The probe used when HealthSources::migrations is empty: the ledger alone
-// for now; planned against the files of config.migrations.dir once the
-// migration runner provides them.
+// The probe used when HealthSources::migrations is empty: planned against
+// the files of config.migrations.dir/master (re-read each round) when that
+// directory exists, else the ledger alone. Unusable files make the
+// component down, with the files' problems as its error.
 MigrationProbe default_migration_probe(const Config &config);
 
 // Up: nothing pending and no drift. Degraded: pending, out of order, missing
