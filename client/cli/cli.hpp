@@ -54,5 +54,7 @@ void add_check_command(CLI::App &app, GlobalOptions &options, int &exit_code);
 void add_migrate_commands(CLI::App &app, GlobalOptions &options, int &exit_code);
 void add_seed_command(CLI::App &app, GlobalOptions &options, int &exit_code);
 void add_tenant_commands(CLI::App &app, GlobalOptions &options, int &exit_code);
+void add_health_command(CLI::App &app, GlobalOptions &options, int &exit_code);
+void add_serve_command(CLI::App &app, GlobalOptions &options, int &exit_code);
 
 }  // namespace stratum::cli

@@ -17,6 +17,8 @@ int main(int argc, char **argv)
     add_migrate_commands(app, options, exit_code);
     add_seed_command(app, options, exit_code);
     add_tenant_commands(app, options, exit_code);
+    add_health_command(app, options, exit_code);
+    add_serve_command(app, options, exit_code);
 
     for (CLI::App *command : app.get_subcommands({}))
         command->fallthrough();

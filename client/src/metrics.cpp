@@ -2,6 +2,7 @@
 #include "stratum/metrics.hpp"
 
 #include <bit>
+#include <cmath>
 
 namespace stratum {
 
@@ -16,6 +17,23 @@ std::size_t LatencyHistogram::bucket_of(std::uint64_t ns) noexcept
     const std::uint64_t mantissa = (ns >> (msb - 5)) & (sub_buckets - 1);
     return exact_below + static_cast<std::size_t>(octave) * sub_buckets + mantissa;
 }
+
+namespace {
+
+// The smallest value (ns) a bucket holds.
+double bucket_lowest_ns(std::size_t bucket) noexcept
+{
+    constexpr std::size_t exact_below = LatencyHistogram::exact_below;
+    constexpr std::size_t sub_buckets = LatencyHistogram::sub_buckets;
+    if (bucket < exact_below)
+        return static_cast<double>(bucket);
+    const std::size_t octave = (bucket - exact_below) / sub_buckets;
+    const std::size_t mantissa = (bucket - exact_below) % sub_buckets;
+    return static_cast<double>((std::uint64_t{1} << (octave + 6)) +
+                               mantissa * (std::uint64_t{1} << (octave + 1)));
+}
+
+}  // namespace
 
 double LatencyHistogram::bucket_middle_ns(std::size_t bucket) noexcept
 {
@@ -73,6 +91,34 @@ LatencySummary LatencyHistogram::summary() const noexcept
     out.max_us = static_cast<double>(max_ns_.load(std::memory_order_relaxed)) / 1e3;
     out.mean_us = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) /
                   static_cast<double>(out.count) / 1e3;
+    return out;
+}
+
+LatencyBuckets LatencyHistogram::buckets(std::span<const double> upper_bounds_seconds) const
+{
+    LatencyBuckets out;
+    out.upper_bounds_seconds.assign(upper_bounds_seconds.begin(), upper_bounds_seconds.end());
+    out.cumulative.assign(upper_bounds_seconds.size(), 0);
+    // One pass over the buckets, each read once, so the counts agree with
+    // each other even while record() runs; a bucket goes to the first bound
+    // at or above its lowest value.
+    std::size_t bound = 0;
+    for (std::size_t i = 0; i < bucket_count; i++) {
+        const std::uint64_t n = buckets_[i].load(std::memory_order_relaxed);
+        out.count += n;
+        if (n == 0)
+            continue;
+        const double lowest_ns = bucket_lowest_ns(i);
+        // Bounds in whole nanoseconds: 63e-9 * 1e9 is 62.999... in doubles.
+        while (bound < out.cumulative.size() &&
+               std::llround(upper_bounds_seconds[bound] * 1e9) < std::llround(lowest_ns))
+            bound++;
+        if (bound < out.cumulative.size())
+            out.cumulative[bound] += n;
+    }
+    for (std::size_t b = 1; b < out.cumulative.size(); b++)
+        out.cumulative[b] += out.cumulative[b - 1];
+    out.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
     return out;
 }
 

@@ -287,6 +287,11 @@ void Pool::evict_primary()
     state_->primary->evict();
 }
 
+LatencyBuckets Pool::acquire_latency_buckets(std::span<const double> upper_bounds_seconds) const
+{
+    return state_->acquire_latency.buckets(upper_bounds_seconds);
+}
+
 PoolMetrics Pool::metrics() const
 {
     PoolMetrics m;

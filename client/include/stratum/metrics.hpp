@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,15 @@ struct LatencySummary {
     double p99_us = 0;
     double max_us = 0;
     double mean_us = 0;
+};
+
+// Cumulative counts at chosen upper bounds: the shape of a Prometheus
+// histogram. `count` is the +Inf bucket and equals the sum of the buckets read.
+struct LatencyBuckets {
+    std::vector<double> upper_bounds_seconds;  // ascending
+    std::vector<std::uint64_t> cumulative;     // values at or below each bound
+    std::uint64_t count = 0;
+    double sum_seconds = 0;
 };
 
 // Log-linear buckets (32 per power of two, about 3% resolution) of
@@ -35,6 +45,9 @@ public:
     // Value (ns) at quantile q in [0, 1]; 0 when empty.
     double quantile_ns(double q) const noexcept;
     std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    // Counts at `upper_bounds_seconds` (ascending), exact to the histogram's
+    // resolution: a value within ~3% above a bound may be counted at it.
+    LatencyBuckets buckets(std::span<const double> upper_bounds_seconds) const;
     void reset() noexcept;
 
     static std::size_t bucket_of(std::uint64_t ns) noexcept;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <type_traits>
@@ -121,6 +122,9 @@ public:
     }
 
     PoolMetrics metrics() const;
+    // The acquire latency (primary and replicas) as cumulative counts at
+    // these upper bounds (seconds, ascending): a Prometheus histogram.
+    LatencyBuckets acquire_latency_buckets(std::span<const double> upper_bounds_seconds) const;
     // One maintenance pass now (the background thread runs one every maintenance_interval).
     void run_maintenance();
     // Drops every connection to the primary (idle ones now, busy ones when

@@ -1,0 +1,122 @@
+// The migration probes: the master scope's ledger alone, or planned against
+// the migration files (stratum.migration_plan), each with verify_ledger, in
+// one round trip; and which one a configuration gets.
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+#include "stratum/connection.hpp"
+#include "stratum/health.hpp"
+#if __has_include("stratum/migration_files.hpp")
+#include "stratum/migration_files.hpp"
+#endif
+
+namespace stratum {
+
+namespace {
+
+constexpr std::string_view verify_sql =
+    "SELECT scope || '/' || version || ' (' || kind || "
+    "CASE WHEN environment <> '' THEN ' ' || environment ELSE '' END || '): ' || problem || "
+    "coalesce(': ' || detail, '') FROM stratum.verify_ledger() ORDER BY scope, kind, version";
+
+void add_problems(MigrationFacts &facts, const Result &rows)
+{
+    for (const Row &row : rows)
+        facts.problems.push_back(row[0].as<std::string>());
+}
+
+}  // namespace
+
+MigrationFacts probe_migration_ledger(Connection &connection)
+{
+    const Params none;
+    connection.send("SELECT max(version) FILTER (WHERE status = 'applied'), "
+                    "count(*) FILTER (WHERE status = 'applied') "
+                    "FROM stratum.migration_status('master') WHERE kind = 'migration'",
+                    none);
+    connection.send(verify_sql, none);
+    std::vector<Result> results = connection.sync();
+    MigrationFacts facts;
+    facts.source = "ledger";
+    const Row summary = results.at(0).one_row();
+    facts.version = summary[0].as<std::optional<std::int64_t>>();
+    facts.applied = summary[1].as<std::int64_t>();
+    add_problems(facts, results.at(1));
+    return facts;
+}
+
+MigrationFacts probe_migration_plan(Connection &connection,
+                                    const std::vector<std::int64_t> &versions,
+                                    const std::vector<std::string> &checksums)
+{
+    const Params plan_params(versions, checksums);
+    const Params none;
+    connection.send(
+        "SELECT state, count(*), max(version) "
+        "FROM stratum.migration_plan('master', $1::bigint[], $2::text[]) GROUP BY state",
+        plan_params);
+    connection.send(verify_sql, none);
+    std::vector<Result> results = connection.sync();
+    MigrationFacts facts;
+    facts.source = "files";
+    facts.pending = 0;
+    for (const Row &row : results.at(0)) {
+        const auto state = row[0].as<std::string>();
+        const auto count = row[1].as<std::int64_t>();
+        const auto highest = row[2].as<std::int64_t>();
+        // Every state but pending and out_of_order is a version the ledger has applied.
+        if (state == "pending") {
+            facts.pending = count;
+            continue;
+        }
+        if (state == "out_of_order") {
+            facts.out_of_order = count;
+            continue;
+        }
+        if (state == "drifted")
+            facts.drifted = count;
+        else if (state == "missing")
+            facts.missing = count;
+        else if (state == "unknown")
+            facts.unknown = count;
+        facts.applied += count;
+        facts.version = std::max(facts.version.value_or(highest), highest);
+    }
+    add_problems(facts, results.at(1));
+    return facts;
+}
+
+#if __has_include("stratum/migration_files.hpp")
+
+// With a migrations directory (config.migrations.dir/master), the ledger is
+// planned against its files, read again each round (a deploy changes them);
+// without one, the ledger alone.
+MigrationProbe default_migration_probe(const Config &config)
+{
+    const std::filesystem::path dir = config.migrations.dir;
+    return [dir](Connection &connection) {
+        std::error_code ignored;
+        if (!std::filesystem::is_directory(dir / "master", ignored))
+            return probe_migration_ledger(connection);
+        MigrationSet files;
+        try {
+            files = load_migration_set(dir / "master", MigrationKind::migration, dir);
+        } catch (const MigrationFileError &error) {
+            // Not a database error: the checker reports it as it is.
+            throw std::runtime_error(std::string("unusable migration files: ") + error.what());
+        }
+        return probe_migration_plan(connection, files.versions(), files.checksums());
+    };
+}
+
+#else  // WIRING POINT: built without the migration runner, which reads the files
+
+MigrationProbe default_migration_probe(const Config &)
+{
+    return probe_migration_ledger;
+}
+
+#endif
+
+}  // namespace stratum
