@@ -15,7 +15,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 REGRESS      = setup boundary tenant_context tenancy isolation_report \
                audit audit_transactions audit_security audit_retention \
                ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan \
-               ledger_tenants ledger_encoding
+               ledger_tenants ledger_encoding escape escape_audit escape_names
 REGRESS_OPTS = --inputdir=regress --outputdir=regress
 
 PG_CONFIG  ?= pg_config
