@@ -51,20 +51,22 @@ inline std::vector<std::string> column_of(const std::string &conninfo, const std
 
 class WriteOracle {
 public:
-    // The tables the workload writes, on `dbname` of the test cluster (the
-    // failover tests create them on their own pair with create_sql()).
+    // The tables the workload writes, on `dbname` of the test cluster (or
+    // through a superuser connection string on another cluster).
     static void create_tables(const std::string &dbname)
     {
         test::create_tenant_table("fault_ledger", "tx_id uuid PRIMARY KEY, worker int NOT NULL", dbname);
         test::create_tenant_table("fault_items",
                                   "tx_id uuid NOT NULL, k int NOT NULL, PRIMARY KEY (tx_id, k)", dbname);
     }
-    static std::string create_sql()
+    static void create_tables_at(const std::string &superuser_conninfo)
     {
-        return "CREATE TABLE fault_ledger (tx_id uuid PRIMARY KEY, worker int NOT NULL); "
-               "CREATE TABLE fault_items (tx_id uuid NOT NULL, k int NOT NULL, PRIMARY KEY (tx_id, k)); "
-               "SELECT stratum.enable_tenancy('fault_ledger'), stratum.enable_tenancy('fault_items'); "
-               "SELECT stratum.grant_app_role('stratum_app')";
+        for (const char *sql :
+             {"CREATE TABLE fault_ledger (tx_id uuid PRIMARY KEY, worker int NOT NULL)",
+              "CREATE TABLE fault_items (tx_id uuid NOT NULL, k int NOT NULL, PRIMARY KEY (tx_id, k))",
+              "SELECT stratum.enable_tenancy('fault_ledger'), stratum.enable_tenancy('fault_items')",
+              "SELECT stratum.grant_app_role('stratum_app')"})
+            column_of(superuser_conninfo, sql);
     }
 
     // One transaction as `tenant`: a ledger row and two item rows. Odd calls
