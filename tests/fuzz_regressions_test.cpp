@@ -1,0 +1,30 @@
+// Inputs that made a libFuzzer target (fuzz/*_fuzz.cpp, make fuzz) fail,
+// each kept as a plain test of the property the target checks. The raw
+// inputs are also in fuzz/corpus/<target>/, so every fuzzing run starts from them.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "stratum/config.hpp"
+
+namespace {
+
+stratum::Config parse_with_env(const std::string &yaml, std::map<std::string, std::string> env)
+{
+    stratum::LoadOptions options;
+    options.env = std::move(env);
+    return stratum::Config::parse(yaml, "fuzz.yaml", options);
+}
+
+// config_fuzz: STRATUM_ENV="\xd6" (not UTF-8) was accepted, then to_json()
+// threw nlohmann::json::type_error out of a function documented not to.
+TEST(FuzzRegressions, ConfigWithInvalidUtf8RendersAsJson)
+{
+    stratum::Config config = parse_with_env("", {{"STRATUM_ENV", "\xd6"}});
+    std::string json;
+    ASSERT_NO_THROW(json = config.to_json());
+    EXPECT_NO_THROW((void)nlohmann::json::parse(json));
+    EXPECT_NE(json.find("\xef\xbf\xbd"), std::string::npos) << "the bad byte is shown as U+FFFD";
+}
+
+}  // namespace
