@@ -27,4 +27,22 @@ TEST(FuzzRegressions, ConfigWithInvalidUtf8RendersAsJson)
     EXPECT_NE(json.find("\xef\xbf\xbd"), std::string::npos) << "the bad byte is shown as U+FFFD";
 }
 
+// conninfo_fuzz: a value with a NUL character cannot round-trip through a
+// libpq connection string (C strings end there), and YAML can spell one.
+// Config refuses it instead of connecting as user "app".
+TEST(FuzzRegressions, ConfigRefusesNulCharacters)
+{
+    for (const std::string yaml :
+         {"database:\n  postgres:\n    master: {host: h, user: \"app\\0admin\", dbname: d}\n",
+          "database:\n  postgres:\n    master: {host: h, user: u, password: \"se\\0cret\"}\n",
+          "database:\n  postgres:\n    master: {host: h, params: {options: \"-c x=\\0\"}}\n"}) {
+        try {
+            parse_with_env(yaml, {});
+            ADD_FAILURE() << "accepted: " << yaml;
+        } catch (const stratum::ConfigError &e) {
+            EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+        }
+    }
+}
+
 }  // namespace
