@@ -3,6 +3,8 @@
 #   make demo    everything, end to end, on a throwaway cluster
 #   make test    the whole test suite (pg_regress + GoogleTest) on throwaway servers
 #   make bench   benchmarks against their peers, printed as ratios
+#   make fuzz    libFuzzer targets, FUZZ_SECONDS (default 60) each
+#   make soak    load and failover soak (bounded: SOAK_SECONDS, default 60)
 
 EXTENSION   = stratum
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" stratum.control)
@@ -52,13 +54,19 @@ install-client:
 	cmake --build $(CLIENT_BUILD_DIR) -j2
 	DESTDIR=$(DESTDIR) cmake --install $(CLIENT_BUILD_DIR)
 
-.PHONY: demo test bench format check-version
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 60
+.PHONY: demo test bench fuzz soak format check-version
 demo:
 	scripts/demo.sh
 test:
 	scripts/test.sh
 bench:
 	scripts/bench.sh
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak.sh
 format:
 	clang-format -i $(wildcard extension/*.cpp extension/*.hpp)
 
