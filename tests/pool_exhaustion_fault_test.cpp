@@ -7,6 +7,10 @@
 #include <atomic>
 #include <thread>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <stratum/stratum.hpp>
 
 #include "client_support.hpp"
@@ -89,6 +93,59 @@ TEST(PoolExhaustionFault, OverloadThenRecovery)
         std::this_thread::sleep_for(50ms);
     EXPECT_LE(pool.metrics().total, o.min_size + 1);
     reliability::expect_pool_recovered(pool, test::superuser_conninfo("postgres"), db);
+}
+
+// A server that takes the connection and never answers (the TCP handshake
+// completes in the kernel's backlog): dials are slow, none fails.
+class SilentServer {
+public:
+    SilentServer()
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address);
+        ::listen(fd_, 16);
+        socklen_t length = sizeof address;
+        ::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &length);
+        port_ = ntohs(address.sin_port);
+    }
+    ~SilentServer() { ::close(fd_); }
+    int port() const { return port_; }
+
+private:
+    int fd_;
+    int port_ = 0;
+};
+
+// Found by the exhaustion soak: a caller whose acquire timeout ran out while
+// its new connection was still being opened got CannotConnect ("backing off
+// after failed attempts") though no dial had failed; under load that looked
+// like an outage. It is a Timeout, counted as one.
+TEST(PoolExhaustionFault, DialCutShortByTheAcquireTimeoutIsATimeout)
+{
+    SilentServer server;
+    PoolOptions o;
+    o.primary = "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=stratum_app dbname=x";
+    o.min_size = 0;
+    o.max_size = 10;
+    o.background_maintenance = false;
+    o.connect_timeout = 5s;
+    o.acquire_timeout = 200ms;
+    Pool pool(o);
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        pool.acquire();
+        ADD_FAILURE() << "acquired a connection from a server that never answers";
+    } catch (const CannotConnect &e) {
+        ADD_FAILURE() << "CannotConnect although no dial failed: " << e.what();
+    } catch (const Timeout &e) {
+        EXPECT_NE(std::string(e.what()).find("being opened"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << "waited past the acquire timeout";
+    EXPECT_EQ(pool.metrics().timeouts, 1u);
+    EXPECT_EQ(pool.metrics().failed, 0u);
 }
 
 }  // namespace
