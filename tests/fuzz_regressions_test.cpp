@@ -23,7 +23,7 @@ TEST(FuzzRegressions, ConfigWithInvalidUtf8RendersAsJson)
     stratum::Config config = parse_with_env("", {{"STRATUM_ENV", "\xd6"}});
     std::string json;
     ASSERT_NO_THROW(json = config.to_json());
-    EXPECT_NO_THROW((void)nlohmann::json::parse(json));
+    EXPECT_TRUE(nlohmann::json::accept(json)) << json;
     EXPECT_NE(json.find("\xef\xbf\xbd"), std::string::npos) << "the bad byte is shown as U+FFFD";
 }
 
