@@ -117,10 +117,11 @@ public:
 
     // Runs `workers` threads of run_one for `duration`, calling `fault` on this
     // thread meanwhile (it returns when its faults are done; the workload then
-    // runs on for `settle`).
+    // runs on for `settle`). Each worker waits `pause` between transactions.
     void run(Pool &pool, int workers, std::chrono::milliseconds duration,
              const std::function<void()> &fault = {},
-             std::chrono::milliseconds settle = std::chrono::milliseconds(0))
+             std::chrono::milliseconds settle = std::chrono::milliseconds(0),
+             std::chrono::microseconds pause = std::chrono::microseconds(0))
     {
         std::atomic<bool> stop{false};
         std::vector<std::thread> threads;
@@ -130,6 +131,8 @@ public:
                 while (!stop.load(std::memory_order_relaxed)) {
                     if (run_one(pool, tenant, w) != Outcome::committed)
                         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                    else if (pause.count() > 0)
+                        std::this_thread::sleep_for(pause);
                 }
             });
         const auto until = std::chrono::steady_clock::now() + duration;
