@@ -47,9 +47,11 @@ SQL
 psql -q -v ON_ERROR_STOP=1 -d stratum_soak -c "SELECT stratum.grant_app_role('stratum_app')" >/dev/null
 psql -q -d stratum_soak -c "VACUUM ANALYZE" >/dev/null
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j2 >/dev/null
-bin=$root/build/bench/load_bench
+# A build directory of its own: make test's (RelWithDebInfo) stays as it is.
+build=$root/build/soak
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 >/dev/null
+bin=$build/bench/load_bench
 export STRATUM_BENCH_CONNINFO="host=127.0.0.1 port=$PG_PORT user=stratum_app dbname=stratum_soak"
 export STRATUM_BENCH_ADMIN_CONNINFO="host=$PG_DIR port=$PG_PORT user=postgres dbname=postgres"
 export STRATUM_BENCH_ACCOUNTS=$((scale * 100000))
@@ -101,7 +103,7 @@ SQL
   [[ $(id -u) == 0 ]] && cmd="runuser -u postgres -- $cmd"
   cmd+=" >>$pgaf/failover.log 2>&1"
   STRATUM_SOAK_NODE1_PORT=$PGAF_NODE1_PORT STRATUM_SOAK_NODE2_PORT=$PGAF_NODE2_PORT STRATUM_SOAK_FAILOVER=$cmd \
-    "$root/build/tests/reliability/autofailover_soak" 2>&1 | grep -v '^\[20'
+    "$build/tests/reliability/autofailover_soak" 2>&1 | grep -v '^\[20'
   return "${PIPESTATUS[0]}"
 }
 phase autofailover autofailover
