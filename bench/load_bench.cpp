@@ -317,10 +317,12 @@ int exhaustion(std::size_t size, int seconds)
         print_acquire("acquire (successful)", acquire.summary());
         return std::make_pair(exhausted.load(), errors.load());
     };
-    std::printf("exhaustion: pool of %zu, acquire timeout 100 ms, each caller holds its connection 20 ms\n",
+    // Three callers per connection, each holding it 50 ms: a caller's turn
+    // comes after ~150 ms, past the 100 ms acquire timeout.
+    std::printf("exhaustion: pool of %zu, acquire timeout 100 ms, each caller holds its connection 50 ms\n",
                 size);
-    const auto over = phase("overload", static_cast<int>(size * 3), 20, seconds / 2);
-    const auto after = phase("after", static_cast<int>(std::max<std::size_t>(size / 4, 1)), 20, seconds / 2);
+    const auto over = phase("overload", static_cast<int>(size * 3), 50, seconds / 2);
+    const auto after = phase("after", static_cast<int>(std::max<std::size_t>(size / 4, 1)), 50, seconds / 2);
     std::this_thread::sleep_for(1500ms);  // idle connections above min_size expire
     pool.run_maintenance();
     const bool ok = check_recovered(pool);

@@ -103,7 +103,8 @@ public:
         } catch (const PoolExhausted &) {
             outcome = Outcome::failed;
         } catch (const Error &error) {
-            // The server answered with an error: the transaction rolled back.
+            // The server answered with an error (the transaction rolled back), or
+            // the client gave up before sending anything (Timeout).
             outcome = Outcome::failed;
             std::lock_guard lock(mutex_);
             if (other_errors_.size() < 20)
@@ -174,7 +175,7 @@ public:
                     "%zu rows in the ledger\n",
                     committed_.size(), failed_.size(), unknown_.size(), unknown_in, found.size());
         for (const auto &e : other_errors_)
-            std::printf("  server error seen: %s\n", e.c_str());
+            std::printf("  error seen (the transaction did not commit): %s\n", e.c_str());
         return found.size();
     }
 
