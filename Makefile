@@ -3,6 +3,8 @@
 #   make demo    everything, end to end, on a throwaway cluster
 #   make test    the whole test suite (pg_regress + GoogleTest) on throwaway servers
 #   make bench   benchmarks against their peers, printed as ratios
+#   make fuzz    libFuzzer targets, FUZZ_SECONDS (default 60) each
+#   make soak    load and failover soak (bounded: SOAK_SECONDS, default 60)
 
 EXTENSION   = stratum
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" stratum.control)
@@ -15,7 +17,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 REGRESS      = setup boundary tenant_context tenancy isolation_report \
                audit audit_transactions audit_security audit_retention \
                ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan \
-               ledger_tenants ledger_encoding
+               ledger_tenants ledger_encoding escape escape_audit escape_names
 REGRESS_OPTS = --inputdir=regress --outputdir=regress
 
 PG_CONFIG  ?= pg_config
@@ -52,13 +54,19 @@ install-client:
 	cmake --build $(CLIENT_BUILD_DIR) -j2
 	DESTDIR=$(DESTDIR) cmake --install $(CLIENT_BUILD_DIR)
 
-.PHONY: demo test bench format check-version
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 60
+.PHONY: demo test bench fuzz soak format check-version
 demo:
 	scripts/demo.sh
 test:
 	scripts/test.sh
 bench:
 	scripts/bench.sh
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+soak:
+	SOAK_SECONDS=$(SOAK_SECONDS) scripts/soak.sh
 format:
 	clang-format -i $(wildcard extension/*.cpp extension/*.hpp)
 

@@ -181,6 +181,22 @@ Datum dependencies_arg(FunctionCallInfo fcinfo, int n, const LedgerKey &key, int
     return PointerGetDatum(array);
 }
 
+// A name is shown in status listings and logs: bounded, and without control
+// characters that could forge a line there.
+void check_migration_name(int64 version, const char *name)
+{
+    constexpr int max_characters = 200;
+    for (const char *c = name; *c != '\0'; c++)
+        if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("migration " INT64_FORMAT " name must not contain control characters",
+                                   version)));
+    if (pg_mbstrlen(name) > max_characters)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("migration " INT64_FORMAT " name must be at most %d characters",
+                               version, max_characters)));
+}
+
 // Reads the arguments shared by apply, record and check: scope 0, version 1,
 // name 2, up_sql 3, down_sql 4, depends_on 5, kind 6, environment 7, repair 9.
 Migration migration_args(FunctionCallInfo fcinfo)
@@ -191,6 +207,7 @@ Migration migration_args(FunctionCallInfo fcinfo)
     if (m.name == nullptr || m.name[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("migration " INT64_FORMAT " needs a name", m.key.version)));
+    check_migration_name(m.key.version, m.name);
     m.label = label_of(m.key, m.name);
     m.up_sql = text_arg(fcinfo, 3);
     if (m.up_sql == nullptr)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages stratum builds, tests and benchmarks with.
-# Idempotent: asks apt only for what is missing. Usage: install-deps.sh [build|test|bench|all]
+# Idempotent: asks apt only for what is missing.
+# Usage: install-deps.sh [build|test|bench|fuzz|soak|all]
 set -euo pipefail
 
 profile=${1:-test}
@@ -13,12 +14,19 @@ build_pkgs=(
 )
 test_pkgs=(libgtest-dev libgmock-dev redis-server pgbouncer)
 bench_pkgs=(libbenchmark-dev sqitch)
+# make fuzz: clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
+fuzz_pkgs=(clang-14 libclang-rt-14-dev llvm-14)
+# make soak: pg_auto_failover (monitor + two nodes) for the failover soak.
+soak_pkgs=(postgresql-15-auto-failover pg-auto-failover-cli)
 
 case "$profile" in
   build) wanted=("${build_pkgs[@]}") ;;
   test)  wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  bench|all) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+  bench) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  fuzz) wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  soak) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${soak_pkgs[@]}") ;;
+  all) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${fuzz_pkgs[@]}" "${soak_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench|fuzz|soak|all]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -29,7 +37,7 @@ done
 
 # The S3 test server (npm s3rver) needs Node.js; a machine may already carry a
 # newer one than Debian's, whose npm package would conflict with it.
-if [[ "$profile" != build ]] && ! command -v npm >/dev/null; then
+if [[ "$profile" != build && "$profile" != fuzz ]] && ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
 

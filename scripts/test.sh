@@ -49,7 +49,14 @@ pg_replica_start replica2 "$PG_PORT"
 pg_start failover
 setup_test_cluster "$FAILOVER_PORT" "$FAILOVER_DIR"
 pg_replica_start failover_standby "$FAILOVER_PORT"
+# A pair of its own for the failover fault test (tests/failover_fault_test.cpp).
+pg_start fault_primary
+setup_test_cluster "$FAULT_PRIMARY_PORT" "$FAULT_PRIMARY_DIR"
+pg_replica_start fault_standby "$FAULT_PRIMARY_PORT"
 pgctl() { echo "$root/scripts/pgctl.sh $1/data $PG_TREE_POSTGRES"; }
+export STRATUM_TEST_FAULT_PRIMARY_PORT=$FAULT_PRIMARY_PORT STRATUM_TEST_FAULT_STANDBY_PORT=$FAULT_STANDBY_PORT
+export STRATUM_TEST_PGCTL_FAULT_PRIMARY=$(pgctl "$FAULT_PRIMARY_DIR")
+export STRATUM_TEST_PGCTL_FAULT_STANDBY=$(pgctl "$FAULT_STANDBY_DIR")
 export STRATUM_TEST_REPLICA_PORTS=$REPLICA1_PORT,$REPLICA2_PORT
 export STRATUM_TEST_PGCTL_REPLICA1=$(pgctl "$REPLICA1_DIR") STRATUM_TEST_PGCTL_REPLICA2=$(pgctl "$REPLICA2_DIR")
 export STRATUM_TEST_FAILOVER_PRIMARY_PORT=$FAILOVER_PORT STRATUM_TEST_FAILOVER_STANDBY_PORT=$FAILOVER_STANDBY_PORT

@@ -326,7 +326,9 @@ std::string Config::to_json(int indent) const
           {"interval", format_duration(health.interval)},
           {"max_replication_lag", format_duration(health.max_replication_lag)}}},
     };
-    return out.dump(indent);
+    // Values come from files and the environment, which may hold any bytes:
+    // invalid UTF-8 is shown as U+FFFD rather than thrown as json::type_error.
+    return out.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace stratum

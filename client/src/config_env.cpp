@@ -153,7 +153,7 @@ void apply_database_url(ConfigNode &environment, const std::string &url, const s
     }
     ConfigNode *master = postgres_master(environment, origin);
     if (!master->is_map())
-        *master = ConfigNode{ConfigNode::Kind::map, {}, {}, {}, origin};
+        *master = ConfigNode(ConfigNode::Kind::map, origin);
     for (const std::string &key : connection_keys())
         master->erase(key);
     bool multi_host = values.count("host") && values["host"].find(',') != std::string::npos;

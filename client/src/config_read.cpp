@@ -337,7 +337,7 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
 void read_postgres(Reader &reader, const ConfigNode *postgres, PostgresConfig &out)
 {
     const std::string path = "database.postgres";
-    ConfigNode empty{ConfigNode::Kind::map, {}, {}, {}, {}};
+    ConfigNode empty(ConfigNode::Kind::map, {});
     const ConfigNode *master = postgres != nullptr ? postgres->find("master") : nullptr;
     if (master == nullptr || !master->is_map()) {
         if (postgres != nullptr)

@@ -113,6 +113,10 @@ ConfigNode convert(const YAML::Node &yaml, const Origin &origin, const std::stri
     case YAML::NodeType::Scalar:
         node.kind = ConfigNode::Kind::scalar;
         node.scalar = yaml.Scalar();
+        // YAML can spell one ("\0"); libpq and every C API would silently
+        // cut the value there (user "app\0x" would log in as "app").
+        if (node.scalar.find('\0') != std::string::npos)
+            problems.push_back({origin.describe(), path, "must not contain a NUL character"});
         break;
     case YAML::NodeType::Sequence: {
         node.kind = ConfigNode::Kind::list;

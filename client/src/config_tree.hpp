@@ -26,6 +26,17 @@ struct Origin {
 struct ConfigNode {
     enum class Kind { null, scalar, map, list };
 
+    // Declared here and defaulted below the class: otherwise clang (with
+    // libstdc++) instantiates std::pair<std::string, ConfigNode> while
+    // ConfigNode is still incomplete, and the client does not build with it.
+    ConfigNode();
+    ConfigNode(Kind kind, Origin origin);
+    ConfigNode(const ConfigNode &);
+    ConfigNode(ConfigNode &&) noexcept;
+    ConfigNode &operator=(const ConfigNode &);
+    ConfigNode &operator=(ConfigNode &&) noexcept;
+    ~ConfigNode();
+
     Kind kind = Kind::null;
     std::string scalar;
     std::vector<std::pair<std::string, ConfigNode>> entries;  // map, in file order
@@ -46,6 +57,14 @@ struct ConfigNode {
 
     static ConfigNode scalar_from(std::string value, Origin origin);
 };
+
+inline ConfigNode::ConfigNode() = default;
+inline ConfigNode::ConfigNode(Kind kind, Origin origin) : kind(kind), origin(std::move(origin)) {}
+inline ConfigNode::ConfigNode(const ConfigNode &) = default;
+inline ConfigNode::ConfigNode(ConfigNode &&) noexcept = default;
+inline ConfigNode &ConfigNode::operator=(const ConfigNode &) = default;
+inline ConfigNode &ConfigNode::operator=(ConfigNode &&) noexcept = default;
+inline ConfigNode::~ConfigNode() = default;
 
 std::string_view kind_name(ConfigNode::Kind kind);
 

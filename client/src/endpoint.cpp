@@ -419,9 +419,21 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
         if (fail_fast || SteadyClock::now() >= deadline) {
             waiters_.remove(&w);
             dispatch_locked(to_close, clock_now());
+            // A dial cut short by the caller's deadline while no dial has
+            // failed is slowness (an overloaded server or client), not an
+            // unreachable server: a Timeout, like any other wait that ran out.
+            const bool slow = !fail_fast && consecutive_failures_ == 0;
+            timeouts_ += slow;
             std::string error = last_error_.empty() ? "backing off after failed attempts" : last_error_;
             lock.unlock();
             close(to_close);
+            if (slow)
+                throw Timeout(ErrorFields{
+                    .message = "no connection within " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  SteadyClock::now() - started)
+                                                  .count()) +
+                               " ms: a new connection to " + name_ + " was still being opened"});
             throw CannotConnect(ErrorFields{.sqlstate = "08001",
                                             .message = "could not connect to " + name_ + ": " + error});
         }

@@ -220,10 +220,115 @@ services_stop_all() {
       redis) [[ -f $dir/redis.pid ]] && kill "$(cat "$dir/redis.pid")" 2>/dev/null ;;
       pgbouncer) [[ -f $dir/pgbouncer.pid ]] && kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null ;;
       s3rver) [[ -f $dir/s3rver.pid ]] && kill "$(cat "$dir/s3rver.pid")" 2>/dev/null ;;
+      pgaf) pgaf_stop "$dir" ;;
     esac
   done
   SERVICES_STARTED=()
   if [[ -n ${STRATUM_RUN_DIR_OWNED:-} && -z ${STRATUM_KEEP_RUN_DIR:-} ]]; then
     rm -rf "$STRATUM_RUN_DIR"
   fi
+}
+
+# --- pg_auto_failover (make soak) ----------------------------------------------
+# The words that run a command in pg_autoctl's environment (as words, to go
+# after as_server_user or runuser): its XDG dirs, and no PGHOST/PGPORT of the
+# harness's first cluster, which would steer pg_autoctl there.
+pgaf_env_command() {
+  local dir=$STRATUM_RUN_DIR/pgaf
+  echo env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE XDG_CONFIG_HOME="$dir/xdg/config" \
+    XDG_DATA_HOME="$dir/xdg/data" XDG_RUNTIME_DIR="$dir/xdg/run"
+}
+
+# pgaf_wait_state NODE_DIR STATE SECONDS: until the monitor reports STATE for the node.
+pgaf_wait_state() {
+  local node=$1 state=$2 seconds=$3 i
+  for ((i = 0; i < seconds * 4; i++)); do
+    as_server_user $(pgaf_env_command) pg_autoctl show state --pgdata "$node" --json 2>/dev/null |
+      grep -q "\"current_group_state\": \"$state\"" && return 0
+    sleep 0.25
+  done
+  echo "pgaf: node $node did not reach state $state in ${seconds}s" >&2
+  return 1
+}
+
+# pgaf_start: a pg_auto_failover monitor and two data nodes (primary and
+# secondary, managed by pg_autoctl) on 127.0.0.1, state under
+# $STRATUM_RUN_DIR/pgaf (XDG dirs included); sets PGAF_MONITOR_PORT,
+# PGAF_NODE1_PORT, PGAF_NODE1_DIR, PGAF_NODE2_PORT, PGAF_NODE2_DIR. The data
+# nodes run the private tree's postgres with this checkout's extension.
+# pg_autoctl listens on every interface unless told otherwise: the nodes get
+# --listen, the monitor its configuration's listen_addresses.
+pgaf_start() {
+  local dir=$STRATUM_RUN_DIR/pgaf tree_pgctl monitor_uri node port name
+  mkdir -p "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/run" "$dir/sockets"
+  [[ $(id -u) == 0 ]] && chown -R postgres: "$dir"
+  # pg_ctl (and initdb, pg_basebackup) from the private tree run its postgres.
+  tree_pgctl=$(dirname "$PG_TREE_POSTGRES")/pg_ctl
+  for f in pg_ctl initdb pg_basebackup pg_controldata pg_rewind pg_isready; do
+    [[ -e $(dirname "$PG_TREE_POSTGRES")/$f ]] || cp "$PG_BINDIR/$f" "$(dirname "$PG_TREE_POSTGRES")/"
+  done
+
+  PGAF_MONITOR_PORT=$(free_port)
+  as_server_user $(pgaf_env_command) \
+    pg_autoctl create monitor --pgctl "$PG_BINDIR/pg_ctl" --pgdata "$dir/monitor" \
+    --pgport "$PGAF_MONITOR_PORT" --hostname 127.0.0.1 --auth trust --no-ssl >"$dir/monitor-create.log" 2>&1 ||
+    { tail -20 "$dir/monitor-create.log" >&2; return 1; }
+  # pg_autoctl passes listen_addresses on postgres' command line (-h).
+  as_server_user $(pgaf_env_command) \
+    pg_autoctl config set --pgdata "$dir/monitor" postgresql.listen_addresses 127.0.0.1 >/dev/null
+  {
+    echo "unix_socket_directories = '$dir/sockets'"
+    echo "shared_buffers = '128MB'"
+  } >>"$dir/monitor/postgresql.conf"
+  as_server_user $(pgaf_env_command) \
+    setsid pg_autoctl run --pgdata "$dir/monitor" >"$dir/monitor.log" 2>&1 &
+  echo $! >"$dir/monitor.pid"
+  SERVICES_STARTED+=("pgaf:$dir/monitor")
+  monitor_uri="postgres://autoctl_node@127.0.0.1:$PGAF_MONITOR_PORT/pg_auto_failover?sslmode=disable"
+
+  for name in node1 node2; do
+    node=$dir/$name
+    port=$(free_port)
+    if [[ $name == node1 ]]; then
+      # The first node's data directory is made here, so that its settings
+      # (copied to the second by pg_basebackup) load the extension.
+      as_server_user "$tree_pgctl" initdb -D "$node" -o "-A trust -E UTF8 --locale=C --no-sync -U postgres" \
+        >"$dir/$name-initdb.log" 2>&1 || { cat "$dir/$name-initdb.log" >&2; return 1; }
+      {
+        echo "unix_socket_directories = '$dir/sockets'"
+        echo "shared_preload_libraries = 'stratum'"
+        echo "shared_buffers = '128MB'"
+        echo "fsync = off"
+        echo "full_page_writes = off"
+        echo "log_min_messages = warning"
+      } >>"$node/postgresql.conf"
+    fi
+    as_server_user $(pgaf_env_command) \
+      setsid pg_autoctl create postgres --pgctl "$tree_pgctl" --pgdata "$node" --pgport "$port" \
+      --pghost "$dir/sockets" --listen 127.0.0.1 --hostname 127.0.0.1 --name "$name" \
+      --monitor "$monitor_uri" --auth trust --no-ssl --run >"$dir/$name.log" 2>&1 &
+    echo $! >"$dir/$name.pid"
+    SERVICES_STARTED+=("pgaf:$node")
+    printf -v "PGAF_${name^^}_PORT" '%s' "$port"
+    printf -v "PGAF_${name^^}_DIR" '%s' "$node"
+    if [[ $name == node1 ]]; then
+      pgaf_wait_state "$node" single 60 || { tail -20 "$dir/$name.log" >&2; return 1; }
+    else
+      pgaf_wait_state "$node" secondary 90 || { tail -20 "$dir/$name.log" >&2; return 1; }
+    fi
+  done
+}
+
+# pgaf_stop DIR: stops the pg_autoctl service of DIR (a node or the monitor)
+# and its postgres.
+pgaf_stop() {
+  local dir=$1 pgaf=$STRATUM_RUN_DIR/pgaf
+  [[ -f $dir.pid ]] || return 0
+  as_server_user $(pgaf_env_command) pg_autoctl stop --pgdata "$dir" --fast >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do
+    kill -0 "$(cat "$dir.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$(cat "$dir.pid")" 2>/dev/null || true
+  as_server_user "$PG_BINDIR/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null 2>&1 || true
 }

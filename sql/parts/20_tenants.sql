@@ -123,10 +123,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A slug is 1 to 63 lower-case letters, digits and inner hyphens.';
     END IF;
-    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 200 THEN
-        RAISE EXCEPTION 'tenant name must be 1 to 200 characters'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 200 OR name ~ '[\x01-\x1f\x7f]' THEN
+        RAISE EXCEPTION 'tenant name must be 1 to 200 characters%', CASE WHEN name ~ '[\x01-\x1f\x7f]'
+            THEN ', without control characters' ELSE '' END USING ERRCODE = 'invalid_parameter_value';
+    END IF;  -- a control character could forge a line in a listing or a log
     INSERT INTO stratum.tenants (slug, name) VALUES (create_tenant.slug, create_tenant.name)
         ON CONFLICT ON CONSTRAINT tenants_slug_key DO NOTHING
         RETURNING id INTO new_id;

@@ -50,11 +50,19 @@ CREATE FUNCTION stratum.revoke_app_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel regclass;
+    seq regclass;
 BEGIN
     FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
                 WHERE p.polname = 'stratum_tenant_isolation'
                   AND c.relnamespace <> 'stratum'::regnamespace LOOP
         EXECUTE format('REVOKE ALL ON %s FROM %I', rel, role_name);
+        -- The sequences _grant_table granted along with the table.
+        FOR seq IN SELECT d.objid::regclass FROM pg_depend d
+                    WHERE d.refobjid = rel AND d.classid = 'pg_class'::regclass
+                      AND d.deptype IN ('a', 'i')
+                      AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S' LOOP
+            EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', seq, role_name);
+        END LOOP;
     END LOOP;
     EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stratum FROM %I', role_name);
     EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA stratum FROM %I', role_name);

@@ -74,7 +74,8 @@ public:
     Pool &operator=(const Pool &) = delete;
 
     // A connection to the primary. Throws PoolExhausted after acquire_timeout
-    // (or CannotConnect when no connection could be opened in that time).
+    // (CannotConnect when dials failed in that time; Timeout when a new
+    // connection was still being opened).
     Lease acquire();
     // The same, counted against per_tenant_limit for `tenant`.
     Lease acquire(const TenantId &tenant);

@@ -1,0 +1,48 @@
+// Inputs that made a libFuzzer target (fuzz/*_fuzz.cpp, make fuzz) fail,
+// each kept as a plain test of the property the target checks. The raw
+// inputs are also in fuzz/corpus/<target>/, so every fuzzing run starts from them.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "stratum/config.hpp"
+
+namespace {
+
+stratum::Config parse_with_env(const std::string &yaml, std::map<std::string, std::string> env)
+{
+    stratum::LoadOptions options;
+    options.env = std::move(env);
+    return stratum::Config::parse(yaml, "fuzz.yaml", options);
+}
+
+// config_fuzz: STRATUM_ENV="\xd6" (not UTF-8) was accepted, then to_json()
+// threw nlohmann::json::type_error out of a function documented not to.
+TEST(FuzzRegressions, ConfigWithInvalidUtf8RendersAsJson)
+{
+    stratum::Config config = parse_with_env("", {{"STRATUM_ENV", "\xd6"}});
+    std::string json;
+    ASSERT_NO_THROW(json = config.to_json());
+    EXPECT_TRUE(nlohmann::json::accept(json)) << json;
+    EXPECT_NE(json.find("\xef\xbf\xbd"), std::string::npos) << "the bad byte is shown as U+FFFD";
+}
+
+// conninfo_fuzz: a value with a NUL character cannot round-trip through a
+// libpq connection string (C strings end there), and YAML can spell one.
+// Config refuses it instead of connecting as user "app".
+TEST(FuzzRegressions, ConfigRefusesNulCharacters)
+{
+    for (const std::string yaml :
+         {"database:\n  postgres:\n    master: {host: h, user: \"app\\0admin\", dbname: d}\n",
+          "database:\n  postgres:\n    master: {host: h, user: u, password: \"se\\0cret\"}\n",
+          "database:\n  postgres:\n    master: {host: h, params: {options: \"-c x=\\0\"}}\n"}) {
+        try {
+            parse_with_env(yaml, {});
+            ADD_FAILURE() << "accepted: " << yaml;
+        } catch (const stratum::ConfigError &e) {
+            EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+        }
+    }
+}
+
+}  // namespace
