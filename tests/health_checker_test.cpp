@@ -369,8 +369,6 @@ TEST_F(HealthCheckerTest, MigrationPlanAgainstFiles)
     EXPECT_THAT(drifted.result.error, HasSubstr("drift"));
 }
 
-// With the migration runner in the build (it reads the files).
-#if __has_include(<stratum/migrator.hpp>)
 TEST_F(HealthCheckerTest, PlannedAgainstTheFilesOfTheConfiguration)
 {
     test::recreate_database("stratum_health_files_test");
@@ -413,7 +411,6 @@ TEST_F(HealthCheckerTest, PlannedAgainstTheFilesOfTheConfiguration)
     EXPECT_THAT(unusable.result.error, HasSubstr("003_bad.up.sql"));
     EXPECT_FALSE(unusable.migrations);
 }
-#endif
 
 TEST_F(HealthCheckerTest, LedgerUnreadableByTheApplicationRole)
 {

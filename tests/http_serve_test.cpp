@@ -121,8 +121,6 @@ TEST_F(ServeTest, ServesThenShutsDownGracefullyOnSigterm)
     EXPECT_EQ(left, 0);
 }
 
-// With the migration runner in the build (it reads the files).
-#if __has_include(<stratum/migrator.hpp>)
 TEST_F(ServeTest, AdminEndpointsRunTheMigrationsOfTheConfiguration)
 {
     test::recreate_database(db);
@@ -195,7 +193,6 @@ TEST_F(ServeTest, AdminEndpointsRunTheMigrationsOfTheConfiguration)
     serve.signal(SIGTERM);
     EXPECT_EQ(serve.wait(15s).value_or(-1), 0);
 }
-#endif
 
 TEST_F(ServeTest, SigintStopsItToo)
 {

@@ -2,15 +2,9 @@
 // (stratum::Migrator) they apply, roll back, report and seed the migrations
 // of migrations.dir on the server's pool; the request body carries the
 // options ({"to": N}, {"steps": N}, {"dry_run": true}, {"environment": ...}).
-//
-// WIRING POINT: built without the runner (its header absent), the status
-// comes from the ledger alone and the other actions answer 501. Once the
-// runner is on main, the #else branch can go.
 #include "stratum/config.hpp"
 #include "stratum/http_server.hpp"
 #include "stratum/pool.hpp"
-
-#if __has_include("stratum/migrator.hpp")
 
 #include <algorithm>
 #include <initializer_list>
@@ -162,26 +156,3 @@ AdminActions make_admin_actions(const Config &config, Pool &pool)
 }
 
 }  // namespace stratum::cli
-
-#else  // no migration runner in this build
-
-namespace stratum::cli {
-
-AdminActions make_admin_actions(const Config &, Pool &pool)
-{
-    AdminActions actions;
-    actions.migration_status = [&pool](const AdminRequest &) {
-        Lease lease = pool.acquire();
-        const auto rows =
-            lease
-                ->exec("SELECT coalesce(json_agg(s ORDER BY scope, kind, environment, version), "
-                       "'[]')::text FROM stratum.migration_status() s")
-                .value<std::string>();
-        return AdminResponse{200, "{\"source\":\"ledger\",\"migrations\":" + rows + "}\n"};
-    };
-    return actions;
-}
-
-}  // namespace stratum::cli
-
-#endif

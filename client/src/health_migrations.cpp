@@ -7,9 +7,7 @@
 
 #include "stratum/connection.hpp"
 #include "stratum/health.hpp"
-#if __has_include("stratum/migration_files.hpp")
 #include "stratum/migration_files.hpp"
-#endif
 
 namespace stratum {
 
@@ -87,8 +85,6 @@ MigrationFacts probe_migration_plan(Connection &connection,
     return facts;
 }
 
-#if __has_include("stratum/migration_files.hpp")
-
 // With a migrations directory (config.migrations.dir/master), the ledger is
 // planned against its files, read again each round (a deploy changes them);
 // without one, the ledger alone.
@@ -109,14 +105,5 @@ MigrationProbe default_migration_probe(const Config &config)
         return probe_migration_plan(connection, files.versions(), files.checksums());
     };
 }
-
-#else  // WIRING POINT: built without the migration runner, which reads the files
-
-MigrationProbe default_migration_probe(const Config &)
-{
-    return probe_migration_ledger;
-}
-
-#endif
 
 }  // namespace stratum
