@@ -79,4 +79,5 @@ export STRATUM_TEST_BIN_DIR=$root/build/client
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
-ctest --test-dir build --output-on-failure --timeout 600
+# STRATUM_TEST_FILTER=regex runs only the GoogleTest cases it matches (ctest -R).
+ctest --test-dir build --output-on-failure --timeout 600 ${STRATUM_TEST_FILTER:+-R "$STRATUM_TEST_FILTER"}

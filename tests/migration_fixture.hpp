@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stratum/migrator.hpp>
+
 #include "test_env.hpp"
 
 namespace stratum::test {
@@ -133,5 +135,25 @@ inline std::filesystem::path source_dir()
 {
     return required_env("STRATUM_TEST_SOURCE_DIR");
 }
+
+// The fixture of the migrator tests: database `db` made afresh from the
+// template for each test, and a scratch migrations directory.
+class MigratorFixture : public ::testing::Test {
+protected:
+    explicit MigratorFixture(std::string db) : db_(std::move(db)) {}
+    void SetUp() override { recreate_database(db_); }
+
+    Migrator migrator(MigratorOptions options = {}) const
+    {
+        options.dir = dir.path();
+        return Migrator(owner_conninfo(db_), std::move(options));
+    }
+    std::string sql(const std::string &statement) const { return admin_sql(statement, db_); }
+
+    MigrationDir dir;
+
+private:
+    std::string db_;
+};
 
 }  // namespace stratum::test

@@ -21,18 +21,9 @@ namespace {
 
 const std::string db = "stratum_migrator_concurrency_test";
 
-class ConcurrencyTest : public ::testing::Test {
+class ConcurrencyTest : public MigratorFixture {
 protected:
-    void SetUp() override { recreate_database(db); }
-
-    Migrator migrator(MigratorOptions options = {}) const
-    {
-        options.dir = dir.path();
-        return Migrator(owner_conninfo(db), std::move(options));
-    }
-    std::string sql(const std::string &statement) const { return admin_sql(statement, db); }
-
-    MigrationDir dir;
+    ConcurrencyTest() : MigratorFixture(db) {}
 };
 
 std::unique_ptr<Connection> connect(const std::string &conninfo)

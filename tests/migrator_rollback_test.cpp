@@ -19,16 +19,9 @@ namespace {
 
 const std::string db = "stratum_migrator_rollback_test";
 
-class RollbackTest : public ::testing::Test {
+class RollbackTest : public MigratorFixture {
 protected:
-    void SetUp() override { recreate_database(db); }
-
-    Migrator migrator(MigratorOptions options = {}) const
-    {
-        options.dir = dir.path();
-        return Migrator(owner_conninfo(db), std::move(options));
-    }
-    std::string sql(const std::string &statement) const { return admin_sql(statement, db); }
+    RollbackTest() : MigratorFixture(db) {}
     // What must not change when a rollback fails: the schema, the ledger and its log.
     std::string state() const
     {
@@ -37,8 +30,6 @@ protected:
                    "FROM stratum.schema_migrations") +
                sql("SELECT count(*) FROM stratum.schema_migration_log");
     }
-
-    MigrationDir dir;
 };
 
 TEST_F(RollbackTest, DownThatViolatesUniqueOrForeignKeyLeavesEverythingAsBefore)

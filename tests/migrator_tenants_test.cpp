@@ -17,11 +17,12 @@ namespace {
 
 const std::string db = "stratum_migrator_tenants_test";
 
-class TenantsTest : public ::testing::Test {
+class TenantsTest : public MigratorFixture {
 protected:
+    TenantsTest() : MigratorFixture(db) {}
     void SetUp() override
     {
-        recreate_database(db);
+        MigratorFixture::SetUp();
         dir.migration(1, "projects", "CREATE TABLE projects (id int PRIMARY KEY, name text NOT NULL);",
                       "DROP TABLE projects;", "tenants");
         dir.migration(2, "tasks",
@@ -30,12 +31,6 @@ protected:
                       "DROP TABLE tasks;", "tenants");
     }
 
-    Migrator migrator(MigratorOptions options = {}) const
-    {
-        options.dir = dir.path();
-        return Migrator(owner_conninfo(db), std::move(options));
-    }
-    std::string sql(const std::string &statement) const { return admin_sql(statement, db); }
     // n tenants t01..tNN with schemas, made by the migration role (which
     // then owns the schemas).
     void make_tenants(int n) const
@@ -47,8 +42,6 @@ protected:
                    "FROM generate_series(1, $1::int) g",
                    n);
     }
-
-    MigrationDir dir;
 };
 
 TEST_F(TenantsTest, CreateWithSchemaAppliesTheTenantMigrations)

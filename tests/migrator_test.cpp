@@ -15,16 +15,9 @@ namespace {
 
 const std::string db = "stratum_migrator_test";
 
-class MigratorTest : public ::testing::Test {
+class MigratorTest : public MigratorFixture {
 protected:
-    void SetUp() override { recreate_database(db); }
-
-    Migrator migrator(MigratorOptions options = {}) const
-    {
-        options.dir = dir.path();
-        return Migrator(owner_conninfo(db), std::move(options));
-    }
-    std::string sql(const std::string &statement) const { return admin_sql(statement, db); }
+    MigratorTest() : MigratorFixture(db) {}
     std::string ledger_status(int version, const std::string &scope = "master") const
     {
         return sql("SELECT coalesce((SELECT status FROM stratum.schema_migrations WHERE scope = '" +
@@ -35,8 +28,6 @@ protected:
     {
         return sql("SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
     }
-
-    MigrationDir dir;
 };
 
 TEST_F(MigratorTest, ChecksumMatchesTheServers)

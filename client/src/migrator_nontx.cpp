@@ -50,6 +50,62 @@ std::vector<Statement> statements_of(const Result &rows)
     return out;
 }
 
+// The session settings of a step: its lock_timeout, and its
+// statement_timeout or the server's.
+Params session_settings(const Step &step)
+{
+    Params settings;
+    settings.add_text(std::to_string(step.lock_timeout.count()) + "ms");
+    if (step.statement_timeout)
+        settings.add_text(std::to_string(step.statement_timeout->count()) + "ms");
+    else
+        settings.add_null();
+    return settings;
+}
+
+// A ledger key ends with the environment: a seed's, NULL for a migration.
+void add_environment(Params &params, const RunTarget &target)
+{
+    if (target.kind == MigrationKind::seed)
+        params.add_text(target.environment);
+    else
+        params.add_null();
+}
+
+// Syncs the queued statements; a server error becomes the step's failure in
+// `phase` (a lost connection propagates as it is).
+std::vector<Result> sync_step(Connection &conn, const RunTarget &target, const Step &step,
+                              const char *phase, const RunResult &result, int attempts)
+{
+    try {
+        return conn.sync();
+    } catch (const ConnectionLost &) {
+        throw;
+    } catch (const Error &error) {
+        raise_step_error(target, step, error, phase, result, attempts);
+    }
+}
+
+// Queues the before_each hook with its context and runs it.
+void run_before_each(Connection &conn, const RunTarget &target, const Step &step,
+                     const Params &context, const RunResult &result, int attempts)
+{
+    if (target.before_each.empty())
+        return;
+    conn.send(hook_context_sql, context);
+    for (const auto &statement : target.before_each)
+        conn.send(statement, no_params());
+    sync_step(conn, target, step, "hook:before_each", result, attempts);
+}
+
+// Queues the after_each hook with its context (it runs with the record).
+void queue_after_each(Connection &conn, const RunTarget &target, const Params &context)
+{
+    conn.send(hook_context_sql, context);
+    for (const auto &statement : target.after_each)
+        conn.send(statement, no_params());
+}
+
 // Holds the scope's session lock; releasing resets the session settings too.
 class ScopeLock {
 public:
@@ -177,32 +233,18 @@ void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
             else
                 p.add_null();
             p.add_text(array_text(file.header.depends_on)).add_text(kind);
-            if (target.kind == MigrationKind::seed)
-                p.add_text(target.environment);
-            else
-                p.add_null();
+            add_environment(p, target);
         };
         Params check;
         key_params(check);
         check.add(step.repair);
         Params split(file.up_sql);
-        Params settings;
-        settings.add_text(std::to_string(step.lock_timeout.count()) + "ms");
-        if (step.statement_timeout)
-            settings.add_text(std::to_string(step.statement_timeout->count()) + "ms");
-        else
-            settings.add_null();
+        Params settings = session_settings(step);
         conn.send(check_apply_sql, check);
         conn.send(split_sql, split);
         conn.send(session_settings_sql, settings);
-        std::vector<Result> planned;
-        try {
-            planned = conn.sync();
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            raise_step_error(target, step, error, "check", result, budget.attempts());
-        }
+        std::vector<Result> planned =
+            sync_step(conn, target, step, "check", result, budget.attempts());
         std::string state = planned[0].value<std::string>();
         if (state == "skipped") {
             record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
@@ -213,18 +255,7 @@ void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
         Params context(target.scope, std::to_string(step.version), step.name, std::string("up"));
         microseconds elapsed{0};
         if (state == "pending") {
-            if (!target.before_each.empty()) {
-                conn.send(hook_context_sql, context);
-                for (const auto &statement : target.before_each)
-                    conn.send(statement, no_params());
-                try {
-                    conn.sync();
-                } catch (const ConnectionLost &) {
-                    throw;
-                } catch (const Error &error) {
-                    raise_step_error(target, step, error, "hook:before_each", result, budget.attempts());
-                }
-            }
+            run_before_each(conn, target, step, context, result, budget.attempts());
             std::vector<Statement> statements = statements_of(planned[1]);
             auto started = SteadyClock::now();
             auto failure = run_statements(session, statements);
@@ -261,11 +292,8 @@ void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
 
         if (!impl.options.actor.empty())
             conn.send("SELECT stratum.set_actor($1)", actor);
-        if (state == "pending" && !target.after_each.empty()) {
-            conn.send(hook_context_sql, context);
-            for (const auto &statement : target.after_each)
-                conn.send(statement, no_params());
-        }
+        if (state == "pending" && !target.after_each.empty())
+            queue_after_each(conn, target, context);
         Params record_params;
         key_params(record_params);
         record_params.add_text(std::to_string(elapsed.count()) + " microseconds")
@@ -298,45 +326,20 @@ void Runner::rollback_nontransactional(const Step &step, RetryBudget &budget)
     for (;;) {
         ScopeLock lock(*this, step, budget);
         Params key(target.scope, step.version, kind);
-        if (target.kind == MigrationKind::seed)
-            key.add_text(target.environment);
-        else
-            key.add_null();
+        add_environment(key, target);
         Params split(target.scope, kind, target.environment, step.version);
-        Params settings;
-        settings.add_text(std::to_string(step.lock_timeout.count()) + "ms");
-        if (step.statement_timeout)
-            settings.add_text(std::to_string(step.statement_timeout->count()) + "ms");
-        else
-            settings.add_null();
+        Params settings = session_settings(step);
         conn.send(check_rollback_sql, key);
         conn.send(split_stored_down_sql, split);
         conn.send(session_settings_sql, settings);
-        std::vector<Result> planned;
-        try {
-            planned = conn.sync();
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            raise_step_error(target, step, error, "check", result, budget.attempts());
-        }
+        std::vector<Result> planned =
+            sync_step(conn, target, step, "check", result, budget.attempts());
         if (planned[0].value<std::string>() == "skipped") {
             record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
             return;
         }
         Params context(target.scope, std::to_string(step.version), step.name, std::string("down"));
-        if (!target.before_each.empty()) {
-            conn.send(hook_context_sql, context);
-            for (const auto &statement : target.before_each)
-                conn.send(statement, no_params());
-            try {
-                conn.sync();
-            } catch (const ConnectionLost &) {
-                throw;
-            } catch (const Error &error) {
-                raise_step_error(target, step, error, "hook:before_each", result, budget.attempts());
-            }
-        }
+        run_before_each(conn, target, step, context, result, budget.attempts());
         std::vector<Statement> statements = statements_of(planned[1]);
         auto started = SteadyClock::now();
         auto failure = run_statements(session, statements);
@@ -368,28 +371,16 @@ void Runner::rollback_nontransactional(const Step &step, RetryBudget &budget)
         Params actor(impl.options.actor);
         if (!impl.options.actor.empty())
             conn.send("SELECT stratum.set_actor($1)", actor);
-        if (!target.after_each.empty()) {
-            conn.send(hook_context_sql, context);
-            for (const auto &statement : target.after_each)
-                conn.send(statement, no_params());
-        }
+        if (!target.after_each.empty())
+            queue_after_each(conn, target, context);
         Params record_params(target.scope, step.version, kind);
-        if (target.kind == MigrationKind::seed)
-            record_params.add_text(target.environment);
-        else
-            record_params.add_null();
+        add_environment(record_params, target);
         record_params.add_text(std::to_string(elapsed.count()) + " microseconds");
         conn.send(record_rollback_sql, record_params);
         std::size_t recorded_at = conn.queued() - 1;
         lock.send_release();
-        std::vector<Result> recorded;
-        try {
-            recorded = conn.sync();
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            raise_step_error(target, step, error, "record", result, budget.attempts());
-        }
+        std::vector<Result> recorded =
+            sync_step(conn, target, step, "record", result, budget.attempts());
         lock.released();
         record(outcome_of(target, step, recorded[recorded_at].value<std::string>(), elapsed,
                           budget.attempts()));
