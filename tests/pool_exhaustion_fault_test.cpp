@@ -7,13 +7,10 @@
 #include <atomic>
 #include <thread>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <stratum/stratum.hpp>
 
 #include "client_support.hpp"
+#include "http_test_support.hpp"
 #include "reliability/write_oracle.hpp"
 #include "test_env.hpp"
 
@@ -95,37 +92,13 @@ TEST(PoolExhaustionFault, OverloadThenRecovery)
     reliability::expect_pool_recovered(pool, test::superuser_conninfo("postgres"), db);
 }
 
-// A server that takes the connection and never answers (the TCP handshake
-// completes in the kernel's backlog): dials are slow, none fails.
-class SilentServer {
-public:
-    SilentServer()
-    {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address);
-        ::listen(fd_, 16);
-        socklen_t length = sizeof address;
-        ::getsockname(fd_, reinterpret_cast<sockaddr *>(&address), &length);
-        port_ = ntohs(address.sin_port);
-    }
-    ~SilentServer() { ::close(fd_); }
-    int port() const { return port_; }
-
-private:
-    int fd_;
-    int port_ = 0;
-};
-
 // Found by the exhaustion soak: a caller whose acquire timeout ran out while
 // its new connection was still being opened got CannotConnect ("backing off
 // after failed attempts") though no dial had failed; under load that looked
 // like an outage. It is a Timeout, counted as one.
 TEST(PoolExhaustionFault, DialCutShortByTheAcquireTimeoutIsATimeout)
 {
-    SilentServer server;
+    test::SilentPort server;  // accepts, never answers: dials are slow, none fails
     PoolOptions o;
     o.primary = "host=127.0.0.1 port=" + std::to_string(server.port()) + " user=stratum_app dbname=x";
     o.min_size = 0;

@@ -177,20 +177,30 @@ void Runner::send_prelude(const Step &step, std::deque<Params> &params)
     session.conn().send(prelude_sql_, p);
 }
 
-void Runner::send_apply(const Step &step, std::deque<Params> &params)
+void add_environment(Params &params, const RunTarget &target)
+{
+    if (target.kind == MigrationKind::seed)
+        params.add_text(target.environment);
+    else
+        params.add_null();
+}
+
+void add_migration_params(Params &params, const RunTarget &target, const Step &step)
 {
     const MigrationFile &file = *step.file;
-    Params &p = params.emplace_back();
-    p.add_text(target.scope).add(step.version).add_text(step.name).add_text(file.up_sql);
+    params.add_text(target.scope).add(step.version).add_text(step.name).add_text(file.up_sql);
     if (file.down_sql)
-        p.add_text(*file.down_sql);
+        params.add_text(*file.down_sql);
     else
-        p.add_null();
-    p.add_text(array_text(file.header.depends_on)).add_text(target.kind_name());
-    if (target.kind == MigrationKind::seed)
-        p.add_text(target.environment);
-    else
-        p.add_null();
+        params.add_null();
+    params.add_text(array_text(file.header.depends_on)).add_text(target.kind_name());
+    add_environment(params, target);
+}
+
+void Runner::send_apply(const Step &step, std::deque<Params> &params)
+{
+    Params &p = params.emplace_back();
+    add_migration_params(p, target, step);
     p.add_text(interval_text(step.lock_timeout)).add(step.repair).add_text(metadata_for(step));
     session.conn().send(apply_sql, p);
 }

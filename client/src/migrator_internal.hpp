@@ -131,6 +131,13 @@ private:
 };
 
 // The MigrationError for a server error met while running `step`.
+// The first parameters of check_migration, apply_migration and
+// record_migration: scope, version, name, up SQL, down SQL, dependencies,
+// kind, environment (a seed's; NULL for a migration).
+void add_migration_params(Params &params, const RunTarget &target, const Step &step);
+// The environment alone, ending a ledger key.
+void add_environment(Params &params, const RunTarget &target);
+
 [[noreturn]] void raise_step_error(const RunTarget &target, const Step &step, const Error &error,
                                    std::string phase, RunResult partial, int attempts = 1);
 // The reason a SQLSTATE stands for.

@@ -63,15 +63,6 @@ Params session_settings(const Step &step)
     return settings;
 }
 
-// A ledger key ends with the environment: a seed's, NULL for a migration.
-void add_environment(Params &params, const RunTarget &target)
-{
-    if (target.kind == MigrationKind::seed)
-        params.add_text(target.environment);
-    else
-        params.add_null();
-}
-
 // Syncs the queued statements; a server error becomes the step's failure in
 // `phase` (a lost connection propagates as it is).
 std::vector<Result> sync_step(Connection &conn, const RunTarget &target, const Step &step,
@@ -226,15 +217,7 @@ void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
     const std::string kind = target.kind_name();
     for (;;) {
         ScopeLock lock(*this, step, budget);
-        auto key_params = [&](Params &p) {
-            p.add_text(target.scope).add(step.version).add_text(step.name).add_text(file.up_sql);
-            if (file.down_sql)
-                p.add_text(*file.down_sql);
-            else
-                p.add_null();
-            p.add_text(array_text(file.header.depends_on)).add_text(kind);
-            add_environment(p, target);
-        };
+        auto key_params = [&](Params &p) { add_migration_params(p, target, step); };
         Params check;
         key_params(check);
         check.add(step.repair);

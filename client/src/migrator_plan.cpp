@@ -259,17 +259,8 @@ void check_steps(Runner &runner, std::span<const Step> steps)
             sent.emplace_back(i, "rollback");
         }
         if (step.action == Step::Action::apply) {
-            const MigrationFile &file = *step.file;
-            Params &p = params.emplace_back(target.scope, step.version, step.name, file.up_sql);
-            if (file.down_sql)
-                p.add_text(*file.down_sql);
-            else
-                p.add_null();
-            p.add_text(array_text(file.header.depends_on)).add_text(target.kind_name());
-            if (target.kind == MigrationKind::seed)
-                p.add_text(target.environment);
-            else
-                p.add_null();
+            Params &p = params.emplace_back();
+            add_migration_params(p, target, step);
             p.add(step.transactional).add(step.repair);
             conn.send("SELECT stratum.check_migration($1, $2::bigint, $3, $4, $5, $6::bigint[], $7, "
                       "$8, $9::boolean, $10::boolean)",
