@@ -55,7 +55,8 @@ std::string reference_checksum(const std::string &text)
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    if (EVP_Digest(normalised.data(), normalised.size(), digest, &length, EVP_sha256(), nullptr) != 1)
+    if (EVP_Digest(normalised.data(), normalised.size(), digest, &length, EVP_sha256(), nullptr) !=
+        1)
         fail("EVP_Digest failed");
     std::string hex;
     for (unsigned int i = 0; i < length; i++) {
@@ -75,7 +76,11 @@ std::size_t first_invalid_utf8(const std::string &text)
     std::size_t i = 0;
     while (i < text.size()) {
         unsigned char c = p[i];
-        std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        std::size_t length = c < 0x80           ? 1
+                             : (c >> 5) == 0x6  ? 2
+                             : (c >> 4) == 0xE  ? 3
+                             : (c >> 3) == 0x1E ? 4
+                                                : 0;
         if (length == 0 || i + length > text.size())
             return i;
         std::uint32_t code = length == 1 ? c : c & (0xFF >> (length + 1));
@@ -123,7 +128,8 @@ Reading read_text(const std::string &sql)
     r.text_problems = stratum::check_sql_text(sql, file);
     r.header = stratum::parse_migration_header(sql, file, r.header_problems);
     r.checksum = stratum::migration_checksum(sql);
-    expect(r.checksum == reference_checksum(sql), "checksum differs from SHA-256 of the CR LF-normalised text");
+    expect(r.checksum == reference_checksum(sql),
+           "checksum differs from SHA-256 of the CR LF-normalised text");
 
     int lines = 1;
     for (char c : sql)
@@ -142,18 +148,22 @@ Reading read_text(const std::string &sql)
     const bool bom = sql.starts_with("\xEF\xBB\xBF");
     expect(has("byte-order mark") == bom, "byte-order mark reported wrongly");
     const std::size_t invalid = first_invalid_utf8(sql);
-    expect(has("not valid UTF-8") == (invalid != std::string::npos), "UTF-8 verdict differs from the reference decoder");
+    expect(has("not valid UTF-8") == (invalid != std::string::npos),
+           "UTF-8 verdict differs from the reference decoder");
     const std::size_t nul = sql.find('\0');
-    expect(has("NUL byte") == (nul != std::string::npos && (invalid == std::string::npos || nul <= invalid)),
+    expect(has("NUL byte") ==
+               (nul != std::string::npos && (invalid == std::string::npos || nul <= invalid)),
            "NUL byte reported wrongly");
 
     const stratum::detail::SqlScan scan = stratum::detail::scan_sql(sql);
     int previous_line = 0;
     bool header_over = false;
     for (const auto &comment : scan.line_comments) {
-        expect(comment.line >= previous_line && comment.line <= lines, "comment lines out of order");
+        expect(comment.line >= previous_line && comment.line <= lines,
+               "comment lines out of order");
         expect(comment.text.find('\n') == std::string_view::npos, "a line comment spans lines");
-        expect(comment.text.data() >= sql.data() && comment.text.data() + comment.text.size() <= sql.data() + sql.size(),
+        expect(comment.text.data() >= sql.data() &&
+                   comment.text.data() + comment.text.size() <= sql.data() + sql.size(),
                "a comment points outside the text");
         expect(!(header_over && comment.in_header), "a comment after code is in the header");
         header_over |= !comment.in_header;
@@ -188,7 +198,8 @@ void expect_same_with_crlf(const std::string &sql, const Reading &lf)
     const Reading other = read_text(crlf);
     expect(other.checksum == lf.checksum, "CR LF changes the checksum");
     expect(describe(other.text_problems) == describe(lf.text_problems),
-           "CR LF changes the problems:\n" + describe(lf.text_problems) + "---\n" + describe(other.text_problems));
+           "CR LF changes the problems:\n" + describe(lf.text_problems) + "---\n" +
+               describe(other.text_problems));
     expect(describe(other.header_problems) == describe(lf.header_problems),
            "CR LF changes the header problems:\n" + describe(lf.header_problems) + "---\n" +
                describe(other.header_problems));
@@ -204,9 +215,13 @@ void check_name(const std::string &filename, MigrationKind kind)
     for (char c : parsed->digits)
         expect(c >= '0' && c <= '9', "a version with a non-digit");
     for (char c : parsed->name)
-        expect(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-', "a name with a character outside [A-Za-z0-9_-]");
-    const std::string suffix = parsed->down ? ".down.sql" : kind == MigrationKind::migration ? ".up.sql" : ".sql";
-    expect(parsed->digits + "_" + parsed->name + suffix == filename, "the parts do not make the name again");
+        expect(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-',
+               "a name with a character outside [A-Za-z0-9_-]");
+    const std::string suffix = parsed->down                       ? ".down.sql"
+                               : kind == MigrationKind::migration ? ".up.sql"
+                                                                  : ".sql";
+    expect(parsed->digits + "_" + parsed->name + suffix == filename,
+           "the parts do not make the name again");
 }
 
 // A scratch directory for load_migration_set, made once per process and
@@ -215,7 +230,8 @@ struct ScratchDir {
     fs::path path;
     ScratchDir()
     {
-        std::string pattern = (fs::temp_directory_path() / "stratum-migration-fuzz-XXXXXX").string();
+        std::string pattern =
+            (fs::temp_directory_path() / "stratum-migration-fuzz-XXXXXX").string();
         if (mkdtemp(pattern.data()) == nullptr)
             fail("mkdtemp failed");
         path = pattern;
@@ -241,8 +257,8 @@ void write(const fs::path &path, const std::string &content)
 
 // The whole reader on a directory of one migration (its up file and maybe a
 // down file): a set whose file agrees with read_text, or MigrationFileError.
-void check_directory(const std::string &name, const std::string &up, const std::optional<std::string> &down,
-                     const Reading &reading)
+void check_directory(const std::string &name, const std::string &up,
+                     const std::optional<std::string> &down, const Reading &reading)
 {
     const fs::path master = scratch() / "master";
     fs::remove_all(master);
@@ -251,10 +267,12 @@ void check_directory(const std::string &name, const std::string &up, const std::
     if (down)
         write(master / ("7_" + name + ".down.sql"), *down);
     try {
-        const stratum::MigrationSet set = stratum::load_migration_set(master, MigrationKind::migration, scratch());
+        const stratum::MigrationSet set =
+            stratum::load_migration_set(master, MigrationKind::migration, scratch());
         expect(set.files.size() == 1, "one migration file, not one migration");
         const stratum::MigrationFile &f = set.files[0];
-        expect(f.version == 7 && f.name == name && f.up_sql == up, "the migration read is not the file");
+        expect(f.version == 7 && f.name == name && f.up_sql == up,
+               "the migration read is not the file");
         expect(f.checksum == reading.checksum && same_header(f.header, reading.header),
                "the directory reader disagrees with the text functions");
         expect(reading.text_problems.empty() && reading.header_problems.empty(),
@@ -283,7 +301,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     expect_same_with_crlf(sql, reading);
     // The file system is slow: one input in eight also goes through it.
     if ((mode & 0x1C) == 0) {
-        const auto parsed = stratum::detail::parse_migration_file_name(filename, MigrationKind::migration);
+        const auto parsed =
+            stratum::detail::parse_migration_file_name(filename, MigrationKind::migration);
         check_directory(parsed ? parsed->name : "fuzz", sql, down, reading);
     }
     return 0;

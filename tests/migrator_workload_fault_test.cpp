@@ -70,7 +70,8 @@ struct Process {
 // retried for up to 20 s; `timeout` turns a hang into a failure.
 Process migrate_up(const test::MigrationDir &dir, int index)
 {
-    const std::string err_file = (dir.path() / ("stderr-" + std::to_string(index) + ".txt")).string();
+    const std::string err_file =
+        (dir.path() / ("stderr-" + std::to_string(index) + ".txt")).string();
     const std::string command =
         "DATABASE_URL='" + test::owner_conninfo(db) + "' STRATUM_CONFIG= STRATUM_ENV= timeout 40 " +
         test::required_env("STRATUM_TEST_BIN_DIR") + "/stratum migrate up --json --dir " +
@@ -78,8 +79,11 @@ Process migrate_up(const test::MigrationDir &dir, int index)
         std::to_string(1 + index % 3) + " 2>" + err_file;
     const auto started = std::chrono::steady_clock::now();
     test::CommandOutput run = test::run_command(command);
-    Process p{run.status, run.out, {}, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::steady_clock::now() - started)};
+    Process p{run.status,
+              run.out,
+              {},
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)};
     std::ifstream in(err_file);
     p.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     return p;
@@ -122,35 +126,38 @@ TEST(MigratorWorkloadFault, TenMigratorProcessesWhileTenantsWrite)
     std::array<Process, processes> results;
     std::size_t committed_before = 0, committed_during = 0;
     std::chrono::milliseconds migration_time{0};
-    oracle.run(pool, 6, 3s, [&] {
-        std::this_thread::sleep_for(500ms);  // the workload is under way
-        // A longer report holds fault_ledger when the migrators start, so
-        // the first ALTER of it times out (and is retried) for certain.
-        long_report = std::thread([&] {
-            try {
-                pool.query(test::globex, "SELECT count(*) FROM fault_ledger, pg_sleep(1.2)");
-                reports++;
-            } catch (const Error &error) {
-                std::lock_guard lock(report_mutex);
-                report_errors.push_back(error.what());
-            }
-        });
-        std::this_thread::sleep_for(100ms);
-        committed_before = oracle.committed();
-        std::barrier start(processes);
-        std::vector<std::thread> threads;
-        const auto started = std::chrono::steady_clock::now();
-        for (int i = 0; i < processes; i++)
-            threads.emplace_back([&, i] {
-                start.arrive_and_wait();
-                results[i] = migrate_up(dir, i);
+    oracle.run(
+        pool, 6, 3s,
+        [&] {
+            std::this_thread::sleep_for(500ms);  // the workload is under way
+            // A longer report holds fault_ledger when the migrators start, so
+            // the first ALTER of it times out (and is retried) for certain.
+            long_report = std::thread([&] {
+                try {
+                    pool.query(test::globex, "SELECT count(*) FROM fault_ledger, pg_sleep(1.2)");
+                    reports++;
+                } catch (const Error &error) {
+                    std::lock_guard lock(report_mutex);
+                    report_errors.push_back(error.what());
+                }
             });
-        for (auto &t : threads)
-            t.join();
-        migration_time = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - started);
-        committed_during = oracle.committed() - committed_before;
-    }, /*settle=*/1s);
+            std::this_thread::sleep_for(100ms);
+            committed_before = oracle.committed();
+            std::barrier start(processes);
+            std::vector<std::thread> threads;
+            const auto started = std::chrono::steady_clock::now();
+            for (int i = 0; i < processes; i++)
+                threads.emplace_back([&, i] {
+                    start.arrive_and_wait();
+                    results[i] = migrate_up(dir, i);
+                });
+            for (auto &t : threads)
+                t.join();
+            migration_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - started);
+            committed_during = oracle.committed() - committed_before;
+        },
+        /*settle=*/1s);
     stop_reports = true;
     report.join();
     long_report.join();
@@ -160,29 +167,35 @@ TEST(MigratorWorkloadFault, TenMigratorProcessesWhileTenantsWrite)
     int retries = 0, waits = 0;
     for (int i = 0; i < processes; i++) {
         const Process &p = results[i];
-        ASSERT_EQ(p.status, 0) << "process " << i << " exited " << p.status << "\n" << p.out << p.err;
+        ASSERT_EQ(p.status, 0) << "process " << i << " exited " << p.status << "\n"
+                               << p.out << p.err;
         const json result = json::parse(p.out);
         std::set<std::int64_t> seen;
         for (const auto &m : result["migrations"]) {
             const auto version = m["version"].get<std::int64_t>();
             const auto action = m["action"].get<std::string>();
-            EXPECT_TRUE(action == "applied" || action == "skipped") << "process " << i << ": " << m.dump();
+            EXPECT_TRUE(action == "applied" || action == "skipped")
+                << "process " << i << ": " << m.dump();
             applied_by_processes[version] += action == "applied";
             seen.insert(version);
         }
-        EXPECT_EQ(seen.size(), result["migrations"].size()) << "process " << i << " reports a migration twice: " << p.out;
+        EXPECT_EQ(seen.size(), result["migrations"].size())
+            << "process " << i << " reports a migration twice: " << p.out;
         EXPECT_TRUE(result["nothing_to_do"].get<bool>() || seen.size() == versions)
             << "process " << i << " neither did nothing nor saw every migration: " << p.out;
         // With --json, retries and waits are logged on stderr, one line each.
-        for (std::size_t at = 0; (at = p.err.find("migrate: retrying ", at)) != std::string::npos; at++)
+        for (std::size_t at = 0; (at = p.err.find("migrate: retrying ", at)) != std::string::npos;
+             at++)
             retries++;
-        for (std::size_t at = 0; (at = p.err.find("migrate: waiting ", at)) != std::string::npos; at++)
+        for (std::size_t at = 0; (at = p.err.find("migrate: waiting ", at)) != std::string::npos;
+             at++)
             waits++;
         std::printf("migrator %d: %lld ms, %s\n", i, static_cast<long long>(p.elapsed.count()),
                     result["counts"].dump().c_str());
     }
     for (int v = 1; v <= versions; v++)
-        EXPECT_EQ(applied_by_processes[v], 1) << "version " << v << " applied by that many processes";
+        EXPECT_EQ(applied_by_processes[v], 1)
+            << "version " << v << " applied by that many processes";
 
     // The ledger agrees: one row each, applied, one 'applied' event each.
     EXPECT_EQ(test::admin_sql("SELECT string_agg(version || ':' || status, ',' ORDER BY version) "
@@ -195,16 +208,17 @@ TEST(MigratorWorkloadFault, TenMigratorProcessesWhileTenantsWrite)
                               db),
               "1x1,2x1,3x1,4x1,5x1");
     test::CommandOutput verify = test::run_command(
-        "DATABASE_URL='" + test::owner_conninfo(db) + "' STRATUM_CONFIG= STRATUM_ENV= " +
-        test::required_env("STRATUM_TEST_BIN_DIR") + "/stratum migrate verify --dir " + dir.path().string() +
-        " 2>&1");
+        "DATABASE_URL='" + test::owner_conninfo(db) +
+        "' STRATUM_CONFIG= STRATUM_ENV= " + test::required_env("STRATUM_TEST_BIN_DIR") +
+        "/stratum migrate verify --dir " + dir.path().string() + " 2>&1");
     EXPECT_EQ(verify.status, 0) << verify.out;
     // And the schema: the index is valid, and there is no other (INVALID) one.
-    EXPECT_EQ(test::admin_sql("SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i "
-                              "JOIN pg_class c ON c.oid = i.indexrelid "
-                              "WHERE c.relname = 'fault_ledger_worker' OR NOT i.indisvalid",
-                              db),
-              "fault_ledger_worker:true");
+    EXPECT_EQ(
+        test::admin_sql("SELECT string_agg(c.relname || ':' || i.indisvalid, ',') FROM pg_index i "
+                        "JOIN pg_class c ON c.oid = i.indexrelid "
+                        "WHERE c.relname = 'fault_ledger_worker' OR NOT i.indisvalid",
+                        db),
+        "fault_ledger_worker:true");
     EXPECT_NE(test::admin_sql("SELECT count(*) FROM fault_ledger WHERE note = 'migrated'", db), "0")
         << "no write after migration 4 took the new default";
 
@@ -215,7 +229,8 @@ TEST(MigratorWorkloadFault, TenMigratorProcessesWhileTenantsWrite)
                 static_cast<long long>(migration_time.count()), retries, waits, committed_before,
                 committed_during, reports.load());
     EXPECT_LT(migration_time, 25s);
-    EXPECT_GE(retries, 1) << "no ALTER waited longer than its lock timeout: the report did not bite";
+    EXPECT_GE(retries, 1)
+        << "no ALTER waited longer than its lock timeout: the report did not bite";
     oracle.verify(test::superuser_conninfo(db));
     EXPECT_EQ(oracle.failed(), 0u) << "a workload transaction failed";
     EXPECT_TRUE(oracle.errors().empty()) << oracle.errors().front();
