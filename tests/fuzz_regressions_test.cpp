@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stratum/config.hpp"
+#include "stratum/migration_files.hpp"
 
 namespace {
 
@@ -41,6 +42,36 @@ TEST(FuzzRegressions, ConfigRefusesNulCharacters)
             ADD_FAILURE() << "accepted: " << yaml;
         } catch (const stratum::ConfigError &e) {
             EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+        }
+    }
+}
+
+// migration_fuzz: a duration with hundreds of digits ("lock-timeout 999...9s")
+// made std::stod throw std::out_of_range through parse_duration, which callers
+// expect to throw std::invalid_argument only: it escaped
+// parse_migration_header (and load_migration_set) instead of becoming a file
+// problem, and escaped Config::parse instead of a ConfigError.
+TEST(FuzzRegressions, DurationWithHundredsOfDigitsIsAProblemNotACrash)
+{
+    const std::string huge(400, '9');
+    const std::string tiny = "0." + std::string(400, '0') + "1";
+    for (const std::string &number : {huge, tiny}) {
+        EXPECT_THROW(stratum::parse_duration(number + "s"), std::invalid_argument);
+
+        std::vector<stratum::FileProblem> problems;
+        stratum::MigrationHeader header;
+        ASSERT_NO_THROW(header = stratum::parse_migration_header(
+                            "-- stratum: lock-timeout " + number + "s\nSELECT 1;\n", "001_x.up.sql", problems));
+        ASSERT_EQ(problems.size(), 1u);
+        EXPECT_EQ(problems[0].line, 1);
+        EXPECT_NE(problems[0].message.find("lock-timeout"), std::string::npos) << problems[0].message;
+        EXPECT_FALSE(header.lock_timeout);
+
+        try {
+            parse_with_env("migrations:\n  lock_timeout: " + number + "s\n", {});
+            ADD_FAILURE() << "accepted a duration of " << number.size() << " digits";
+        } catch (const stratum::ConfigError &e) {
+            EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
         }
     }
 }

@@ -223,4 +223,61 @@ TEST_F(ConcurrencyTest, TransactionalMigratorWaitsOutANonTransactionalOne)
     EXPECT_EQ(sql("SELECT count(*) FROM stratum.schema_migrations WHERE status = 'applied'"), "2");
 }
 
+// A batch that fails (a lock timeout in its before_each hook) after another
+// migrator applied every migration of it: each is reported once. The runner
+// blamed the last one for the error and reported it as done, then retried it
+// and reported it again (found by migrator_workload_fault_test).
+TEST_F(ConcurrencyTest, BatchFinishedByAnotherMigratorIsReportedOnce)
+{
+    sql("CREATE TABLE gate (id int); ALTER TABLE gate OWNER TO stratum_owner");
+    dir.migration(1, "one", "CREATE TABLE one (id int);", "DROP TABLE one;");
+    dir.migration(2, "two", "CREATE TABLE two (id int);", "DROP TABLE two;");
+    dir.write("hooks/before_each.sql", "SET LOCAL lock_timeout = '2s';\nLOCK TABLE gate IN SHARE MODE;\n");
+    auto blocker = connect(superuser_conninfo(db));
+    blocker->exec("BEGIN");
+    blocker->exec("LOCK TABLE gate IN ACCESS EXCLUSIVE MODE");
+
+    std::atomic<bool> retried{false};
+    MigratorOptions options;
+    options.batch_size = 2;
+    options.retry_backoff_min = std::chrono::milliseconds(50);
+    options.retry_backoff_max = std::chrono::milliseconds(100);
+    options.on_event = [&](const MigrationEvent &event) {
+        if (event.type == MigrationEvent::Type::retrying)
+            retried = true;
+    };
+    RunResult run;
+    std::string error;
+    std::thread waiting([&] {
+        try {
+            run = migrator(options).up();
+        } catch (const std::exception &e) {
+            error = e.what();
+        }
+    });
+    // Its hook waits at the gate (both migrations in one batch); meanwhile a
+    // migrator without the hook applies both.
+    for (int i = 0; i < 200 && sql("SELECT count(*) FROM pg_locks WHERE relation = 'gate'::regclass "
+                                   "AND NOT granted") != "1";
+         i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    MigratorOptions other;
+    other.hooks_dir = dir.path() / "no_hooks";
+    EXPECT_EQ(migrator(other).up().count("applied"), 2u);
+    for (int i = 0; i < 500 && !retried; i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    blocker->exec("COMMIT");
+    waiting.join();
+
+    ASSERT_EQ(error, "");
+    EXPECT_TRUE(retried) << "the hook never timed out";
+    std::vector<std::int64_t> versions;
+    for (const auto &outcome : run.migrations) {
+        versions.push_back(outcome.version);
+        EXPECT_EQ(outcome.action, "skipped");
+    }
+    EXPECT_EQ(versions, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(run.count("skipped"), 2u);
+}
+
 }  // namespace

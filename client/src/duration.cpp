@@ -49,7 +49,14 @@ Duration parse_duration(std::string_view text)
         }
         if (!seen_digit)
             bad(text, "expected a number, like 30s, 500ms, 1h30m");
-        double number = std::stod(std::string(text.substr(start, i - start)));
+        double number = 0.0;
+        try {
+            number = std::stod(std::string(text.substr(start, i - start)));
+        } catch (const std::out_of_range &) {
+            // Hundreds of digits: beyond a double (found by migration_fuzz;
+            // callers handle invalid_argument, not this).
+            bad(text, "number out of range");
+        }
         size_t unit_start = i;
         while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])))
             ++i;

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "migration_file_name.hpp"
 #include "sql_scan.hpp"
 
 namespace stratum {
@@ -59,52 +60,6 @@ bool read_file(const fs::path &path, std::string &out)
 std::string shown(const fs::path &relative_to, const std::string &relative)
 {
     return (relative_to / relative).lexically_normal().generic_string();
-}
-
-// NNN_name.up.sql / NNN_name.down.sql (migrations), NNN_name.sql /
-// NNN_name.down.sql (seeds): the version's digits, the name, and which file.
-struct ParsedName {
-    std::string digits;
-    std::string name;
-    bool down = false;
-};
-
-std::optional<ParsedName> parse_name(std::string_view filename, MigrationKind kind)
-{
-    auto strip = [&](std::string_view suffix) {
-        if (!filename.ends_with(suffix))
-            return false;
-        filename.remove_suffix(suffix.size());
-        return true;
-    };
-    ParsedName parsed;
-    if (kind == MigrationKind::migration) {
-        parsed.down = strip(".down.sql");
-        if (!parsed.down && !strip(".up.sql"))
-            return std::nullopt;
-    } else {
-        parsed.down = strip(".down.sql");
-        if (!parsed.down && !strip(".sql"))
-            return std::nullopt;
-    }
-    std::size_t underscore = filename.find('_');
-    if (underscore == 0 || underscore == std::string_view::npos || underscore + 1 == filename.size())
-        return std::nullopt;
-    std::string_view digits = filename.substr(0, underscore);
-    std::string_view name = filename.substr(underscore + 1);
-    for (char c : digits) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-    }
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
-        if (!ok)
-            return std::nullopt;
-    }
-    parsed.digits = std::string(digits);
-    parsed.name = std::string(name);
-    return parsed;
 }
 
 struct Found {
@@ -170,7 +125,8 @@ private:
     void classify(const fs::path &path, std::map<std::int64_t, Pair> &pairs)
     {
         const std::string file = relative(path);
-        std::optional<ParsedName> parsed = parse_name(path.filename().string(), kind_);
+        std::optional<detail::MigrationFileName> parsed =
+            detail::parse_migration_file_name(path.filename().string(), kind_);
         if (!parsed) {
             problem(file, 0,
                     kind_ == MigrationKind::migration
@@ -390,5 +346,47 @@ MigrationHooks load_hooks(const std::filesystem::path &hooks_dir,
         throw MigrationFileError(std::move(problems));
     return hooks;
 }
+
+namespace detail {
+
+std::optional<MigrationFileName> parse_migration_file_name(std::string_view filename, MigrationKind kind)
+{
+    auto strip = [&](std::string_view suffix) {
+        if (!filename.ends_with(suffix))
+            return false;
+        filename.remove_suffix(suffix.size());
+        return true;
+    };
+    MigrationFileName parsed;
+    if (kind == MigrationKind::migration) {
+        parsed.down = strip(".down.sql");
+        if (!parsed.down && !strip(".up.sql"))
+            return std::nullopt;
+    } else {
+        parsed.down = strip(".down.sql");
+        if (!parsed.down && !strip(".sql"))
+            return std::nullopt;
+    }
+    std::size_t underscore = filename.find('_');
+    if (underscore == 0 || underscore == std::string_view::npos || underscore + 1 == filename.size())
+        return std::nullopt;
+    std::string_view digits = filename.substr(0, underscore);
+    std::string_view name = filename.substr(underscore + 1);
+    for (char c : digits) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+    }
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return std::nullopt;
+    }
+    parsed.digits = std::string(digits);
+    parsed.name = std::string(name);
+    return parsed;
+}
+
+}  // namespace detail
 
 }  // namespace stratum

@@ -365,8 +365,13 @@ std::size_t Runner::completed_in_ledger(std::span<const Step> steps,
         completed++;
     }
     // Every step looks done (another migrator finished them meanwhile): the
-    // error still belongs to one of them; blame the last.
-    return std::min(completed, steps.size() - 1);
+    // error still belongs to one of them; blame the last, which is retried
+    // and reported then, so not here too (it was reported twice).
+    if (completed == steps.size()) {
+        done.pop_back();
+        completed--;
+    }
+    return completed;
 }
 
 void Runner::run_transactional(std::span<const Step> steps)

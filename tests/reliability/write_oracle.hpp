@@ -189,6 +189,13 @@ public:
         std::lock_guard lock(mutex_);
         return failed_.size() + unknown_.size();
     }
+    // The errors the server (or the client) gave transactions that did not
+    // commit, the first 20.
+    std::vector<std::string> errors() const
+    {
+        std::lock_guard lock(mutex_);
+        return other_errors_;
+    }
 
 private:
     mutable std::mutex mutex_;
