@@ -1,7 +1,8 @@
 // Fault: failover under a write workload, on a primary + streaming standby
 // pair of its own. The primary is stopped, the standby promoted; the pool,
 // configured with both hosts, finds the new primary; reads from the replica go
-// on throughout; replication lag is visible while the primary is loaded; and
+// on throughout; replication lag is visible while the primary is loaded (to
+// the server and in the health checker's report); and
 // nothing the client saw commit is missing on the new primary.
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 #include <stratum/stratum.hpp>
 
 #include "client_support.hpp"
+#include "http_test_support.hpp"
 #include "reliability/write_oracle.hpp"
 #include "test_env.hpp"
 
@@ -50,7 +52,14 @@ TEST(FailoverFault, PromotedStandbyTakesOverAndNothingCommittedIsLost)
     // Replica reads and the primary's view of replication lag, all along.
     std::atomic<bool> stop{false}, primary_down{false};
     std::atomic<int> reads_ok{0}, reads_failed{0}, reads_while_down{0};
-    std::atomic<long> max_lag_bytes{0};
+    std::atomic<long> max_lag_bytes{0}, max_health_lag_bytes{0};
+    // What `stratum health` sees of the same pair: the standby as replica 0.
+    HealthChecker health(Config::parse(
+        "database:\n  postgres:\n"
+        "    master: {host: 127.0.0.1, port: " + primary_port() + ", user: stratum_owner, dbname: stratum_test}\n"
+        "    replicas:\n      - {host: 127.0.0.1, port: " + standby_port() + "}\n"
+        "health: {timeout: 1s, max_replication_lag: 30s}\n",
+        "failover.yaml", LoadOptions{.env = std::map<std::string, std::string>{}}));
     std::thread reader([&] {
         while (!stop) {
             try {
@@ -72,6 +81,11 @@ TEST(FailoverFault, PromotedStandbyTakesOverAndNothingCommittedIsLost)
                 max_lag_bytes = std::max(max_lag_bytes.load(), std::stol(lag.at(0)));
             } catch (const Error &) {
             }
+            const HealthReport report = health.check();
+            if (const ComponentHealth *replica = report.find("postgres.replica.0");
+                replica != nullptr && replica->postgres && !primary_down)
+                max_health_lag_bytes = std::max(max_health_lag_bytes.load(),
+                                                static_cast<long>(replica->postgres->lag_bytes.value_or(0)));
             std::this_thread::sleep_for(5ms);
         }
     });
@@ -96,13 +110,14 @@ TEST(FailoverFault, PromotedStandbyTakesOverAndNothingCommittedIsLost)
 
     const std::size_t after = oracle.committed() - committed_at_promotion;
     std::printf("failover: %zu commits before, %zu after promotion; replica reads %d ok (%d while the "
-                "primary was down), %d failed; max replay lag seen %ld bytes\n",
+                "primary was down), %d failed; max replay lag seen %ld bytes (%ld in the health report)\n",
                 committed_before, after, reads_ok.load(), reads_while_down.load(), reads_failed.load(),
-                max_lag_bytes.load());
+                max_lag_bytes.load(), max_health_lag_bytes.load());
     EXPECT_GE(committed_before, 50u);
     EXPECT_GE(after, 50u) << "writes did not resume on the promoted standby";
     EXPECT_GE(reads_while_down.load(), 10) << "replica reads stopped with the primary";
     EXPECT_GT(max_lag_bytes.load(), 0) << "replication lag never showed";
+    EXPECT_GT(max_health_lag_bytes.load(), 0) << "replication lag never showed in the health report";
     EXPECT_EQ(pool.query(test::acme, "SELECT inet_server_port()::text").value<std::string>(), standby_port());
     oracle.verify(test::conninfo_at(standby_port(), "postgres"));
     reliability::expect_pool_recovered(pool, test::conninfo_at(standby_port(), "postgres"), "stratum_test");
