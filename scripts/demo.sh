@@ -42,9 +42,10 @@ make -s -j"$(nproc)" all
 
 step "building libstratum and the stratum command (build/demo)"
 build=build/demo
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTRATUM_BUILD_TESTS=OFF \
-  -DSTRATUM_BUILD_BENCH=OFF >"$root/build/demo-cmake.log" 2>&1 ||
-  { cat "$root/build/demo-cmake.log" >&2; exit 1; }
+  -DSTRATUM_BUILD_BENCH=OFF >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target stratum_cli
 export PATH=$root/$build/client:$PATH
 stratum --version
@@ -209,7 +210,7 @@ done
 [[ -n $url ]] || { echo "demo: stratum serve did not start" >&2; cat "$STRATUM_RUN_DIR/serve.log" >&2; exit 1; }
 echo "listening on $url"
 printf '%s$ curl -s -w "HTTP %%{http_code}" %s/health/database%s\n' "$bold" "$url" "$reset"
-curl -sS --max-time 5 -w '\nHTTP %{http_code}\n' "$url/health/database"
+curl -sS --max-time 5 -w 'HTTP %{http_code}\n' "$url/health/database"
 printf '%s$ curl -s %s/metrics | grep ...%s\n' "$bold" "$url" "$reset"
 curl -sS --max-time 5 "$url/metrics" >"$STRATUM_RUN_DIR/metrics.txt"
 grep -E '^stratum_health_(overall_)?state\{.*\} 1$|^stratum_(migration_version|migrations_(applied|pending)|pool_connections_(open|max))[{ ]' \
