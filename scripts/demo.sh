@@ -40,7 +40,7 @@ scripts/install-deps.sh demo
 step "building the extension"
 make -s -j"$(nproc)" all
 
-step "building libstratum and the stratum command (build/demo)"
+step "building libstratum and the stratum command (build/demo: a few minutes the first time)"
 build=build/demo
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTRATUM_BUILD_TESTS=OFF \
