@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages stratum builds, tests and benchmarks with.
 # Idempotent: asks apt only for what is missing.
-# Usage: install-deps.sh [build|test|bench|fuzz|soak|all]
+# Usage: install-deps.sh [build|demo|test|bench|fuzz|soak|all]
 set -euo pipefail
 
 profile=${1:-test}
@@ -12,6 +12,9 @@ build_pkgs=(
   libssl-dev libspdlog-dev libyaml-cpp-dev nlohmann-json3-dev
   libcpp-httplib-dev libhiredis-dev libcli11-dev
 )
+# make demo: the build, plus Redis (so health has more than one server to
+# check) and curl (to ask stratum serve).
+demo_pkgs=(redis-server curl)
 test_pkgs=(libgtest-dev libgmock-dev redis-server pgbouncer)
 bench_pkgs=(libbenchmark-dev sqitch)
 # make fuzz: clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
@@ -21,12 +24,13 @@ soak_pkgs=(postgresql-15-auto-failover pg-auto-failover-cli)
 
 case "$profile" in
   build) wanted=("${build_pkgs[@]}") ;;
+  demo) wanted=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
   test)  wanted=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   bench) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   fuzz) wanted=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
   soak) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${soak_pkgs[@]}") ;;
-  all) wanted=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${fuzz_pkgs[@]}" "${soak_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|bench|fuzz|soak|all]" >&2; exit 2 ;;
+  all) wanted=("${build_pkgs[@]}" "${demo_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${fuzz_pkgs[@]}" "${soak_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|demo|test|bench|fuzz|soak|all]" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -37,7 +41,7 @@ done
 
 # The S3 test server (npm s3rver) needs Node.js; a machine may already carry a
 # newer one than Debian's, whose npm package would conflict with it.
-if [[ "$profile" != build && "$profile" != fuzz ]] && ! command -v npm >/dev/null; then
+if [[ "$profile" != build && "$profile" != demo && "$profile" != fuzz ]] && ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
 

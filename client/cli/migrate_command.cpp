@@ -1,4 +1,5 @@
 // stratum migrate up | down | redo | status | verify.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -77,7 +78,10 @@ int print_run(const RunResult &result, const MigrationCliOptions &options)
             for (const char *action : {"applied", "repaired", "rolled_back", "skipped", "pending",
                                        "rollback", "repair"}) {
                 if (auto n = result.count(action)) {
-                    std::cout << (first ? "" : ", ") << n << " " << action;
+                    // Words for people: "2 rolled back", not the JSON key.
+                    std::string words = action;
+                    std::replace(words.begin(), words.end(), '_', ' ');
+                    std::cout << (first ? "" : ", ") << n << " " << words;
                     first = false;
                 }
             }
