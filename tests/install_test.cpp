@@ -1,5 +1,5 @@
-// make install into a staging directory, then the example program of
-// docs/client.md built against the staged library — with pkg-config and with
+// make install into a staging directory, then the example program of the
+// README (the same as docs/client.md's) built against the staged library — with pkg-config and with
 // CMake's find_package — and run against the test database.
 #include <gtest/gtest.h>
 
@@ -38,10 +38,10 @@ int run(const std::string &command, std::string &output)
     return WEXITSTATUS(::pclose(pipe));
 }
 
-// The program between the example markers of docs/client.md.
-std::string example_from_docs(const fs::path &source)
+// The program between the example markers of a Markdown file.
+std::string example_from(const fs::path &markdown)
 {
-    std::ifstream in(source / "docs" / "client.md");
+    std::ifstream in(markdown);
     std::stringstream text;
     text << in.rdbuf();
     const std::string doc = text.str();
@@ -77,8 +77,10 @@ TEST(InstallTest, ExampleBuildsAgainstTheInstalledLibrary)
         EXPECT_TRUE(fs::exists(installed / file)) << file;
     EXPECT_FALSE(fs::exists(installed / "include/stratum/pool_internal.hpp"));
 
-    const std::string example = example_from_docs(source);
-    ASSERT_FALSE(example.empty()) << "no example between the markers of docs/client.md";
+    const std::string example = example_from(source / "README.md");
+    ASSERT_FALSE(example.empty()) << "no example between the markers of README.md";
+    EXPECT_EQ(example_from(source / "docs" / "client.md"), example)
+        << "docs/client.md and the README should show the same example";
     const auto lines = std::count(example.begin(), example.end(), '\n');
     EXPECT_LE(lines, 32) << "the README example should stay short";
     std::ofstream(work / "notes.cpp") << example;
