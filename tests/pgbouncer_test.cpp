@@ -81,34 +81,11 @@ TEST_F(PgBouncerTest, TenantContextNeverLeaksAcrossInterleavedClients)
             std::mt19937 random(t);
             for (int i = 0; i < 40; i++) {
                 const TenantId &tenant = random() % 2 ? test::acme : test::globex;
-                const std::string expected = tenant == test::acme ? "acme" : "globex";
-                switch (random() % 3) {
-                case 0: {
-                    Result r = pool.query(tenant, "SELECT body, pg_backend_pid() FROM notes WHERE body <> 'x'");
-                    leaks += !(r.size() == 1 && r[0][0].as<std::string>() == expected);
+                int pid = 0;
+                leaks += test::tenant_leak_probe(pool, tenant, static_cast<int>(random() % 3), pid);
+                if (pid != 0) {
                     std::lock_guard lock(pids_mutex);
-                    server_pids.insert(r[0][1].as<int>());
-                    break;
-                }
-                case 1:
-                    pool.with_tenant(tenant, [&](Tx &tx) {
-                        tx.exec("SELECT pg_sleep(0.001)");
-                        auto bodies = tx.exec("SELECT body FROM notes").column_values<std::string>();
-                        leaks += !(bodies.size() == 1 && bodies[0] == expected);
-                        leaks += tx.exec("SELECT stratum.current_tenant()::text").value<std::string>() !=
-                                 tenant.view();
-                    });
-                    break;
-                default: {
-                    // No tenant set: none may be inherited from the server connection's last client.
-                    Lease lease = pool.acquire();
-                    leaks += lease->exec("SELECT stratum.current_tenant_or_null()")[0][0].is_null() ? 0 : 1;
-                    try {
-                        lease->exec("SELECT count(*) FROM notes");
-                        leaks++;
-                    } catch (const NoTenantContext &) {
-                    }
-                }
+                    server_pids.insert(pid);
                 }
                 runs++;
             }

@@ -381,32 +381,8 @@ TEST_F(PoolTest, TenantContextNeverLeaksBetweenPoolUsers)
             std::mt19937 random(t);
             for (int i = 0; i < 150; i++) {
                 const TenantId &tenant = random() % 2 ? test::acme : test::globex;
-                const std::string expected = tenant == test::acme ? "acme" : "globex";
-                switch (random() % 3) {
-                case 0: {
-                    auto bodies = pool.query(tenant, "SELECT body FROM notes").column_values<std::string>();
-                    leaks += !(bodies.size() == 1 && bodies[0] == expected);
-                    break;
-                }
-                case 1:
-                    pool.with_tenant(tenant, [&](Tx &tx) {
-                        auto bodies = tx.exec("SELECT body FROM notes").column_values<std::string>();
-                        leaks += !(bodies.size() == 1 && bodies[0] == expected);
-                        leaks += tx.exec("SELECT stratum.current_tenant()::text").value<std::string>() !=
-                                 tenant.view();
-                    });
-                    break;
-                default: {
-                    // A user that sets no tenant sees none, whoever had the connection before.
-                    Lease lease = pool.acquire();
-                    leaks += lease->exec("SELECT stratum.current_tenant_or_null()")[0][0].is_null() ? 0 : 1;
-                    try {
-                        lease->exec("SELECT count(*) FROM notes");
-                        leaks++;
-                    } catch (const NoTenantContext &) {
-                    }
-                }
-                }
+                int pid = 0;
+                leaks += test::tenant_leak_probe(pool, tenant, static_cast<int>(random() % 3), pid);
                 runs++;
             }
         });

@@ -128,24 +128,43 @@ void finish(ComponentHealth &out, const ProbeConnection &probe, steady_clock::ti
     out.result.detail = std::move(detail);
 }
 
+// Runs one probe query on the probe's connection. Its first three columns
+// are server_version, pg_is_in_recovery() and whether
+// default_transaction_read_only is on; `judge` reads the rest of the row and
+// sets the state. Any failure makes the component down.
+template <class Judge>
+void run_probe(ProbeConnection &probe, milliseconds timeout, const char *sql, ComponentHealth &out,
+               Judge judge)
+{
+    PostgresFacts &facts = *out.postgres;
+    const auto started = steady_clock::now();
+    try {
+        Connection &connection = probe.get(started + timeout);
+        const Result result = connection.exec(sql);
+        const Row row = result.one_row();
+        facts.server_version = row[0].as<std::string>();
+        facts.in_recovery = row[1].as<bool>();
+        facts.read_only = row[2].as<bool>();
+        judge(row);
+    } catch (const std::exception &error) {
+        probe.drop();
+        out.result.state = HealthState::down;
+        out.result.error = failure_text(error, timeout);
+    }
+    finish(out, probe, started);
+}
+
 }  // namespace
 
 ComponentHealth probe_primary(ProbeConnection &probe, milliseconds timeout,
                               std::optional<std::uint64_t> &wal_lsn)
 {
     ComponentHealth out = postgres_component("postgres.master", "primary", true);
-    PostgresFacts &facts = *out.postgres;
-    const auto started = steady_clock::now();
-    try {
-        Connection &connection = probe.get(started + timeout);
-        const Result result = connection.exec(
-            "SELECT current_setting('server_version'), pg_is_in_recovery(), "
-            "current_setting('default_transaction_read_only') = 'on', "
-            "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END::text");
-        const Row row = result.one_row();
-        facts.server_version = row[0].as<std::string>();
-        facts.in_recovery = row[1].as<bool>();
-        facts.read_only = row[2].as<bool>();
+    const PostgresFacts &facts = *out.postgres;
+    const char *sql = "SELECT current_setting('server_version'), pg_is_in_recovery(), "
+                      "current_setting('default_transaction_read_only') = 'on', "
+                      "CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END::text";
+    run_probe(probe, timeout, sql, out, [&](const Row &row) {
         if (facts.in_recovery) {
             out.result.state = HealthState::down;
             out.result.error = "the primary is in recovery (a standby): it cannot take writes";
@@ -157,12 +176,7 @@ ComponentHealth probe_primary(ProbeConnection &probe, milliseconds timeout,
             if (auto lsn = row[3].as<std::optional<std::string>>())
                 wal_lsn = parse_lsn(*lsn);
         }
-    } catch (const std::exception &error) {
-        probe.drop();
-        out.result.state = HealthState::down;
-        out.result.error = failure_text(error, timeout);
-    }
-    finish(out, probe, started);
+    });
     return out;
 }
 
@@ -171,19 +185,13 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
 {
     ComponentHealth out = postgres_component(std::move(name), "replica", false);
     PostgresFacts &facts = *out.postgres;
-    const auto started = steady_clock::now();
-    try {
-        Connection &connection = probe.get(started + timeout);
-        const Result result = connection.exec(
-            "SELECT current_setting('server_version'), pg_is_in_recovery(), "
-            "current_setting('default_transaction_read_only') = 'on', "
-            "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
-            "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8, "
-            "CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END");
-        const Row row = result.one_row();
-        facts.server_version = row[0].as<std::string>();
-        facts.in_recovery = row[1].as<bool>();
-        facts.read_only = row[2].as<bool>();
+    const char *sql =
+        "SELECT current_setting('server_version'), pg_is_in_recovery(), "
+        "current_setting('default_transaction_read_only') = 'on', "
+        "pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
+        "extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8, "
+        "CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END";
+    run_probe(probe, timeout, sql, out, [&](const Row &row) {
         const auto received = row[3].as<std::optional<std::string>>();
         const auto replayed = row[4].as<std::optional<std::string>>();
         const auto since_replay = row[5].as<std::optional<double>>();
@@ -229,12 +237,7 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
             out.result.error = "behind the primary by " + std::to_string(*facts.lag_bytes) +
                                " bytes of WAL, and no transaction replayed yet to time it";
         }
-    } catch (const std::exception &error) {
-        probe.drop();
-        out.result.state = HealthState::down;
-        out.result.error = failure_text(error, timeout);
-    }
-    finish(out, probe, started);
+    });
     return out;
 }
 

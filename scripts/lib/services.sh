@@ -85,16 +85,23 @@ pg_start() {
     echo "log_min_messages = warning"
     for line in "$@"; do echo "$line"; done
   } >>"$dir/data/postgresql.conf"
+  pg_cluster_start "$name" "$dir" "$port" || return 1
+  if [[ -z ${PGPORT_SET_BY_SERVICES:-} ]]; then
+    export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
+    PGPORT_SET_BY_SERVICES=1
+  fi
+}
+
+# pg_cluster_start NAME DIR PORT: starts the cluster in DIR/data (stopped on
+# exit) and sets <NAME>_PORT and <NAME>_DIR.
+pg_cluster_start() {
+  local name=$1 dir=$2 port=$3
   as_server_user "$PG_BINDIR/pg_ctl" -w -t 60 -p "${PG_TREE_POSTGRES:-$PG_BINDIR/postgres}" \
     -D "$dir/data" -l "$dir/server.log" start >/dev/null ||
     { cat "$dir/server.log" >&2; return 1; }
   SERVICES_STARTED+=("pg:$dir")
   printf -v "${name^^}_PORT" '%s' "$port"
   printf -v "${name^^}_DIR" '%s' "$dir"
-  if [[ -z ${PGPORT_SET_BY_SERVICES:-} ]]; then
-    export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres
-    PGPORT_SET_BY_SERVICES=1
-  fi
 }
 
 # pg_replica_start NAME PRIMARY_PORT [extra postgresql.conf lines...]: a
@@ -121,12 +128,7 @@ pg_replica_start() {
     echo "unix_socket_directories = '$dir'"
     for line in "$@"; do echo "$line"; done
   } >>"$dir/data/postgresql.conf"
-  as_server_user "$PG_BINDIR/pg_ctl" -w -t 60 -p "${PG_TREE_POSTGRES:-$PG_BINDIR/postgres}" \
-    -D "$dir/data" -l "$dir/server.log" start >/dev/null ||
-    { cat "$dir/server.log" >&2; return 1; }
-  SERVICES_STARTED+=("pg:$dir")
-  printf -v "${name^^}_PORT" '%s' "$port"
-  printf -v "${name^^}_DIR" '%s' "$dir"
+  pg_cluster_start "$name" "$dir" "$port" || return 1
 }
 
 # redis_start: sets REDIS_PORT.

@@ -37,4 +37,37 @@ int backend_count(const std::string &role, const std::string &dbname)
                                "postgres"));
 }
 
+int tenant_leak_probe(Pool &pool, const TenantId &tenant, int kind, int &server_pid)
+{
+    const std::string expected = tenant == acme ? "acme" : "globex";
+    int leaks = 0;
+    switch (kind) {
+    case 0: {
+        Result r = pool.query(tenant, "SELECT body, pg_backend_pid() FROM notes");
+        leaks += !(r.size() == 1 && r[0][0].as<std::string>() == expected);
+        server_pid = r.size() == 1 ? r[0][1].as<int>() : 0;
+        break;
+    }
+    case 1:
+        pool.with_tenant(tenant, [&](Tx &tx) {
+            tx.exec("SELECT pg_sleep(0.001)");
+            auto bodies = tx.exec("SELECT body FROM notes").column_values<std::string>();
+            leaks += !(bodies.size() == 1 && bodies[0] == expected);
+            leaks += tx.exec("SELECT stratum.current_tenant()::text").value<std::string>() != tenant.view();
+        });
+        break;
+    default: {
+        // No tenant set: none may be inherited from the connection's last user.
+        Lease lease = pool.acquire();
+        leaks += lease->exec("SELECT stratum.current_tenant_or_null()")[0][0].is_null() ? 0 : 1;
+        try {
+            lease->exec("SELECT count(*) FROM notes");
+            leaks++;
+        } catch (const NoTenantContext &) {
+        }
+    }
+    }
+    return leaks;
+}
+
 }  // namespace stratum::test

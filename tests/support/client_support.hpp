@@ -25,6 +25,12 @@ void owner_sql(const std::string &sql, const std::string &dbname);
 void create_tenant_table(const std::string &name, const std::string &columns,
                          const std::string &dbname);
 
+// One transaction of the tenant-leak workloads, as `tenant`, whose notes
+// table holds one row with the tenant's slug: kind 0 a one-round-trip query,
+// 1 a with_tenant transaction, 2 a lease that sets no tenant (and must see
+// none). Returns the leaks it saw; `server_pid` gets kind 0's backend.
+int tenant_leak_probe(Pool &pool, const TenantId &tenant, int kind, int &server_pid);
+
 // How many server backends `role` has open on `dbname` (from pg_stat_activity).
 int backend_count(const std::string &role, const std::string &dbname);
 
