@@ -28,15 +28,31 @@ char *actor_guc = nullptr;
 ScopedValue tenant_value{};
 ScopedValue actor_value{};
 
-ScopedValue *new_scoped_value()
+// True while _PG_init defines the GUCs. A value PostgreSQL re-applies then
+// was SET before the library loaded (kept as a placeholder), possibly in an
+// earlier transaction it cannot tell us: it is given no transaction, so it
+// reads as unset instead of being taken for the current transaction's.
+bool defining_gucs = false;
+
+ScopedValue scoped_value()
 {
-    auto *value = static_cast<ScopedValue *>(malloc(sizeof(ScopedValue)));
-    if (value != nullptr) {
-        memset(value, 0, sizeof(ScopedValue));
-        value->set_in = MyProc != nullptr ? MyProc->lxid : InvalidLocalTransactionId;
-        value->from_parallel_leader = IsParallelWorker();
-    }
+    ScopedValue value{};
+    value.set_in = MyProc != nullptr && !defining_gucs ? MyProc->lxid : InvalidLocalTransactionId;
+    value.from_parallel_leader = IsParallelWorker();
     return value;
+}
+
+// The GUC machinery keeps (and frees) a malloc'd copy as the value's extra.
+// Made last, once nothing can raise an ERROR, so that a refused value leaks
+// nothing.
+bool keep_as_extra(const ScopedValue &value, void **extra)
+{
+    auto *copy = static_cast<ScopedValue *>(malloc(sizeof(ScopedValue)));
+    if (copy == nullptr)
+        return false;
+    *copy = value;
+    *extra = copy;
+    return true;
 }
 
 bool is_current(const ScopedValue &value)
@@ -67,41 +83,32 @@ bool refuse_outside_transaction_scope(GucSource source, const char *name)
 
 bool check_tenant_id(char **newval, void **extra, GucSource source)
 {
-    ScopedValue *value = new_scoped_value();
-    if (value == nullptr)
-        return false;
+    ScopedValue value = scoped_value();
     const char *text = *newval;
-    if (text == nullptr || text[0] == '\0') {
-        *extra = value;
-        return true;
-    }
-    if (!parse_uuid(text, &value->tenant)) {
-        free(value);
+    if (text == nullptr || text[0] == '\0')
+        return keep_as_extra(value, extra);
+    if (!parse_uuid(text, &value.tenant)) {
         GUC_check_errcode(ERRCODE_INVALID_TEXT_REPRESENTATION);
         GUC_check_errmsg("invalid tenant id \"%s\"", text);
         GUC_check_errdetail("stratum.tenant_id takes a UUID such as "
                             "'0a3c6e0e-6b4e-4c7e-9d55-3f1f4f6a2b10'.");
         return false;
     }
-    if (refuse_outside_transaction_scope(source, "stratum.tenant_id")) {
-        free(value);
+    if (refuse_outside_transaction_scope(source, "stratum.tenant_id"))
         return false;
-    }
     // Validate against the registry when a transaction can read it. Parallel
     // workers inherit a value their leader has already checked.
     if (IsTransactionState() && !IsParallelWorker() && source != PGC_S_DEFAULT) {
-        switch (lookup_tenant_state(&value->tenant)) {
+        switch (lookup_tenant_state(&value.tenant)) {
         case TenantState::no_registry:
         case TenantState::active:
             break;
         case TenantState::unknown:
-            free(value);
             GUC_check_errcode(ERRCODE_UNDEFINED_OBJECT);
             GUC_check_errmsg("tenant %s is not registered", text);
             GUC_check_errhint("Create it with stratum.create_tenant(slug, name).");
             return false;
         case TenantState::inactive:
-            free(value);
             GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
             GUC_check_errmsg("tenant %s is not active", text);
             GUC_check_errdetail("Only tenants with status 'active' can be set; "
@@ -109,9 +116,8 @@ bool check_tenant_id(char **newval, void **extra, GucSource source)
             return false;
         }
     }
-    value->is_set = true;
-    *extra = value;
-    return true;
+    value.is_set = true;
+    return keep_as_extra(value, extra);
 }
 
 bool check_actor(char **newval, void **extra, GucSource source)
@@ -132,13 +138,10 @@ bool check_actor(char **newval, void **extra, GucSource source)
     }
     if (length > 0 && refuse_outside_transaction_scope(source, "stratum.actor"))
         return false;
-    ScopedValue *value = new_scoped_value();
-    if (value == nullptr)
-        return false;
-    value->is_set = length > 0;
-    memcpy(value->actor, text != nullptr ? text : "", length + 1);
-    *extra = value;
-    return true;
+    ScopedValue value = scoped_value();
+    value.is_set = length > 0;
+    memcpy(value.actor, text != nullptr ? text : "", length + 1);
+    return keep_as_extra(value, extra);
 }
 
 void assign_tenant_id(const char *, void *extra)
@@ -197,6 +200,7 @@ bool parse_uuid(const char *text, pg_uuid_t *out)
 
 void define_context_gucs()
 {
+    defining_gucs = true;
     DefineCustomStringVariable(
         "stratum.tenant_id", "Tenant of the current transaction (a registered tenant's UUID).",
         "Set it with stratum.set_tenant(uuid); it lasts until the transaction ends.",
@@ -207,6 +211,7 @@ void define_context_gucs()
         "Set it with stratum.set_actor(text); it lasts until the transaction ends.", &actor_guc,
         "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, check_actor, assign_actor,
         nullptr);
+    defining_gucs = false;
     MarkGUCPrefixReserved("stratum");
 }
 

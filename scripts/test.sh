@@ -53,6 +53,11 @@ pg_replica_start failover_standby "$FAILOVER_PORT"
 pg_start fault_primary
 setup_test_cluster "$FAULT_PRIMARY_PORT" "$FAULT_PRIMARY_DIR"
 pg_replica_start fault_standby "$FAULT_PRIMARY_PORT"
+# A cluster that does not preload the library: a backend loads it at its
+# first stratum call (tests/lazy_load_test.cpp).
+pg_start nopreload "shared_preload_libraries = ''"
+setup_test_cluster "$NOPRELOAD_PORT" "$NOPRELOAD_DIR"
+export STRATUM_TEST_NOPRELOAD_PORT=$NOPRELOAD_PORT
 pgctl() { echo "$root/scripts/pgctl.sh $1/data $PG_TREE_POSTGRES"; }
 export STRATUM_TEST_FAULT_PRIMARY_PORT=$FAULT_PRIMARY_PORT STRATUM_TEST_FAULT_STANDBY_PORT=$FAULT_STANDBY_PORT
 export STRATUM_TEST_PGCTL_FAULT_PRIMARY=$(pgctl "$FAULT_PRIMARY_DIR")
