@@ -15,7 +15,7 @@ STRATUM_FUNCTION(stratum_tenant_guard)
 
     Relation rel = trigdata->tg_relation;
     TupleDesc tupdesc = RelationGetDescr(rel);
-    AttrNumber attnum = cached_attnum(fcinfo, rel, "tenant_id");
+    AttrNumber attnum = cached_attnum(fcinfo, rel, UUIDOID, "tenant_id");
 
     bool old_null, new_null;
     Datum old_tenant = heap_getattr(trigdata->tg_trigtuple, attnum, tupdesc, &old_null);

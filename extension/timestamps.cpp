@@ -18,7 +18,7 @@ STRATUM_FUNCTION(stratum_maintain_timestamps)
     Relation rel = trigdata->tg_relation;
     TupleDesc tupdesc = RelationGetDescr(rel);
     AttrNumber created_attnum, updated_attnum;
-    cached_attnums(fcinfo, rel, "created_at", "updated_at", &created_attnum, &updated_attnum);
+    cached_attnums(fcinfo, rel, TIMESTAMPTZOID, "created_at", "updated_at", &created_attnum, &updated_attnum);
 
     bool created_null;
     Datum created = heap_getattr(trigdata->tg_trigtuple, created_attnum, tupdesc, &created_null);

@@ -9,7 +9,10 @@ struct AttnumCache {
     AttrNumber attnums[2];
 };
 
-AttrNumber find_attnum(Relation rel, const char *column)
+// The column's number, checked to be of `type`: the trigger reads its datums
+// as that type, and the column may have been altered since the trigger was
+// installed (ALTER COLUMN ... TYPE text would otherwise be read as a pointer).
+AttrNumber find_attnum(Relation rel, const char *column, Oid type)
 {
     AttrNumber attnum = SPI_fnumber(RelationGetDescr(rel), column);
     if (attnum <= 0)
@@ -17,6 +20,11 @@ AttrNumber find_attnum(Relation rel, const char *column)
                         errmsg("table %s has no column \"%s\"",
                                RelationGetRelationName(rel), column),
                         errhint("Re-run the stratum helper that installed this trigger.")));
+    if (TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != type)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("column \"%s\" of table %s must be of type %s", column,
+                               RelationGetRelationName(rel), format_type_be(type)),
+                        errhint("Change the column back to %s.", format_type_be(type))));
     return attnum;
 }
 
@@ -30,7 +38,7 @@ TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function_name)
     return reinterpret_cast<TriggerData *>(fcinfo->context);
 }
 
-void cached_attnums(FunctionCallInfo fcinfo, Relation rel, const char *first,
+void cached_attnums(FunctionCallInfo fcinfo, Relation rel, Oid type, const char *first,
                     const char *second, AttrNumber *first_attnum, AttrNumber *second_attnum)
 {
     auto *cache = static_cast<AttnumCache *>(fcinfo->flinfo->fn_extra);
@@ -41,8 +49,8 @@ void cached_attnums(FunctionCallInfo fcinfo, Relation rel, const char *first,
             fcinfo->flinfo->fn_extra = cache;
         }
         cache->relid = InvalidOid;
-        cache->attnums[0] = find_attnum(rel, first);
-        cache->attnums[1] = second != nullptr ? find_attnum(rel, second) : InvalidAttrNumber;
+        cache->attnums[0] = find_attnum(rel, first, type);
+        cache->attnums[1] = second != nullptr ? find_attnum(rel, second, type) : InvalidAttrNumber;
         cache->relid = RelationGetRelid(rel);
     }
     *first_attnum = cache->attnums[0];
@@ -50,10 +58,10 @@ void cached_attnums(FunctionCallInfo fcinfo, Relation rel, const char *first,
         *second_attnum = cache->attnums[1];
 }
 
-AttrNumber cached_attnum(FunctionCallInfo fcinfo, Relation rel, const char *column)
+AttrNumber cached_attnum(FunctionCallInfo fcinfo, Relation rel, Oid type, const char *column)
 {
     AttrNumber attnum;
-    cached_attnums(fcinfo, rel, column, nullptr, &attnum, nullptr);
+    cached_attnums(fcinfo, rel, type, column, nullptr, &attnum, nullptr);
     return attnum;
 }
 

@@ -226,6 +226,16 @@ UPDATE notes SET updated_at = '2000-01-01' WHERE id = 1;
 SELECT updated_at FROM notes;
 CREATE TABLE wrong_stamps (id int, updated_at text);
 SELECT stratum.enable_timestamps('wrong_stamps');
+-- A stamped column altered to another type later: the trigger refuses the
+-- table instead of reading a text value as a timestamp.
+CREATE TABLE altered_stamps (id int PRIMARY KEY);
+SELECT stratum.enable_timestamps('altered_stamps');
+INSERT INTO altered_stamps VALUES (1);
+ALTER TABLE altered_stamps ALTER COLUMN updated_at DROP DEFAULT,
+                           ALTER COLUMN updated_at TYPE text;
+UPDATE altered_stamps SET id = 2;
+SELECT id FROM altered_stamps;
+DROP TABLE altered_stamps;
 DROP TABLE notes, wrong_stamps;
 SELECT stratum.maintain_timestamps();
 RESET ROLE;
