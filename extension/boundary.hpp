@@ -53,6 +53,9 @@ ErrorData *capture_current_error(MemoryContext caller_context);
 template <typename Fn>
 auto pg_call(Fn &&fn) -> decltype(fn())
 {
+    // A C++ exception leaving PG_TRY would skip PG_END_TRY and leave
+    // PG_exception_stack pointing into this dead frame.
+    static_assert(noexcept(fn()), "pg_call: fn must be noexcept (plain PostgreSQL calls)");
     using Result = decltype(fn());
     MemoryContext caller_context = CurrentMemoryContext;
     ErrorData *volatile caught = nullptr;

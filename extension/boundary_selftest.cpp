@@ -18,7 +18,7 @@ struct DestructorProbe {
     ~DestructorProbe() { destructors_run++; }
 };
 
-Datum divide_by_zero()
+Datum divide_by_zero() noexcept
 {
     return DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0));
 }

@@ -93,7 +93,7 @@ void lock_scope_for_transaction(const char *scope, const char *label)
     char *holders = describe_holders(migration, ExclusiveLock);
     ErrorData *wait_error = nullptr;
     try {
-        pg_call([&] { (void) LockAcquire(&migration, ExclusiveLock, false, false); });
+        pg_call([&]() noexcept { (void) LockAcquire(&migration, ExclusiveLock, false, false); });
     } catch (const PgError &e) {
         wait_error = e.error_data();
     }

@@ -185,7 +185,7 @@ Script parse_script(const char *sql, const char *label, const char *part)
     List *statements = nullptr;
     ErrorData *parse_error = nullptr;
     try {
-        pg_call([&] { statements = raw_parse_with_position(sql); });
+        pg_call([&]() noexcept { statements = raw_parse_with_position(sql); });
     } catch (const PgError &e) {
         parse_error = e.error_data();
     }
