@@ -9,7 +9,8 @@
 # tables and logs. Times are the backend's own CPU time (the machine is
 # shared; waiting for a CPU is not a statement's cost) and wall time, both
 # measured in the server; ratios are of the median over rounds, and of each
-# variant's best round.
+# variant's best round. Then single-row INSERTs, one statement each (what an
+# OLTP service does), where the per-statement cost of the trigger weighs.
 set -euo pipefail
 cd "$(dirname "$0")"
 rows=${STRATUM_BENCH_AUDIT_ROWS:-100000}
@@ -128,4 +129,49 @@ SELECT statement,
               round(((plpgsql_best - plain_best) / nullif(stratum_best - plain_best, 0))::numeric, 2)) AS trigger_cost_plpgsql_vs_stratum
   FROM p ORDER BY statement DESC;
 \echo 'targets: insert stratum_vs_plain <= 1.5; trigger_cost_plpgsql_vs_stratum >= 4 (each trigger''s cost above plain)'
+SQL
+
+# Single-row INSERTs: $single statements of one row each in a loop in the
+# server (no round trips), CPU time per statement, rotated order, best of
+# the rounds.
+single=${STRATUM_BENCH_AUDIT_SINGLE:-20000}
+psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<'SQL'
+CREATE OR REPLACE FUNCTION bench_audit_single(variant text, n int) RETURNS numeric
+    LANGUAGE plpgsql AS $$
+DECLARE
+    cpu_started bigint := bench_audit_cpu_ns();
+BEGIN
+    FOR i IN 1..n LOOP
+        EXECUTE format('INSERT INTO %I (name, qty, price, tags) VALUES ($1, $2, $3, $4)',
+                       'bench_audit_' || variant)
+            USING 'item ' || i, i, i * 0.01, ARRAY['red', 'large'];
+    END LOOP;
+    RETURN (bench_audit_cpu_ns() - cpu_started) / 1e3 / n;
+END
+$$;
+GRANT EXECUTE ON FUNCTION bench_audit_single(text, int) TO stratum_app;
+TRUNCATE bench_audit_timings;
+SQL
+for ((round = 1; round <= 3; round++)); do
+  for variant in ${orders[(round - 1) % 3]}; do
+    psql -q -X -v ON_ERROR_STOP=1 -U stratum_app >/dev/null <<SQL
+BEGIN;
+SELECT stratum.set_tenant('$tenant');
+INSERT INTO bench_audit_timings (round, statement, variant, cpu_ms)
+SELECT $round, 'single', '$variant', bench_audit_single('$variant', $single) / 1e3;
+COMMIT;
+SQL
+  done
+done
+psql -q -X -v ON_ERROR_STOP=1 -U postgres <<SQL
+\echo '$single single-row INSERT statements, CPU time per statement (best of 3 rounds):'
+WITH b AS (SELECT variant, min(cpu_ms) * 1e3 AS us FROM bench_audit_timings
+            WHERE statement = 'single' GROUP BY variant),
+p AS (SELECT max(us) FILTER (WHERE variant = 'plain') AS plain,
+             max(us) FILTER (WHERE variant = 'stratum') AS stratum,
+             max(us) FILTER (WHERE variant = 'plpgsql') AS plpgsql FROM b)
+SELECT round(plain, 1) AS plain_us, round(stratum, 1) AS stratum_us, round(plpgsql, 1) AS plpgsql_us,
+       round(stratum / plain, 2) AS stratum_vs_plain,
+       round((plpgsql - plain) / nullif(stratum - plain, 0), 2) AS trigger_cost_plpgsql_vs_stratum
+  FROM p;
 SQL
