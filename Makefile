@@ -14,11 +14,13 @@ OBJS        = $(patsubst %.cpp,%.o,$(wildcard extension/*.cpp))
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
-REGRESS      = setup boundary tenant_context tenancy isolation_report \
-               audit audit_transactions audit_security audit_retention \
+REGRESS      = setup boundary tenant_context tenant_suspension tenancy isolation_report \
+               isolation_oracle isolation_parallel isolation_roles \
+               audit audit_transactions audit_security audit_retention audit_forgery \
                ledger_checksum ledger_apply ledger_rollback ledger_locks ledger_plan \
                ledger_tenants ledger_encoding escape escape_audit escape_names
-REGRESS_OPTS = --inputdir=regress --outputdir=regress
+REGRESS_OUTPUTDIR ?= regress
+REGRESS_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUTPUTDIR)
 
 PG_CONFIG  ?= pg_config
 PG_CXXFLAGS = -std=c++20 -Wno-register -Wall -Wextra -Wno-unused-parameter \

@@ -21,8 +21,8 @@ bool handled_here(Relation index, IndexInfo *info)
 bool range_summarized(BrinRevmap *revmap, BlockNumber range_start, Buffer *buffer)
 {
     OffsetNumber offset;
-    BrinTuple *summary = brinGetTupleForHeapBlock(revmap, range_start, buffer, &offset, nullptr,
-                                                  BUFFER_LOCK_SHARE, nullptr);
+    BrinTuple *summary =
+        pg::brin_summary_for_block(revmap, range_start, buffer, &offset, BUFFER_LOCK_SHARE);
     if (summary == nullptr)
         return false;
     LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
@@ -33,7 +33,7 @@ void insert_into_brin(Relation heap, Relation index, IndexInfo *info, TupleTable
                       int count, EState *estate)
 {
     BlockNumber pages_per_range;
-    BrinRevmap *revmap = brinRevmapInitialize(index, &pages_per_range, nullptr);
+    BrinRevmap *revmap = pg::brin_revmap_initialize(index, &pages_per_range);
     Buffer buffer = InvalidBuffer;
     BlockNumber checked_range = InvalidBlockNumber;
     bool summarized = false;
@@ -85,7 +85,7 @@ void insert_index_entries(ResultRelInfo *result_rel, TupleTableSlot **slots, int
     if (others > 0) {
         result_rel->ri_NumIndices = others;
         for (int i = 0; i < count; i++) {
-            ExecInsertIndexTuples(result_rel, slots[i], estate, false, false, nullptr, NIL);
+            pg::insert_index_tuples(result_rel, slots[i], estate);
             ResetPerTupleExprContext(estate);
         }
         result_rel->ri_NumIndices = total;

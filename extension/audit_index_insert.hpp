@@ -1,7 +1,7 @@
 // Index entries for a batch of log tuples just inserted into one partition.
 #pragma once
 
-#include "audit_pg.hpp"
+#include "pg.hpp"
 
 namespace stratum::audit {
 

@@ -4,7 +4,7 @@
 // the row key), next to keys laid out once per query.
 #pragma once
 
-#include "audit_pg.hpp"
+#include "pg.hpp"
 
 namespace stratum::audit {
 

@@ -3,7 +3,7 @@
 // per query, and no value goes through text unless to_jsonb's would.
 #pragma once
 
-#include "audit_pg.hpp"
+#include "pg.hpp"
 
 namespace stratum::audit {
 

@@ -1,5 +1,6 @@
 // Builds the per-query description of an audited relation.
 #include "audit_table.hpp"
+#include "isolation.hpp"
 
 namespace stratum::audit {
 namespace {
@@ -34,21 +35,37 @@ Oid audited_relation(Oid relid, const Trigger *trigger)
     return result;
 }
 
-bool is_excluded(const Trigger *trigger, const char *column)
+// The trigger's arguments are the excluded columns (enable_audit's
+// exclude_columns), then an empty marker, then the withheld columns: those
+// a registered application role may not read, whose values are not written
+// (stratum._audit_withheld, kept in step with GRANT and REVOKE).
+enum class ColumnRule { audited, excluded, withheld };
+
+ColumnRule column_rule(const Trigger *trigger, const char *column)
 {
-    for (int i = 0; i < trigger->tgnargs; i++)
-        if (strcmp(trigger->tgargs[i], column) == 0)
-            return true;
-    return false;
+    bool after_marker = false;
+    for (int i = 0; i < trigger->tgnargs; i++) {
+        if (trigger->tgargs[i][0] == '\0')
+            after_marker = true;
+        else if (strcmp(trigger->tgargs[i], column) == 0)
+            return after_marker ? ColumnRule::withheld : ColumnRule::excluded;
+    }
+    return ColumnRule::audited;
 }
 
-// Columns of the primary key, or of the replica identity index when there
-// is no primary key; empty when there is neither.
+// Columns of the primary key (deferrable or not), or of the replica identity
+// index when there is no primary key; empty when there is neither.
 Bitmapset *key_attributes(Relation rel)
 {
-    Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
-    if (bms_is_empty(key))
-        key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+    Oid pkey = pg::primary_key_index(rel);
+    if (!OidIsValid(pkey))
+        return RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+    Relation index = index_open(pkey, AccessShareLock);
+    Bitmapset *key = nullptr;
+    for (int i = 0; i < index->rd_index->indnkeyatts; i++)
+        key = bms_add_member(key, index->rd_index->indkey.values[i] -
+                                      FirstLowInvalidHeapAttributeNumber);
+    index_close(index, AccessShareLock);
     return key;
 }
 
@@ -74,19 +91,34 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
     table->operation_names[2] = PointerGetDatum(cstring_to_text("DELETE"));
 
     TupleDesc tupdesc = RelationGetDescr(rel);
+    // A row's own tenant_id names the trail it goes to only where row level
+    // security made the writer keep to its tenant (or the writer bypasses
+    // it); elsewhere a writer could name any tenant, and the transaction's
+    // tenant is used instead.
+    bool isolated = has_isolation_policy(rel);
     table->columns =
         static_cast<ColumnConverter *>(palloc0(sizeof(ColumnConverter) * tupdesc->natts));
     for (int i = 0; i < tupdesc->natts; i++) {
         Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
         if (attr->attisdropped)
             continue;
-        if (strcmp(NameStr(attr->attname), "tenant_id") == 0 && attr->atttypid == UUIDOID)
+        if (isolated && strcmp(NameStr(attr->attname), "tenant_id") == 0 &&
+            attr->atttypid == UUIDOID)
             table->tenant_attnum = attr->attnum;
-        if (is_excluded(trigger, NameStr(attr->attname)))
+        if (column_rule(trigger, NameStr(attr->attname)) == ColumnRule::excluded)
             continue;
         init_column_converter(&table->columns[table->column_count++], tupdesc, attr->attnum, mcxt);
     }
     sort_in_key_order(table->columns, table->column_count);
+
+    table->withheld = static_cast<bool *>(palloc0(sizeof(bool) * (table->column_count + 1)));
+    table->logged_columns = static_cast<int *>(palloc(sizeof(int) * (table->column_count + 1)));
+    for (int c = 0; c < table->column_count; c++) {
+        const char *name = NameStr(TupleDescAttr(tupdesc, table->columns[c].attnum - 1)->attname);
+        table->withheld[c] = column_rule(trigger, name) == ColumnRule::withheld;
+        if (!table->withheld[c])
+            table->logged_columns[table->logged_count++] = c;
+    }
 
     // changed_columns lists columns in table order.
     table->attnum_order = static_cast<int *>(palloc(sizeof(int) * (table->column_count + 1)));
@@ -97,18 +129,19 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
                 table->attnum_order[ordered++] = c;
 
     // Key columns in the same (key) order as the row objects; an excluded
-    // key column is left out, never written.
+    // or withheld key column is left out, never written.
     Bitmapset *key = key_attributes(rel);
     table->key_columns = static_cast<int *>(palloc(sizeof(int) * (table->column_count + 1)));
     for (int c = 0; c < table->column_count; c++)
-        if (bms_is_member(table->columns[c].attnum - FirstLowInvalidHeapAttributeNumber, key))
+        if (!table->withheld[c] &&
+            bms_is_member(table->columns[c].attnum - FirstLowInvalidHeapAttributeNumber, key))
             table->key_columns[table->key_count++] = c;
 
     auto **names = static_cast<const JsonbValue **>(
         palloc(sizeof(JsonbValue *) * (table->column_count + 1)));
-    for (int c = 0; c < table->column_count; c++)
-        names[c] = &table->columns[c].key;
-    init_object_keys(&table->row_keys, names, table->column_count, mcxt);
+    for (int l = 0; l < table->logged_count; l++)
+        names[l] = &table->columns[table->logged_columns[l]].key;
+    init_object_keys(&table->row_keys, names, table->logged_count, mcxt);
     for (int k = 0; k < table->key_count; k++)
         names[k] = &table->columns[table->key_columns[k]].key;
     init_object_keys(&table->key_keys, names, table->key_count, mcxt);

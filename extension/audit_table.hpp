@@ -16,13 +16,16 @@ struct AuditedTable {
     Datum table_schema;          // ... its schema and name, as text
     Datum table_name;
     Datum operation_names[3];    // 'INSERT', 'UPDATE', 'DELETE' as text
-    AttrNumber tenant_attnum;    // a uuid tenant_id column, or 0
+    AttrNumber tenant_attnum;    // tenant_id of a tenant-isolated relation, or 0
     int column_count;            // audited columns: not dropped, not excluded
     ColumnConverter *columns;    // ... in jsonb key order
+    bool *withheld;              // per column: changes named, value not written
+    int logged_count;            // columns whose values are written
+    int *logged_columns;         // ... as positions in columns, in key order
     int *attnum_order;           // positions in columns, in table order
-    int key_count;               // audited primary key (or replica identity) columns
+    int key_count;               // written primary key (or replica identity) columns
     int *key_columns;            // ... as positions in columns, in key order
-    ObjectKeys row_keys;         // the keys of old_row and new_row
+    ObjectKeys row_keys;         // the keys of old_row and new_row (logged columns)
     ObjectKeys key_keys;         // the keys of row_key
     MemoryContext query_context; // where this lives (the trigger's fn_mcxt)
     MemoryContext row_context;   // scratch memory, reset after every row

@@ -101,7 +101,7 @@ bool find_changes(const AuditedTable *table, TupleTableSlot *old_slot, TupleTabl
     return any;
 }
 
-// Converts and encodes the audited columns of a row into buffer. With
+// Converts and encodes the logged columns of a row into buffer. With
 // `previous` (the old row's values of an UPDATE), a column that did not
 // change reuses the previous encoding instead.
 EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo buffer,
@@ -110,7 +110,8 @@ EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo b
     int count = table->column_count;
     auto *encoded = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
     JsonbValue converted;
-    for (int i = 0; i < count; i++) {
+    for (int l = 0; l < table->logged_count; l++) {
+        int i = table->logged_columns[l];
         if (previous != nullptr && !changed[i]) {
             encoded[i] = previous[i];
             continue;
@@ -188,7 +189,7 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
     set_field(values, nulls, field_operation,
               table->operation_names[is_insert ? 0 : is_update ? 1 : 2]);
 
-    // The row's own tenant, else the transaction's.
+    // The row's own tenant (of a tenant-isolated table), else the transaction's.
     TupleTableSlot *current = new_slot != nullptr ? new_slot : old_slot;
     AttrNumber tenant = table->tenant_attnum;
     if (tenant != InvalidAttrNumber && !current->tts_isnull[tenant - 1])
@@ -204,10 +205,12 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
                                               table->key_columns, buffer.data)));
     if (old_values != nullptr)
         set_field(values, nulls, field_old_row,
-                  JsonbPGetDatum(build_object(&table->row_keys, old_values, nullptr, buffer.data)));
+                  JsonbPGetDatum(build_object(&table->row_keys, old_values,
+                                              table->logged_columns, buffer.data)));
     if (new_values != nullptr)
         set_field(values, nulls, field_new_row,
-                  JsonbPGetDatum(build_object(&table->row_keys, new_values, nullptr, buffer.data)));
+                  JsonbPGetDatum(build_object(&table->row_keys, new_values,
+                                              table->logged_columns, buffer.data)));
     if (changed != nullptr)
         set_field(values, nulls, field_changed_columns, changed_column_names(table, changed));
     append_log_row(table->layout, values, nulls);

@@ -9,7 +9,7 @@
 // it buffered, and what it had written is invisible with it.
 #pragma once
 
-#include "audit_pg.hpp"
+#include "pg.hpp"
 
 namespace stratum::audit {
 

@@ -10,13 +10,6 @@
 #include "ledger_store.hpp"
 #include "tenant_context.hpp"
 
-extern "C" {
-#include "catalog/pg_type.h"
-#include "mb/pg_wchar.h"
-#include "utils/array.h"
-#include "utils/jsonb.h"
-#include "utils/tuplestore.h"
-}
 
 namespace stratum {
 namespace {

@@ -2,9 +2,6 @@
 #include "boundary.hpp"
 #include "ledger_lock.hpp"
 
-extern "C" {
-#include "storage/lock.h"
-}
 
 namespace stratum {
 namespace {
@@ -137,8 +134,8 @@ bool holds_session_lock(const char *scope)
     // level, so holding it so means holding the session pair.
     LOCKTAG nontransactional = scope_tag(nontransactional_lock_class, scope);
     LOCKTAG migration = scope_tag(migration_lock_class, scope);
-    return LockHeldByMe(&nontransactional, ExclusiveLock) &&
-           LockHeldByMe(&migration, ExclusiveLock);
+    return pg::lock_held_by_me(&nontransactional, ExclusiveLock) &&
+           pg::lock_held_by_me(&migration, ExclusiveLock);
 }
 
 }  // namespace stratum

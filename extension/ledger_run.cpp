@@ -4,11 +4,6 @@
 #include "ledger_lock.hpp"
 #include "ledger_run.hpp"
 
-extern "C" {
-#include "storage/lmgr.h"
-#include "storage/lock.h"
-#include "utils/resowner.h"
-}
 
 namespace stratum {
 namespace {

@@ -3,12 +3,6 @@
 #include "boundary.hpp"
 #include "ledger_script.hpp"
 
-extern "C" {
-#include "mb/pg_wchar.h"
-#include "parser/parser.h"
-#include "tcop/cmdtag.h"
-#include "tcop/utility.h"
-}
 
 namespace stratum {
 namespace {

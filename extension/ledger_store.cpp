@@ -3,10 +3,6 @@
 #include "boundary.hpp"
 #include "ledger_store.hpp"
 
-extern "C" {
-#include "catalog/pg_class.h"
-#include "utils/syscache.h"
-}
 
 namespace stratum {
 namespace {

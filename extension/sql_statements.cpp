@@ -3,12 +3,6 @@
 // DDL is exactly one statement of the expected kind.
 #include "boundary.hpp"
 
-extern "C" {
-#include "parser/parser.h"
-#include "tcop/cmdtag.h"
-#include "tcop/utility.h"
-#include "utils/array.h"
-}
 
 STRATUM_FUNCTION(stratum_statement_tags)
 {

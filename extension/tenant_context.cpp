@@ -1,9 +1,15 @@
 // GUCs stratum.tenant_id and stratum.actor, and the SQL functions that set
-// and read them. Both values live for one transaction only: each parsed value
-// carries the local transaction id it was set in, and a value from any other
-// transaction reads as unset. That is what makes a pooled connection (or a
-// PgBouncer server connection) unable to carry a tenant into the next
+// and read them. Both values live for one transaction only: each value is
+// stamped with the local transaction id it was set in, and a value from any
+// other transaction reads as unset. That is what makes a pooled connection
+// (or a PgBouncer server connection) unable to carry a tenant into the next
 // transaction, whether the value came from SET, SET LOCAL or set_config.
+//
+// The stamp is kept in the GUC's stored string ("<value>\x1f<lxid>"; SHOW
+// and current_setting() print the value alone), because that string is all
+// a parallel worker receives of its leader's settings: a worker takes the
+// value as current only when the stamp is the leader's current transaction,
+// so it sees exactly what the leader sees.
 #include "boundary.hpp"
 #include "tenant_context.hpp"
 #include "tenant_registry.hpp"
@@ -12,13 +18,18 @@ namespace stratum {
 namespace {
 
 constexpr size_t max_actor_length = 256;
+constexpr size_t uuid_text_length = 36;
 
-// The parsed form of a GUC value, kept by the GUC machinery as its "extra"
-// (malloc'd: the GUC machinery frees it with free()).
+// Between a value and its stamp. A control character: set_tenant and
+// set_actor refuse them, so user input can never forge a stamp.
+constexpr char stamp_separator = '\x1f';
+
+// The parsed form of a GUC value, kept by the GUC machinery as its "extra".
 struct ScopedValue {
     bool is_set;
     LocalTransactionId set_in;  // InvalidLocalTransactionId: outside any transaction
-    bool from_parallel_leader;  // restored in a worker: the leader checked it
+    bool from_parallel_leader;  // restored in a worker, current in the leader
+    TenantState refused;        // in a worker: why the leader's tenant was not taken
     pg_uuid_t tenant;
     char actor[max_actor_length + 1];
 };
@@ -37,32 +48,71 @@ bool defining_gucs = false;
 ScopedValue scoped_value()
 {
     ScopedValue value{};
-    value.set_in = MyProc != nullptr && !defining_gucs ? MyProc->lxid : InvalidLocalTransactionId;
-    value.from_parallel_leader = IsParallelWorker();
+    value.refused = TenantState::active;
+    value.set_in = MyProc != nullptr && !defining_gucs ? pg::local_transaction_id(MyProc)
+                                                       : InvalidLocalTransactionId;
     return value;
 }
 
-// The GUC machinery keeps (and frees) a malloc'd copy as the value's extra.
-// Made last, once nothing can raise an ERROR, so that a refused value leaks
-// nothing.
-bool keep_as_extra(const ScopedValue &value, void **extra)
+// A GUC string split into the value and, when present, its stamp.
+struct StoredText {
+    const char *value;  // not NUL-terminated when stamped: use length
+    size_t length;
+    bool stamped;
+    LocalTransactionId stamp;
+};
+
+StoredText split_stamp(const char *text)
 {
-    auto *copy = static_cast<ScopedValue *>(malloc(sizeof(ScopedValue)));
-    if (copy == nullptr)
-        return false;
-    *copy = value;
-    *extra = copy;
-    return true;
+    StoredText stored{text, strlen(text), false, InvalidLocalTransactionId};
+    const char *separator = strchr(text, stamp_separator);
+    if (separator != nullptr) {
+        stored.length = static_cast<size_t>(separator - text);
+        stored.stamped = true;
+        char *end = nullptr;
+        unsigned long stamp = strtoul(separator + 1, &end, 10);
+        stored.stamp = end != separator + 1 && *end == '\0' ? static_cast<LocalTransactionId>(stamp)
+                                                            : InvalidLocalTransactionId;
+    }
+    return stored;
 }
 
-bool is_current(const ScopedValue &value)
+// In a parallel worker: whether the leader's value was set in the
+// transaction the leader is in now (the worker runs inside it).
+bool current_in_leader(const StoredText &stored)
 {
-    if (!value.is_set)
+    PGPROC *leader = MyProc != nullptr ? MyProc->lockGroupLeader : nullptr;
+    return stored.stamped && stored.stamp != InvalidLocalTransactionId && leader != nullptr &&
+           leader != MyProc && stored.stamp == pg::local_transaction_id(leader);
+}
+
+// Replaces *newval with "<value>\x1f<stamp>" and hands the parsed value to
+// the GUC machinery as its extra. Everything is allocated first and handed
+// over only once nothing can fail, so a refusal leaks nothing.
+bool keep(char **newval, void **extra, const ScopedValue &value, const char *text, size_t length)
+{
+    auto *copy = static_cast<ScopedValue *>(pg::guc_alloc(sizeof(ScopedValue)));
+    if (copy == nullptr)
         return false;
-    if (value.from_parallel_leader)
-        return true;
-    return value.set_in != InvalidLocalTransactionId && MyProc != nullptr &&
-           value.set_in == MyProc->lxid;
+    char *stamped = nullptr;
+    if (length > 0) {
+        char stamp[16];
+        int stamp_length = snprintf(stamp, sizeof(stamp), "%c%u", stamp_separator, value.set_in);
+        stamped = static_cast<char *>(pg::guc_alloc(length + stamp_length + 1));
+        if (stamped == nullptr) {
+            pg::guc_release(copy);
+            return false;
+        }
+        memcpy(stamped, text, length);
+        memcpy(stamped + length, stamp, stamp_length + 1);
+    }
+    *copy = value;
+    *extra = copy;
+    if (stamped != nullptr) {
+        pg::guc_release(*newval);
+        *newval = stamped;
+    }
+    return true;
 }
 
 // Configuration files, role and database defaults and connection options
@@ -81,67 +131,110 @@ bool refuse_outside_transaction_scope(GucSource source, const char *name)
     return true;
 }
 
+// Refuses a tenant that is not registered and active (when a transaction can
+// read the registry). Parallel workers check again: what a worker serves
+// must be a tenant the registry allows now, whatever the leader was told.
+bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource source)
+{
+    if (!IsTransactionState() || source == PGC_S_DEFAULT || defining_gucs)
+        return true;
+    switch (lookup_tenant_state(tenant)) {
+    case TenantState::no_registry:
+    case TenantState::active:
+        return true;
+    case TenantState::unknown:
+        GUC_check_errcode(ERRCODE_UNDEFINED_OBJECT);
+        GUC_check_errmsg("tenant %s is not registered", text);
+        GUC_check_errhint("Create it with stratum.create_tenant(slug, name).");
+        return false;
+    case TenantState::inactive:
+        GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+        GUC_check_errmsg("tenant %s is not active", text);
+        GUC_check_errdetail("Only tenants with status 'active' can be set; "
+                            "see stratum.tenants.");
+        return false;
+    }
+    return false;
+}
+
 bool check_tenant_id(char **newval, void **extra, GucSource source)
 {
     ScopedValue value = scoped_value();
     const char *text = *newval;
     if (text == nullptr || text[0] == '\0')
-        return keep_as_extra(value, extra);
-    if (!parse_uuid(text, &value.tenant)) {
+        return keep(newval, extra, value, "", 0);
+
+    StoredText stored = split_stamp(text);
+    char uuid_text[uuid_text_length + 1] = "";
+    if (stored.length == uuid_text_length) {
+        memcpy(uuid_text, stored.value, uuid_text_length);
+        uuid_text[uuid_text_length] = '\0';
+    }
+    // Only a parallel worker receives stamped values (from its leader).
+    if ((stored.stamped && !IsParallelWorker()) || !parse_uuid(uuid_text, &value.tenant)) {
         GUC_check_errcode(ERRCODE_INVALID_TEXT_REPRESENTATION);
-        GUC_check_errmsg("invalid tenant id \"%s\"", text);
+        GUC_check_errmsg("invalid tenant id \"%s\"", stored.stamped ? "?" : text);
         GUC_check_errdetail("stratum.tenant_id takes a UUID such as "
                             "'0a3c6e0e-6b4e-4c7e-9d55-3f1f4f6a2b10'.");
         return false;
     }
     if (refuse_outside_transaction_scope(source, "stratum.tenant_id"))
         return false;
-    // Validate against the registry when a transaction can read it. Parallel
-    // workers inherit a value their leader has already checked.
-    if (IsTransactionState() && !IsParallelWorker() && source != PGC_S_DEFAULT) {
-        switch (lookup_tenant_state(&value.tenant)) {
-        case TenantState::no_registry:
-        case TenantState::active:
-            break;
-        case TenantState::unknown:
-            GUC_check_errcode(ERRCODE_UNDEFINED_OBJECT);
-            GUC_check_errmsg("tenant %s is not registered", text);
-            GUC_check_errhint("Create it with stratum.create_tenant(slug, name).");
-            return false;
-        case TenantState::inactive:
-            GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
-            GUC_check_errmsg("tenant %s is not active", text);
-            GUC_check_errdetail("Only tenants with status 'active' can be set; "
-                                "see stratum.tenants.");
-            return false;
+    char canonical[uuid_text_length + 1];
+    format_uuid(&value.tenant, canonical);
+
+    if (IsParallelWorker()) {
+        // The leader's tenant, if it is current there and the registry
+        // still allows it; otherwise none (the statement guard then says
+        // why). Refusing the setting here would fail the worker's start
+        // with the GUC's internal form in the message.
+        if (!current_in_leader(stored))
+            return keep(newval, extra, value, "", 0);
+        TenantState state = IsTransactionState() ? lookup_tenant_state(&value.tenant)
+                                                 : TenantState::no_registry;
+        if (state == TenantState::unknown || state == TenantState::inactive) {
+            value.refused = state;
+            return keep(newval, extra, value, "", 0);
         }
+        value.from_parallel_leader = true;
+        value.set_in = stored.stamp;
+    } else if (!validate_registered(&value.tenant, canonical, source)) {
+        return false;
     }
     value.is_set = true;
-    return keep_as_extra(value, extra);
+    return keep(newval, extra, value, canonical, uuid_text_length);
 }
 
 bool check_actor(char **newval, void **extra, GucSource source)
 {
-    const char *text = *newval;
-    size_t length = text != nullptr ? strlen(text) : 0;
-    if (length > max_actor_length) {
+    const char *text = *newval != nullptr ? *newval : "";
+    StoredText stored = split_stamp(text);
+    bool from_leader = stored.stamped && IsParallelWorker();
+    if (stored.length > max_actor_length) {
         GUC_check_errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION);
         GUC_check_errmsg("actor is longer than %zu bytes", max_actor_length);
         return false;
     }
-    for (size_t i = 0; i < length; i++) {
+    for (size_t i = 0; i < (from_leader ? stored.length : strlen(text)); i++) {
         if (static_cast<unsigned char>(text[i]) < 0x20) {
             GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
             GUC_check_errmsg("actor must not contain control characters");
             return false;
         }
     }
-    if (length > 0 && refuse_outside_transaction_scope(source, "stratum.actor"))
+    if (stored.length > 0 && refuse_outside_transaction_scope(source, "stratum.actor"))
         return false;
     ScopedValue value = scoped_value();
-    value.is_set = length > 0;
-    memcpy(value.actor, text != nullptr ? text : "", length + 1);
-    return keep_as_extra(value, extra);
+    if (IsParallelWorker()) {
+        if (!current_in_leader(stored))
+            return keep(newval, extra, value, "", 0);
+        value.from_parallel_leader = true;
+        value.set_in = stored.stamp;
+    }
+    value.is_set = stored.length > 0;
+    memcpy(value.actor, stored.value, stored.length);
+    value.actor[stored.length] = '\0';
+    return keep(newval, extra, value, stored.value, stored.length);
 }
 
 void assign_tenant_id(const char *, void *extra)
@@ -152,6 +245,40 @@ void assign_tenant_id(const char *, void *extra)
 void assign_actor(const char *, void *extra)
 {
     actor_value = *static_cast<ScopedValue *>(extra);
+}
+
+// SHOW and current_setting(): the value without its stamp.
+const char *show_unstamped(const char *stored, char *buffer, size_t size)
+{
+    if (stored == nullptr)
+        return "";
+    StoredText text = split_stamp(stored);
+    size_t length = std::min(text.length, size - 1);
+    memcpy(buffer, text.value, length);
+    buffer[length] = '\0';
+    return buffer;
+}
+
+const char *show_tenant_id()
+{
+    static char shown[uuid_text_length + 1];
+    return show_unstamped(tenant_id_guc, shown, sizeof(shown));
+}
+
+const char *show_actor()
+{
+    static char shown[max_actor_length + 1];
+    return show_unstamped(actor_guc, shown, sizeof(shown));
+}
+
+bool is_current(const ScopedValue &value)
+{
+    if (!value.is_set)
+        return false;
+    if (value.from_parallel_leader)
+        return true;
+    return value.set_in != InvalidLocalTransactionId && MyProc != nullptr &&
+           value.set_in == pg::local_transaction_id(MyProc);
 }
 
 int hex_value(char c)
@@ -178,10 +305,10 @@ bool parse_uuid(const char *text, pg_uuid_t *out)
 {
     // 8-4-4-4-12 hex digits: the form uuid::text prints.
     static constexpr int hyphen_at[] = {8, 13, 18, 23};
-    if (strlen(text) != 36)
+    if (strlen(text) != uuid_text_length)
         return false;
     int byte = 0;
-    for (int i = 0; i < 36;) {
+    for (int i = 0; i < static_cast<int>(uuid_text_length);) {
         if (i == hyphen_at[0] || i == hyphen_at[1] || i == hyphen_at[2] || i == hyphen_at[3]) {
             if (text[i] != '-')
                 return false;
@@ -198,6 +325,19 @@ bool parse_uuid(const char *text, pg_uuid_t *out)
     return byte == UUID_LEN;
 }
 
+void format_uuid(const pg_uuid_t *uuid, char *out)
+{
+    static constexpr char digits[] = "0123456789abcdef";
+    int at = 0;
+    for (int i = 0; i < UUID_LEN; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[at++] = '-';
+        out[at++] = digits[uuid->data[i] >> 4];
+        out[at++] = digits[uuid->data[i] & 0x0f];
+    }
+    out[at] = '\0';
+}
+
 void define_context_gucs()
 {
     defining_gucs = true;
@@ -205,14 +345,13 @@ void define_context_gucs()
         "stratum.tenant_id", "Tenant of the current transaction (a registered tenant's UUID).",
         "Set it with stratum.set_tenant(uuid); it lasts until the transaction ends.",
         &tenant_id_guc, "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
-        check_tenant_id, assign_tenant_id, nullptr);
+        check_tenant_id, assign_tenant_id, show_tenant_id);
     DefineCustomStringVariable(
         "stratum.actor", "Who acts in the current transaction, as recorded by the audit trail.",
         "Set it with stratum.set_actor(text); it lasts until the transaction ends.", &actor_guc,
         "", PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE, check_actor, assign_actor,
-        nullptr);
+        show_actor);
     defining_gucs = false;
-    MarkGUCPrefixReserved("stratum");
 }
 
 const pg_uuid_t *tenant_of_transaction()
@@ -220,20 +359,42 @@ const pg_uuid_t *tenant_of_transaction()
     return is_current(tenant_value) ? &tenant_value.tenant : nullptr;
 }
 
+void raise_no_tenant(const char *relation)
+{
+    if (tenant_value.refused != TenantState::active) {
+        char text[uuid_text_length + 1];
+        format_uuid(&tenant_value.tenant, text);
+        bool unknown = tenant_value.refused == TenantState::unknown;
+        ereport(ERROR,
+                (errcode(unknown ? ERRCODE_UNDEFINED_OBJECT
+                                 : ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg(unknown ? "tenant %s is not registered" : "tenant %s is not active", text),
+                 errdetail("The tenant of the transaction was refused in a parallel worker: "
+                           "the registry no longer allows it.")));
+    }
+    bool stale = tenant_value.is_set && !is_current(tenant_value);
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("no tenant context is set for this transaction"),
+             relation != nullptr
+                 ? errdetail("The statement reads or writes the tenant-isolated relation %s.%s",
+                             relation,
+                             stale ? " stratum.tenant_id was set in an earlier transaction; "
+                                     "tenant context lasts for one transaction only."
+                                   : "")
+             : stale ? errdetail("stratum.tenant_id was set in an earlier transaction; "
+                                 "tenant context lasts for one transaction only.")
+                     : 0,
+             errhint("Call stratum.set_tenant('<tenant uuid>') inside the transaction, "
+                     "or SET LOCAL stratum.tenant_id = '<tenant uuid>'.")));
+    pg_unreachable();
+}
+
 const pg_uuid_t *require_tenant()
 {
     const pg_uuid_t *tenant = tenant_of_transaction();
-    if (tenant == nullptr) {
-        bool stale = tenant_value.is_set;
-        ereport(ERROR,
-                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                 errmsg("no tenant context is set for this transaction"),
-                 stale ? errdetail("stratum.tenant_id was set in an earlier transaction; "
-                                   "tenant context lasts for one transaction only.")
-                       : 0,
-                 errhint("Call stratum.set_tenant('<tenant uuid>') inside the transaction, "
-                         "or SET LOCAL stratum.tenant_id = '<tenant uuid>'.")));
-    }
+    if (tenant == nullptr)
+        raise_no_tenant(nullptr);
     return tenant;
 }
 
@@ -257,12 +418,15 @@ Datum uuid_datum(const pg_uuid_t *tenant)
 
 }  // namespace
 
-// stratum.current_tenant(): the hot path of every RLS policy and DEFAULT.
+// stratum.current_tenant(): the tenant of the transaction, or 42501.
 STRATUM_FUNCTION(stratum_current_tenant)
 {
     return uuid_datum(require_tenant());
 }
 
+// stratum.current_tenant_or_null(): the isolation policy's hot path. It never
+// raises: refusing a statement without a tenant is the statement guard's job,
+// done before any row is read (isolation.cpp).
 STRATUM_FUNCTION(stratum_current_tenant_or_null)
 {
     const pg_uuid_t *tenant = tenant_of_transaction();
@@ -276,7 +440,8 @@ STRATUM_FUNCTION(stratum_set_tenant)
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("tenant id must not be null")));
-    char *tenant = DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(0)));
+    char tenant[uuid_text_length + 1];
+    format_uuid(DatumGetUUIDP(PG_GETARG_DATUM(0)), tenant);
     set_transaction_local("stratum.tenant_id", tenant);
     PG_RETURN_VOID();
 }

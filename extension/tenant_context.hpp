@@ -16,10 +16,17 @@ const pg_uuid_t *tenant_of_transaction();
 // to set one.
 const pg_uuid_t *require_tenant();
 
+// Raises SQLSTATE 42501 "no tenant context", naming the tenant-isolated
+// relation the statement touches when one is given.
+[[noreturn]] void raise_no_tenant(const char *relation);
+
 // The actor set in this transaction, or nullptr.
 const char *actor_of_transaction();
 
 // Parses the canonical 8-4-4-4-12 hex form; never raises.
 bool parse_uuid(const char *text, pg_uuid_t *out);
+
+// Writes the canonical lower-case form (36 characters and a NUL) to out.
+void format_uuid(const pg_uuid_t *uuid, char *out);
 
 }  // namespace stratum

@@ -1,40 +1,47 @@
 // Tenant validation against stratum.tenants, with a per-backend cache.
 //
 // A pooled service sets the tenant in every transaction, so the lookup is on
-// the hot path. Tenants found active are remembered in a hash set; any change
-// to stratum.tenants (its trigger stratum_tenants_changed) queues a relcache
-// invalidation of the table, which every backend receives at its next
-// transaction start (and this one at once), and which empties the set. So a
-// suspension takes effect in every transaction that starts after it commits.
+// the hot path. For each tenant found active the cache keeps where its
+// registry row is (TID) and which row version it was (raw xmin). A later
+// lookup re-reads that one heap tuple under the latest snapshot instead of
+// searching the index: if the version is no longer visible, someone updated
+// or deleted the tenant, and the registry is searched again. Nothing here
+// depends on a trigger firing, so a suspension written with triggers off
+// (session_replication_role = replica, a logical replication apply, a
+// restore) takes effect in every backend at its next lookup.
 #include "boundary.hpp"
 #include "tenant_registry.hpp"
-
-extern "C" {
-#include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/memutils.h"
-}
 
 namespace stratum {
 namespace {
 
 constexpr long max_cached_tenants = 65536;
 
-HTAB *active_tenants = nullptr;     // keys: pg_uuid_t
-Oid cached_tenants_relid = InvalidOid;
+struct CachedTenant {
+    pg_uuid_t id;           // hash key
+    ItemPointerData tid;    // the registry row found active
+    TransactionId xmin;     // ... and its version
+};
 
+HTAB *active_tenants = nullptr;
+Oid cached_tenants_relid = InvalidOid;
+AttrNumber cached_status_attnum = InvalidAttrNumber;
+
+// Relcache invalidation of the registry (TRUNCATE, VACUUM FULL, ALTER, DROP)
+// or of everything: the TIDs may point at other rows now.
 void forget_tenants(Datum, Oid relid)
 {
     if (relid != InvalidOid && relid != cached_tenants_relid)
         return;
     cached_tenants_relid = InvalidOid;
+    cached_status_attnum = InvalidAttrNumber;
     if (active_tenants != nullptr) {
         hash_destroy(active_tenants);
         active_tenants = nullptr;
     }
 }
 
-void remember_active(const pg_uuid_t *tenant_id)
+void remember_active(const pg_uuid_t *tenant_id, const HeapTupleData &tuple)
 {
     if (active_tenants != nullptr && hash_get_num_entries(active_tenants) >= max_cached_tenants) {
         hash_destroy(active_tenants);
@@ -44,12 +51,15 @@ void remember_active(const pg_uuid_t *tenant_id)
         HASHCTL ctl;
         memset(&ctl, 0, sizeof(ctl));
         ctl.keysize = sizeof(pg_uuid_t);
-        ctl.entrysize = sizeof(pg_uuid_t);
+        ctl.entrysize = sizeof(CachedTenant);
         ctl.hcxt = TopMemoryContext;
         active_tenants = hash_create("stratum active tenants", 256, &ctl,
                                      HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     }
-    (void) hash_search(active_tenants, tenant_id, HASH_ENTER, nullptr);
+    auto *entry =
+        static_cast<CachedTenant *>(hash_search(active_tenants, tenant_id, HASH_ENTER, nullptr));
+    entry->tid = tuple.t_self;
+    entry->xmin = HeapTupleHeaderGetRawXmin(tuple.t_data);
 }
 
 Oid tenants_relid()
@@ -63,43 +73,61 @@ Oid tenants_relid()
     return cached_tenants_relid;
 }
 
-TenantState scan_registry(Oid relid, const pg_uuid_t *tenant_id, bool *committed)
+bool has_active_status(Relation rel, const HeapTupleData &tuple)
 {
-    Relation rel = table_open(relid, AccessShareLock);
-    Oid pkey = RelationGetPrimaryKeyIndex(rel);
-    AttrNumber status_attnum = get_attnum(relid, "status");
-    if (!OidIsValid(pkey) || status_attnum == InvalidAttrNumber) {
-        table_close(rel, AccessShareLock);
-        elog(ERROR, "stratum.tenants has lost its primary key or status column");
+    bool isnull;
+    Datum status = heap_getattr(const_cast<HeapTuple>(&tuple), cached_status_attnum,
+                                RelationGetDescr(rel), &isnull);
+    if (isnull)
+        return false;
+    text *status_text = DatumGetTextPP(status);
+    return VARSIZE_ANY_EXHDR(status_text) == 6 &&
+           memcmp(VARDATA_ANY(status_text), "active", 6) == 0;
+}
+
+// The cached row version is still the visible one, still this tenant's and
+// still active. A TID past the table's end (VACUUM truncated it) is not read.
+bool still_active(Relation rel, const CachedTenant *entry, Snapshot snapshot)
+{
+    if (ItemPointerGetBlockNumber(&entry->tid) >= RelationGetNumberOfBlocks(rel))
+        return false;
+    HeapTupleData tuple;
+    tuple.t_self = entry->tid;
+    Buffer buffer;
+    if (!heap_fetch(rel, snapshot, &tuple, &buffer, false))
+        return false;
+    bool same = HeapTupleHeaderGetRawXmin(tuple.t_data) == entry->xmin;
+    if (same) {
+        bool isnull;
+        Datum id = heap_getattr(&tuple, 1, RelationGetDescr(rel), &isnull);
+        same = !isnull && memcmp(DatumGetUUIDP(id), &entry->id, UUID_LEN) == 0 &&
+               has_active_status(rel, tuple);
     }
+    ReleaseBuffer(buffer);
+    return same;
+}
+
+TenantState scan_registry(Relation rel, const pg_uuid_t *tenant_id, Snapshot snapshot)
+{
+    Oid pkey = pg::primary_key_index(rel);
+    if (!OidIsValid(pkey))
+        elog(ERROR, "stratum.tenants has lost its primary key");
 
     ScanKeyData key;
     ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(tenant_id));
-    // The latest snapshot: SET runs without one, and a tenant created earlier
-    // in this transaction must be found.
-    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
     SysScanDesc scan = systable_beginscan(rel, pkey, true, snapshot, 1, &key);
 
     TenantState state = TenantState::unknown;
-    *committed = false;
     HeapTuple tuple = systable_getnext(scan);
     if (HeapTupleIsValid(tuple)) {
-        // Written by this transaction: it may still roll back.
-        *committed = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
-        bool isnull;
-        Datum status = heap_getattr(tuple, status_attnum, RelationGetDescr(rel), &isnull);
-        state = TenantState::inactive;
-        if (!isnull) {
-            text *status_text = DatumGetTextPP(status);
-            if (VARSIZE_ANY_EXHDR(status_text) == 6 &&
-                memcmp(VARDATA_ANY(status_text), "active", 6) == 0)
-                state = TenantState::active;
-        }
+        state = has_active_status(rel, *tuple) ? TenantState::active : TenantState::inactive;
+        // A row written by this transaction may still roll back: not cached.
+        bool committed =
+            !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data));
+        if (state == TenantState::active && committed)
+            remember_active(tenant_id, *tuple);
     }
-
     systable_endscan(scan);
-    UnregisterSnapshot(snapshot);
-    table_close(rel, AccessShareLock);
     return state;
 }
 
@@ -115,25 +143,36 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
     Oid relid = tenants_relid();
     if (!OidIsValid(relid))
         return TenantState::no_registry;
-    if (active_tenants != nullptr && hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
-        return TenantState::active;
-    bool committed;
-    TenantState state = scan_registry(relid, tenant_id, &committed);
-    if (state == TenantState::active && committed)
-        remember_active(tenant_id);
+
+    Relation rel = table_open(relid, AccessShareLock);
+    if (cached_status_attnum == InvalidAttrNumber) {
+        cached_status_attnum = get_attnum(relid, "status");
+        if (cached_status_attnum == InvalidAttrNumber ||
+            TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != UUIDOID)
+            elog(ERROR, "stratum.tenants has lost its id or status column");
+    }
+    // A fresh snapshot of its own: SET runs without one, a tenant created
+    // earlier in this transaction must be found, and taking the
+    // transaction's snapshot here would fix it too early (SET TRANSACTION
+    // ISOLATION LEVEL after set_tenant would fail; so would the settings a
+    // parallel worker restores after this one).
+    InvalidateCatalogSnapshot();
+    Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(relid));
+    TenantState state;
+    auto *entry = active_tenants != nullptr
+                      ? static_cast<CachedTenant *>(
+                            hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
+                      : nullptr;
+    if (entry != nullptr && still_active(rel, entry, snapshot)) {
+        state = TenantState::active;
+    } else {
+        if (entry != nullptr)
+            (void) hash_search(active_tenants, tenant_id, HASH_REMOVE, nullptr);
+        state = scan_registry(rel, tenant_id, snapshot);
+    }
+    UnregisterSnapshot(snapshot);
+    table_close(rel, AccessShareLock);
     return state;
 }
 
 }  // namespace stratum
-
-// stratum._tenants_changed(): statement trigger on stratum.tenants that makes
-// every backend forget the tenants it validated.
-STRATUM_FUNCTION(stratum_tenants_changed)
-{
-    if (!CALLED_AS_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("stratum._tenants_changed() can only be called as a trigger")));
-    auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
-    CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-    return PointerGetDatum(nullptr);
-}

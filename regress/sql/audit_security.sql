@@ -95,7 +95,9 @@ SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = '
 
 -- The log's indexes find every entry: the BRIN index both in ranges it has
 -- summarized (entries written there update it) and in the rest.
-CREATE TABLE indexed_audited (id int PRIMARY KEY, tenant_id uuid);
+-- (A tenant-isolated table: only its rows name the tenant of their entries.)
+CREATE TABLE indexed_audited (id int PRIMARY KEY, tenant_id uuid NOT NULL);
+SELECT stratum.enable_tenancy('indexed_audited');
 SELECT stratum.enable_audit('indexed_audited');
 INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
   FROM generate_series(1, 3000) g;

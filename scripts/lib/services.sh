@@ -7,9 +7,11 @@
 # project's freshly built extension), so tests never touch the system's
 # extension directory and two checkouts can test side by side.
 
-PG_BINDIR=$(pg_config --bindir)
-PG_SHAREDIR=$(pg_config --sharedir)
-PG_PKGLIBDIR=$(pg_config --pkglibdir)
+# PG_CONFIG picks the PostgreSQL installation (default: pg_config on PATH).
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+PG_SHAREDIR=$("$PG_CONFIG" --sharedir)
+PG_PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 SERVICES_STARTED=()
 
 # Runs a command as the unprivileged user servers run as (postgres refuses root).
@@ -46,7 +48,7 @@ free_port() {
 pg_tree_build() {
   local src=$1 root=$STRATUM_RUN_DIR/pgroot f
   rm -rf "$root"
-  make -s -C "$src" install DESTDIR="$root" STRATUM_CLIENT=no >/dev/null
+  make -s -C "$src" install DESTDIR="$root" STRATUM_CLIENT=no PG_CONFIG="$PG_CONFIG" >/dev/null
   mkdir -p "$root$PG_BINDIR" "$root$PG_SHAREDIR/extension" "$root$PG_PKGLIBDIR"
   cp "$PG_BINDIR/postgres" "$root$PG_BINDIR/postgres"
   for f in "$PG_PKGLIBDIR"/*; do

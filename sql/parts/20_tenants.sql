@@ -105,14 +105,6 @@ CREATE TRIGGER stratum_timestamps BEFORE UPDATE ON stratum.tenants
     FOR EACH ROW EXECUTE FUNCTION stratum.maintain_timestamps();
 SELECT pg_catalog.pg_extension_config_dump('stratum.tenants', '');
 
--- Backends remember the tenants they found active (set_tenant is on every
--- transaction's path); any change here makes them all forget.
-CREATE FUNCTION stratum._tenants_changed() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'stratum_tenants_changed'
-    LANGUAGE C;
-CREATE TRIGGER stratum_tenants_changed AFTER UPDATE OR DELETE OR TRUNCATE ON stratum.tenants
-    FOR EACH STATEMENT EXECUTE FUNCTION stratum._tenants_changed();
-
 CREATE FUNCTION stratum.create_tenant(slug text, name text) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -16,10 +16,12 @@ CREATE TABLE stratum.app_roles (
 SELECT pg_catalog.pg_extension_config_dump('stratum.app_roles', '');
 
 -- The policy expression, in one place. The sub-select makes the tenant an
--- InitPlan: evaluated once per statement, usable as an index key.
+-- InitPlan: evaluated once per statement, usable as an index key. It never
+-- raises: without a tenant it matches nothing, and the statement guard
+-- (extension/isolation.cpp) has refused the statement before any row.
 CREATE FUNCTION stratum._isolation_expression() RETURNS text
     LANGUAGE sql IMMUTABLE
-    AS $$ SELECT 'tenant_id = ( SELECT stratum.current_tenant() AS current_tenant)' $$;
+    AS $$ SELECT 'tenant_id = ( SELECT stratum.current_tenant_or_null() AS current_tenant_or_null)' $$;
 
 -- True when rel carries stratum's isolation policy.
 CREATE FUNCTION stratum._has_isolation_policy(rel regclass) RETURNS boolean
@@ -34,22 +36,30 @@ CREATE FUNCTION stratum._relation_tree(rel regclass) RETURNS SETOF regclass
     SELECT rel UNION SELECT relid FROM pg_partition_tree(rel)
 $$;
 
+-- Drops stratum's two policies from one relation, where they exist.
+CREATE FUNCTION stratum._drop_isolation_policies(rel regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    policy name;
+BEGIN
+    FOR policy IN SELECT polname FROM pg_policy
+                   WHERE polrelid = rel AND polname IN ('stratum_tenant_isolation', 'stratum_tenant_access') LOOP
+        EXECUTE format('DROP POLICY %I ON %s', policy, rel);
+    END LOOP;
+END
+$$;
+
 -- RLS on one relation (no recursion): ENABLE, FORCE, and the two policies.
 -- stratum_tenant_isolation is RESTRICTIVE so that no permissive policy added
 -- later can widen a tenant's view; stratum_tenant_access is the permissive
 -- policy that RLS needs before any row is visible at all.
 CREATE FUNCTION stratum._apply_rls(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    policy name;
 BEGIN
     -- Re-created every time, so a policy someone altered is put right. The
     -- policies come before ALTER TABLE so that stratum_partition_tenancy,
     -- which that ALTER fires, finds the relation done.
-    FOR policy IN SELECT polname FROM pg_policy
-                   WHERE polrelid = rel AND polname IN ('stratum_tenant_isolation', 'stratum_tenant_access') LOOP
-        EXECUTE format('DROP POLICY %I ON %s', policy, rel);
-    END LOOP;
+    PERFORM stratum._drop_isolation_policies(rel);
     EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS RESTRICTIVE FOR ALL '
                    'USING (%s) WITH CHECK (%s)',
                    rel, stratum._isolation_expression(), stratum._isolation_expression());
@@ -58,6 +68,14 @@ BEGIN
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
 END
+$$;
+
+-- The sequences a table's serial and identity columns use.
+CREATE FUNCTION stratum._owned_sequences(rel regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+     WHERE d.refobjid = rel AND d.refclassid = 'pg_class'::regclass
+       AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND s.relkind = 'S'
 $$;
 
 -- Grants a registered application role DML on one tenant table.
@@ -77,11 +95,10 @@ BEGIN
         END IF;
     END IF;
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO %I', rel, role_name);
-    FOR seq IN SELECT d.objid::regclass FROM pg_depend d
-                WHERE d.refobjid = rel AND d.classid = 'pg_class'::regclass
-                  AND d.deptype IN ('a', 'i')
-                  AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S' LOOP
-        EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE %s TO %I', seq, role_name);
+    -- USAGE is all nextval() needs; SELECT would also show the sequence's
+    -- last_value, which counts every tenant's inserts.
+    FOR seq IN SELECT stratum._owned_sequences(rel) LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', seq, role_name);
     END LOOP;
 END
 $$;
@@ -152,15 +169,11 @@ CREATE FUNCTION stratum.disable_tenancy(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     part regclass;
-    policy name;
 BEGIN
     PERFORM stratum._assert_table(rel);
     PERFORM stratum._drop_trigger(rel, 'stratum_tenant_guard');
     FOR part IN SELECT stratum._relation_tree(rel) LOOP
-        FOR policy IN SELECT polname FROM pg_policy
-                       WHERE polrelid = part AND polname IN ('stratum_tenant_isolation', 'stratum_tenant_access') LOOP
-            EXECUTE format('DROP POLICY %I ON %s', policy, part);
-        END LOOP;
+        PERFORM stratum._drop_isolation_policies(part);
         IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = part) THEN
             EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', part);
             EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', part);

@@ -27,12 +27,19 @@ CREATE FUNCTION stratum._tenant_attnum(rel oid) RETURNS smallint
        AND attnum > 0 AND NOT attisdropped
 $$;
 
--- True when the column's values are generated (identity, serial, random
--- UUID): a unique key on it cannot be probed by guessing values.
-CREATE FUNCTION stratum._is_generated_key(rel oid, col smallint) RETURNS boolean
+-- How a unique column's values are generated: 'random' (a random UUID
+-- default: guessing another tenant's key is hopeless), 'sequential'
+-- (identity or serial: every tenant draws from one counter, so keys are
+-- guessable and an insert with an explicit key tells whether another tenant
+-- holds it), or NULL (not generated).
+CREATE FUNCTION stratum._generated_key_kind(rel oid, col smallint) RETURNS text
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT a.attidentity <> ''
-        OR coalesce(pg_get_expr(d.adbin, d.adrelid) ~ '^(nextval\(|gen_random_uuid\(\))', false)
+    SELECT CASE
+        WHEN a.attidentity <> '' THEN 'sequential'
+        WHEN pg_get_expr(d.adbin, d.adrelid) ~ '^nextval\(' THEN 'sequential'
+        WHEN pg_get_expr(d.adbin, d.adrelid) ~ '^(gen_random_uuid|(\w+\.)?uuid_generate_v4)\(\)$'
+             AND a.atttypid = 'uuid'::regtype THEN 'random'
+        END
       FROM pg_attribute a
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid = rel AND a.attnum = col
@@ -41,7 +48,7 @@ $$;
 CREATE FUNCTION stratum.isolation_report()
     RETURNS TABLE (relation regclass, kind text, tenant_column boolean, rls_enabled boolean,
                    rls_forced boolean, isolation_policy boolean, tenant_index boolean,
-                   audited boolean, problems text[], verdict text)
+                   audited boolean, problems text[], verdict text, subject text)
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel record;
@@ -52,6 +59,8 @@ DECLARE
     constraint_row record;
     index_row record;
     bypasses boolean;
+    key_kind text;
+    risk record;
 BEGIN
     FOR rel IN
         SELECT c.oid, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relispartition,
@@ -63,6 +72,7 @@ BEGIN
          ORDER BY n.nspname, c.relname
     LOOP
         relation := rel.oid;
+        subject := rel.oid::regclass::text;
         problems := '{}';
         tenant_attnum := stratum._tenant_attnum(rel.oid);
         internal := rel.nspname = 'stratum';
@@ -154,9 +164,14 @@ BEGIN
                       FROM pg_index i WHERE i.indrelid = rel.oid AND i.indisunique
                 LOOP
                     CONTINUE WHEN NOT tenant_column OR tenant_attnum = ANY (index_row.cols);
-                    CONTINUE WHEN array_length(index_row.cols, 1) = 1
-                                  AND stratum._is_generated_key(rel.oid, index_row.cols[0]);
-                    problems := problems || format('warning: unique index %s does not include tenant_id, so an insert reveals whether another tenant has the value', index_row.idx);
+                    key_kind := CASE WHEN array_length(index_row.cols, 1) = 1
+                                     THEN stratum._generated_key_kind(rel.oid, index_row.cols[0]) END;
+                    CONTINUE WHEN key_kind = 'random';
+                    IF key_kind = 'sequential' THEN
+                        problems := problems || format('warning: unique index %s is on a sequential key all tenants share: an insert with an explicit key reveals whether another tenant holds it (use random UUID keys, as create_base_table does, or a key unique per tenant: (tenant_id, id))', index_row.idx);
+                    ELSE
+                        problems := problems || format('warning: unique index %s does not include tenant_id, so an insert reveals whether another tenant has the value (make it unique per tenant: (tenant_id, ...))', index_row.idx);
+                    END IF;
                 END LOOP;
                 -- A foreign key to a tenant table must carry tenant_id on both sides.
                 FOR constraint_row IN
@@ -182,7 +197,116 @@ BEGIN
             ELSE 'ok' END;
         RETURN NEXT;
     END LOOP;
+
+    -- Then the application roles and the settings: what lets a session step
+    -- around isolation, or leaves a channel open between sessions.
+    relation := NULL; tenant_column := NULL; rls_enabled := NULL; rls_forced := NULL;
+    isolation_policy := NULL; tenant_index := NULL; audited := NULL;
+    FOR risk IN SELECT r.kind, r.subject, array_agg(r.verdict || ': ' || r.problem
+                                                     || coalesce(' (remedy: ' || r.remedy || ')', '')
+                                                     ORDER BY r.verdict, r.problem) AS problems
+                  FROM stratum.isolation_risks() r
+                 GROUP BY r.kind, r.subject
+                 ORDER BY r.kind, r.subject LOOP
+        kind := risk.kind;
+        subject := risk.subject;
+        problems := risk.problems;
+        verdict := CASE
+            WHEN EXISTS (SELECT 1 FROM unnest(problems) p WHERE p LIKE 'leak:%') THEN 'leak'
+            WHEN EXISTS (SELECT 1 FROM unnest(problems) p WHERE p LIKE 'warning:%') THEN 'warning'
+            ELSE 'ok' END;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION stratum.isolation_report() IS
-    'One row per user table and view: isolation checks, problems (leak/warning/note) and a verdict (ok, warning, leak, shared)';
+    'One row per user table and view, then per application role and setting: isolation checks, problems (leak/warning/note, with remedies) and a verdict (ok, warning, leak, shared)';
+
+-- The roles and settings side of the report: one row per problem, with its
+-- remedy. For every application role registered with grant_app_role, the
+-- ways it could step around row level security (stratum._role_escapes) and
+-- the channels PostgreSQL leaves open between sessions of one role; for the
+-- database, the settings that open a channel for everyone.
+CREATE FUNCTION stratum.isolation_risks()
+    RETURNS TABLE (kind text, subject text, verdict text, problem text, remedy text)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    app record;
+    rel regclass;
+    seq regclass;
+BEGIN
+    FOR app IN SELECT a.role_name, r.oid FROM stratum.app_roles a
+                 JOIN pg_roles r ON r.rolname = a.role_name ORDER BY a.role_name LOOP
+        kind := 'role';
+        subject := app.role_name;
+        RETURN QUERY SELECT 'role'::text, app.role_name::text, e.verdict, e.problem, e.remedy
+                       FROM stratum._role_escapes(app.role_name) e;
+        -- Channels between sessions of one role: every tenant's sessions
+        -- share it, so what one role can see of its own sessions, each
+        -- tenant can see of the others.
+        IF has_function_privilege(app.oid, 'pg_catalog.lo_get(oid)', 'EXECUTE')
+           OR has_function_privilege(app.oid, 'pg_catalog.lo_open(oid, integer)', 'EXECUTE') THEN
+            verdict := 'warning';
+            problem := 'large objects belong to the role that made them: every tenant''s session can read and change every other''s';
+            remedy := 'REVOKE EXECUTE ON FUNCTION lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea), lo_unlink(oid) FROM PUBLIC';
+            RETURN NEXT;
+        END IF;
+        IF current_setting('track_activities')::boolean AND NOT EXISTS (
+               SELECT 1 FROM pg_db_role_setting s
+                WHERE s.setrole = app.oid AND 'track_activities=off' = ANY (s.setconfig)) THEN
+            verdict := 'warning';
+            problem := 'pg_stat_activity shows each session the statements other tenants'' sessions of the role are running, with their literals';
+            remedy := format('send values as bind parameters (libstratum does), or ALTER ROLE %I SET track_activities = off', app.role_name);
+            RETURN NEXT;
+        END IF;
+        IF has_function_privilege(app.oid, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') THEN
+            verdict := 'warning';
+            problem := 'advisory locks are shared by the database: a tenant can see (pg_locks) and hold the keys another tenant locks';
+            remedy := 'REVOKE EXECUTE ON the pg_advisory_* and pg_try_advisory_* functions FROM PUBLIC (stratum''s migration ledger does not need them)';
+            RETURN NEXT;
+        END IF;
+        IF NOT stratum._app_role_may_listen(app.role_name) THEN
+            NULL;  -- LISTEN refused by stratum for application roles
+        ELSE
+            verdict := 'warning';
+            problem := 'LISTEN is allowed (stratum.app_role_listen = on): every NOTIFY payload reaches every tenant''s listening sessions';
+            remedy := 'keep tenant data out of NOTIFY payloads, or RESET stratum.app_role_listen';
+            RETURN NEXT;
+        END IF;
+        FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p
+                    WHERE p.polname = 'stratum_tenant_isolation' ORDER BY 1 LOOP
+            FOR seq IN SELECT stratum._owned_sequences(rel) LOOP
+                CONTINUE WHEN NOT has_sequence_privilege(app.oid, seq, 'SELECT')
+                           OR pg_has_role(app.oid, (SELECT relowner FROM pg_class WHERE oid = seq), 'MEMBER');
+                verdict := 'warning';
+                problem := format('may read sequence %s of tenant table %s, whose last_value counts every tenant''s rows', seq, rel);
+                remedy := format('REVOKE SELECT ON SEQUENCE %s FROM %I (USAGE is all nextval needs)', seq, app.role_name);
+                RETURN NEXT;
+            END LOOP;
+        END LOOP;
+    END LOOP;
+
+    kind := 'setting';
+    IF current_setting('lo_compat_privileges')::boolean THEN
+        subject := 'lo_compat_privileges';
+        verdict := 'leak';
+        problem := 'every role may read and write every large object';
+        remedy := 'lo_compat_privileges = off';
+        RETURN NEXT;
+    END IF;
+    IF current_setting('max_prepared_transactions')::integer > 0 THEN
+        subject := 'max_prepared_transactions';
+        verdict := 'note';
+        problem := 'prepared transactions are enabled; stratum refuses PREPARE TRANSACTION, COMMIT PREPARED and ROLLBACK PREPARED to application roles, since one tenant''s session could finish another''s';
+        remedy := NULL;
+        RETURN NEXT;
+    END IF;
+    subject := 'statistics';
+    verdict := 'note';
+    problem := 'planner statistics, EXPLAIN estimates and counters (pg_class.reltuples, pg_stat_user_tables, "Rows Removed by Filter") describe all tenants'' rows together; they give sizes and value frequencies, never a row';
+    remedy := 'nothing in PostgreSQL separates them within one table: a tenant whose row counts must stay secret needs its own database (docs/security.md)';
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stratum.isolation_risks() IS
+    'The roles and settings that step around tenant isolation or leave a channel open between tenants'' sessions, one row per problem with its remedy';

@@ -79,6 +79,26 @@ SELECT stratum._audit_partition_indexes('stratum.audit_log_default');
 
 SELECT stratum._apply_rls(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
 
+-- The column policy: an entry holding a column its reader may not SELECT on
+-- the audited table is not shown to that reader (extension/audit_visibility.cpp).
+CREATE FUNCTION stratum._audit_entry_readable(table_oid oid, old_row jsonb, new_row jsonb)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_audit_entry_readable'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stratum._audit_entry_readable(oid, jsonb, jsonb) IS
+    'Internal: the audit log''s column policy (may the reader read every column the entry holds?)';
+
+CREATE FUNCTION stratum._audit_column_policy(part regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = part AND polname = 'stratum_audit_columns') THEN
+        EXECUTE format('CREATE POLICY stratum_audit_columns ON %s AS RESTRICTIVE FOR SELECT '
+                       'USING (stratum._audit_entry_readable(table_oid, old_row, new_row))', part);
+    END IF;
+END
+$$;
+SELECT stratum._audit_column_policy(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
+
 SELECT pg_catalog.pg_extension_config_dump('stratum.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stratum.audit_log_default', '');
 SELECT pg_catalog.pg_extension_config_dump('stratum.audit_log_id_seq', '');
@@ -150,11 +170,43 @@ BEGIN
 END
 $$;
 
--- The excluded columns of an audited table (NULL when it is not audited).
-CREATE FUNCTION stratum._audit_excluded_columns(rel regclass) RETURNS text[]
+-- The arguments of the stratum_audit trigger enable_audit made on rel (one
+-- that calls stratum.audit_row), or NULL when rel has none: the excluded
+-- columns, then, when there are any, an empty marker and the withheld ones.
+CREATE FUNCTION stratum._audit_trigger_arguments(rel regclass) RETURNS text[]
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT stratum._trigger_arguments(tgargs) FROM pg_trigger
      WHERE tgrelid = rel AND tgname = 'stratum_audit' AND tgparentid = 0
+       AND tgfoid = 'stratum.audit_row()'::regprocedure
+$$;
+
+-- The excluded columns of an audited table (NULL when it is not audited).
+CREATE FUNCTION stratum._audit_excluded_columns(rel regclass) RETURNS text[]
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN array_position(a, '') IS NULL THEN a ELSE a[1:array_position(a, '') - 1] END
+      FROM stratum._audit_trigger_arguments(rel) AS a
+$$;
+
+-- The withheld columns of an audited table, as its trigger has them.
+CREATE FUNCTION stratum._audit_withheld_columns(rel regclass) RETURNS text[]
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN array_position(a, '') IS NULL THEN '{}' ELSE a[array_position(a, '') + 1:] END
+      FROM stratum._audit_trigger_arguments(rel) AS a
+$$;
+
+-- The columns of rel (not excluded) that a registered application role may
+-- read some of rel but not: their values are withheld from the audit log,
+-- their changes still named in changed_columns. A role that may read none
+-- of rel reads none of its entries either (the column policy hides them).
+CREATE FUNCTION stratum._audit_withheld(rel regclass, excluded text[]) RETURNS text[]
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(array_agg(a.attname::text ORDER BY a.attname), '{}')
+      FROM pg_attribute a
+     WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname::text <> ALL (excluded)
+       AND EXISTS (SELECT 1 FROM stratum.app_roles ar JOIN pg_roles r ON r.rolname = ar.role_name
+                    WHERE has_any_column_privilege(r.oid, rel, 'SELECT')
+                      AND NOT has_column_privilege(r.oid, rel, a.attnum, 'SELECT'))
 $$;
 
 -- The statement triggers that go with stratum_audit, on one relation (a
@@ -173,16 +225,50 @@ BEGIN
 END
 $$;
 
--- (Re)creates stratum_audit on rel with the given excluded columns.
-CREATE FUNCTION stratum._create_audit_trigger(rel regclass, excluded text[]) RETURNS void
+-- Makes stratum_audit on rel exclude the given columns and withhold what the
+-- application roles may not read, re-creating it only when that changes (or,
+-- with enable, when it is disabled).
+CREATE FUNCTION stratum._sync_audit_trigger(rel regclass, excluded text[], enable boolean)
+    RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    withheld text[] := stratum._audit_withheld(rel, excluded);
+    wanted text[];
+    enabled "char";
     arguments text;
 BEGIN
-    SELECT coalesce(string_agg(quote_literal(c), ', ' ORDER BY c), '') INTO arguments
-      FROM unnest(excluded) AS c;
+    wanted := excluded || CASE WHEN cardinality(withheld) > 0 THEN '{""}'::text[] || withheld
+                               ELSE '{}'::text[] END;
+    SELECT tgenabled INTO enabled FROM pg_trigger
+     WHERE tgrelid = rel AND tgname = 'stratum_audit' AND tgparentid = 0;
+    IF stratum._audit_trigger_arguments(rel) IS NOT DISTINCT FROM wanted
+       AND (enabled = 'O' OR NOT enable) THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(string_agg(quote_literal(c), ', ' ORDER BY n), '') INTO arguments
+      FROM unnest(wanted) WITH ORDINALITY AS w(c, n);
     EXECUTE format('CREATE OR REPLACE TRIGGER stratum_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION stratum.audit_row(%s)', rel, arguments);
+    IF NOT enable AND enabled IS NOT NULL AND enabled <> 'O' THEN
+        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER stratum_audit', rel);
+    END IF;
+END
+$$;
+
+-- Brings every audited table's withheld columns in step with the current
+-- privileges of the application roles (after GRANT, REVOKE and changes of
+-- the registered roles). Runs as the extension owner: tables may belong to
+-- different roles, and it only ever acts on stratum's own triggers.
+CREATE FUNCTION stratum._audit_withhold_all() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    FOR rel IN SELECT t.tgrelid::regclass FROM pg_trigger t
+                WHERE t.tgname = 'stratum_audit' AND t.tgparentid = 0
+                  AND t.tgfoid = 'stratum.audit_row()'::regprocedure LOOP
+        PERFORM stratum._sync_audit_trigger(rel, stratum._audit_excluded_columns(rel), false);
+    END LOOP;
 END
 $$;
 
@@ -236,17 +322,13 @@ BEGIN
                   HINT = format('Partitions are audited with their parent: call stratum.enable_audit(%L) to change it.', ancestor);
     END IF;
 
-    IF stratum._audit_excluded_columns(rel) IS DISTINCT FROM excluded
-       OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_audit'
-                                             AND tgenabled <> 'O') THEN
-        -- A partition audited on its own gives way to its parent's trigger.
-        FOR part IN SELECT relid FROM pg_partition_tree(rel) WHERE relid <> rel LOOP
-            IF stratum._audit_excluded_columns(part) IS NOT NULL THEN
-                EXECUTE format('DROP TRIGGER stratum_audit ON %s', part);
-            END IF;
-        END LOOP;
-        PERFORM stratum._create_audit_trigger(rel, excluded);
-    END IF;
+    -- A partition audited on its own gives way to its parent's trigger.
+    FOR part IN SELECT relid FROM pg_partition_tree(rel) WHERE relid <> rel LOOP
+        IF stratum._audit_excluded_columns(part) IS NOT NULL THEN
+            EXECUTE format('DROP TRIGGER stratum_audit ON %s', part);
+        END IF;
+    END LOOP;
+    PERFORM stratum._sync_audit_trigger(rel, excluded, true);
     FOR part IN SELECT stratum._relation_tree(rel) LOOP
         PERFORM stratum._audit_statement_triggers(part);
     END LOOP;
@@ -278,15 +360,17 @@ COMMENT ON FUNCTION stratum.disable_audit(regclass) IS
     'Stops auditing a table; its entries in stratum.audit_log stay';
 
 CREATE FUNCTION stratum.audited_tables()
-    RETURNS TABLE (relation regclass, exclude_columns text[])
+    RETURNS TABLE (relation regclass, exclude_columns text[], withheld_columns text[])
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT t.tgrelid::regclass, stratum._trigger_arguments(t.tgargs)
+    SELECT t.tgrelid::regclass, stratum._audit_excluded_columns(t.tgrelid),
+           stratum._audit_withheld_columns(t.tgrelid)
       FROM pg_trigger t
      WHERE t.tgname = 'stratum_audit' AND t.tgparentid = 0
+       AND t.tgfoid = 'stratum.audit_row()'::regprocedure
      ORDER BY t.tgrelid::regclass::text
 $$;
 COMMENT ON FUNCTION stratum.audited_tables() IS
-    'The audited tables and the columns each one excludes from its audit';
+    'The audited tables, the columns each one excludes from its audit, and the columns whose values it withholds because an application role may not read them';
 
 -- A row's history, oldest first. pk is the row's key as a jsonb object
 -- ('{"id": 42}'), or a bare value for a single-column primary key ('42').
@@ -385,6 +469,7 @@ BEGIN
         IF NOT stratum._has_isolation_policy(part) THEN
             PERFORM stratum._apply_rls(part);
         END IF;
+        PERFORM stratum._audit_column_policy(part);
         PERFORM stratum._guard_audit_partition(part);
         RETURN NEXT part;
     END LOOP;
@@ -426,11 +511,14 @@ COMMENT ON FUNCTION stratum.drop_audit_partitions(timestamptz, boolean) IS
     'Drops (or only detaches, for archiving) the monthly partitions of stratum.audit_log older than a time; owner only';
 
 -- Keeps auditing whole as tables change: new partitions of an audited table
--- get the statement triggers, and the exclusions follow a renamed column (and
--- forget a dropped one). Runs as the extension owner, like
--- stratum_partition_tenancy; it only adds protection, and leaves at once for
--- tables that are not audited. (The log's own partitions get their guard from
--- create_audit_partitions; a restore brings theirs along.)
+-- get the statement triggers, the exclusions follow a renamed column (and
+-- forget a dropped one), and new columns an application role may not read
+-- are withheld. Runs as the extension owner, like stratum_partition_tenancy,
+-- and acts only on tables whose stratum_audit trigger enable_audit made
+-- (it calls stratum.audit_row, which no application role may name in a
+-- trigger): a table that merely has a trigger of that name is left alone.
+-- (The log's own partitions get their guard from create_audit_partitions; a
+-- restore brings theirs along.)
 CREATE FUNCTION stratum._audit_on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -445,34 +533,43 @@ BEGIN
                     WHERE d.classid = 'pg_class'::regclass
                       AND (SELECT relkind FROM pg_class WHERE oid = d.objid) IN ('r', 'p')
                     GROUP BY d.objid LOOP
-        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger
-                                   WHERE tgrelid = command.objid AND tgname = 'stratum_audit');
+        excluded := stratum._audit_excluded_columns(command.objid);
+        CONTINUE WHEN excluded IS NULL;
         FOR part IN SELECT stratum._relation_tree(command.objid) LOOP
             PERFORM stratum._audit_statement_triggers(part);
         END LOOP;
 
-        excluded := stratum._audit_excluded_columns(command.objid);
-        CONTINUE WHEN coalesce(cardinality(excluded), 0) = 0;
         SELECT coalesce(array_agg(c ORDER BY c), '{}') INTO vanished FROM unnest(excluded) AS c
          WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = command.objid
                               AND a.attname::text = c AND a.attnum > 0 AND NOT a.attisdropped);
-        CONTINUE WHEN cardinality(vanished) = 0;
         SELECT coalesce(array_agg(c ORDER BY c), '{}') INTO kept FROM unnest(excluded) AS c
          WHERE c <> ALL (vanished);
-        IF command.objsubid > 0 THEN
+        IF cardinality(vanished) > 0 AND command.objsubid > 0 THEN
             -- RENAME COLUMN: exclusions name live columns (enable_audit
             -- checks, drops are forgotten below), so the one that vanished
             -- is the renamed column's old name.
             SELECT attname INTO renamed_to FROM pg_attribute
              WHERE attrelid = command.objid AND attnum = command.objsubid AND NOT attisdropped;
             IF renamed_to IS NOT NULL AND cardinality(vanished) = 1 THEN
-                kept := kept || renamed_to;
+                kept := (SELECT array_agg(c ORDER BY c) FROM unnest(kept || renamed_to) AS c);
             END IF;
         END IF;
-        PERFORM stratum._create_audit_trigger(command.objid, kept);
+        PERFORM stratum._sync_audit_trigger(command.objid, kept, false);
     END LOOP;
 END
 $$;
 CREATE EVENT TRIGGER stratum_audit_ddl ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION stratum._audit_on_ddl_command_end();
+
+-- GRANT and REVOKE change what an application role may read: the withheld
+-- columns of every audited table follow at once.
+CREATE FUNCTION stratum._audit_on_privileges_changed() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM stratum._audit_withhold_all();
+END
+$$;
+CREATE EVENT TRIGGER stratum_audit_privileges ON ddl_command_end
+    WHEN TAG IN ('GRANT', 'REVOKE')
+    EXECUTE FUNCTION stratum._audit_on_privileges_changed();

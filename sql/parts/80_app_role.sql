@@ -1,29 +1,155 @@
 -- Least privilege for application roles: what they need and nothing more.
 
-CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- The ways a role could step around tenant isolation, each with its remedy:
+-- its own attributes, every role it is a member of (directly or through a
+-- chain, with or without INHERIT: SET ROLE reaches them either way), and
+-- privileges on tenant tables or stratum beyond what an application needs.
+-- grant_app_role refuses a role with any of them; isolation_report() lists
+-- them for every registered application role, so one acquired later shows.
+CREATE FUNCTION stratum._role_escapes(role_name name)
+    RETURNS TABLE (verdict text, problem text, remedy text)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r pg_roles;
-    rel regclass;
+    other record;
+    via text;
+    rel record;
+    fn record;
 BEGIN
     SELECT * INTO r FROM pg_roles WHERE rolname = role_name;
     IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    FOR other IN
+        SELECT x.oid, x.rolname, x.oid = r.oid AS self, x.rolsuper, x.rolbypassrls,
+               x.rolcreaterole, x.rolreplication
+          FROM pg_roles x
+         WHERE x.oid = r.oid OR pg_has_role(r.oid, x.oid, 'MEMBER')
+         ORDER BY x.oid <> r.oid, x.rolname
+    LOOP
+        via := CASE WHEN other.self THEN format('role %I', role_name)
+                    ELSE format('role %I is a member of %I, which', role_name, other.rolname) END;
+        verdict := 'leak';
+        IF other.rolsuper THEN
+            problem := via || ' is a superuser and bypasses row level security';
+            remedy := CASE WHEN other.self THEN format('ALTER ROLE %I NOSUPERUSER', role_name)
+                           ELSE format('REVOKE %I FROM %I', other.rolname, role_name) END;
+            RETURN NEXT;
+        ELSIF other.rolbypassrls THEN
+            problem := via || ' has BYPASSRLS and reads every tenant''s rows';
+            remedy := CASE WHEN other.self THEN format('ALTER ROLE %I NOBYPASSRLS', role_name)
+                           ELSE format('REVOKE %I FROM %I', other.rolname, role_name) END;
+            RETURN NEXT;
+        END IF;
+        IF other.rolcreaterole AND NOT other.rolsuper THEN
+            problem := via || ' has CREATEROLE and can make itself a member of the tables'' owner';
+            remedy := CASE WHEN other.self THEN format('ALTER ROLE %I NOCREATEROLE', role_name)
+                           ELSE format('REVOKE %I FROM %I', other.rolname, role_name) END;
+            RETURN NEXT;
+        END IF;
+        IF other.rolreplication AND NOT other.rolsuper THEN
+            problem := via || ' has REPLICATION and can stream every row of the database';
+            remedy := CASE WHEN other.self THEN format('ALTER ROLE %I NOREPLICATION', role_name)
+                           ELSE format('REVOKE %I FROM %I', other.rolname, role_name) END;
+            RETURN NEXT;
+        END IF;
+        remedy := CASE WHEN other.self THEN NULL
+                       ELSE format('REVOKE %I FROM %I', other.rolname, role_name) END;
+        IF other.rolname IN ('pg_read_server_files', 'pg_write_server_files', 'pg_execute_server_program') THEN
+            problem := format('role %I is a member of %I and can reach the database''s files on the server',
+                              role_name, other.rolname);
+            RETURN NEXT;
+        ELSIF other.rolname IN ('pg_read_all_stats', 'pg_stat_scan_tables') THEN
+            verdict := 'warning';
+            problem := format('role %I is a member of %I and sees the statistics and statements of every session',
+                              role_name, other.rolname);
+            RETURN NEXT;
+        END IF;
+        -- A role that owns a tenant table (or is a member of its owner) can
+        -- switch its row level security off.
+        SELECT c.oid::regclass AS rel INTO rel FROM pg_class c
+         WHERE c.relowner = other.oid AND EXISTS (SELECT 1 FROM pg_policy p
+                WHERE p.polrelid = c.oid AND p.polname = 'stratum_tenant_isolation')
+         ORDER BY c.oid LIMIT 1;
+        IF FOUND THEN
+            verdict := 'leak';
+            problem := format('%s owns tenant table %s and can switch its row level security off',
+                              via, rel.rel);
+            remedy := coalesce(remedy, 'Keep tables owned by a separate migration role (ALTER TABLE ... OWNER TO)');
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+
+    -- Privileges on tenant tables beyond the DML grant_app_role gives.
+    verdict := 'leak';
+    FOR rel IN SELECT DISTINCT p.polrelid::regclass AS rel FROM pg_policy p
+                WHERE p.polname = 'stratum_tenant_isolation' ORDER BY 1 LOOP
+        CONTINUE WHEN pg_has_role(r.oid, (SELECT relowner FROM pg_class WHERE oid = rel.rel), 'MEMBER');
+        IF has_table_privilege(r.oid, rel.rel, 'TRUNCATE') THEN
+            problem := format('role %I may TRUNCATE tenant table %s, every tenant''s rows at once', role_name, rel.rel);
+            remedy := format('REVOKE TRUNCATE ON %s FROM %I, PUBLIC', rel.rel, role_name);
+            RETURN NEXT;
+        END IF;
+        IF has_table_privilege(r.oid, rel.rel, 'TRIGGER') THEN
+            problem := format('role %I may create triggers on tenant table %s, which would run in every tenant''s sessions',
+                              role_name, rel.rel);
+            remedy := format('REVOKE TRIGGER ON %s FROM %I, PUBLIC', rel.rel, role_name);
+            RETURN NEXT;
+        END IF;
+        IF has_table_privilege(r.oid, rel.rel, 'REFERENCES') THEN
+            problem := format('role %I may reference tenant table %s in a foreign key, whose checks ignore row level security',
+                              role_name, rel.rel);
+            remedy := format('REVOKE REFERENCES ON %s FROM %I, PUBLIC', rel.rel, role_name);
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+
+    IF has_schema_privilege(r.oid, 'stratum', 'CREATE') THEN
+        problem := format('role %I may create objects in schema stratum', role_name);
+        remedy := format('REVOKE CREATE ON SCHEMA stratum FROM %I, PUBLIC', role_name);
+        RETURN NEXT;
+    END IF;
+    -- stratum's administrative functions run as the extension's owner;
+    -- granted to the role itself or to PUBLIC (a membership is reported above).
+    FOR fn IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
+               WHERE p.pronamespace = 'stratum'::regnamespace AND p.prosecdef
+                 AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
+                              WHERE acl.grantee IN (r.oid, 0) AND acl.privilege_type = 'EXECUTE')
+               ORDER BY 1 LOOP
+        problem := format('role %I may run %s, which acts as the extension''s owner', role_name, fn.fn);
+        remedy := format('REVOKE EXECUTE ON FUNCTION %s FROM %I, PUBLIC', fn.fn, role_name);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- Whether stratum.app_role_listen lets the role LISTEN (in this database).
+CREATE FUNCTION stratum._app_role_may_listen(role_name name) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(current_setting('stratum.app_role_listen', true), 'off') IN ('on', 'true')
+        OR EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                    WHERE r.rolname = role_name
+                      AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+                      AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c
+                                   WHERE lower(c) IN ('stratum.app_role_listen=on', 'stratum.app_role_listen=true')))
+$$;
+
+CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    escape record;
+    rel regclass;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
         RAISE EXCEPTION 'role % does not exist', quote_ident(role_name)
             USING ERRCODE = 'undefined_object';
     END IF;
-    IF r.rolsuper OR r.rolbypassrls THEN
-        RAISE EXCEPTION 'role % bypasses row level security and cannot be an application role',
-                        quote_ident(role_name)
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Use a role created without SUPERUSER and BYPASSRLS.';
-    END IF;
-    SELECT c.oid INTO rel FROM pg_class c
-     WHERE c.relowner = r.oid AND stratum._has_isolation_policy(c.oid) ORDER BY c.oid LIMIT 1;
+    SELECT * INTO escape FROM stratum._role_escapes(role_name) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'role % owns tenant table % and could switch its row level security off',
-                        quote_ident(role_name), rel
+        RAISE EXCEPTION 'role % cannot be an application role', quote_ident(role_name)
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Keep tables owned by a separate migration role.';
+                  DETAIL = upper(left(escape.problem, 1)) || substr(escape.problem, 2) || '.',
+                  HINT = escape.remedy || '.';
     END IF;
 
     EXECUTE format('GRANT USAGE ON SCHEMA stratum TO %I', role_name);
@@ -33,7 +159,8 @@ BEGIN
     EXECUTE format('GRANT SELECT ON stratum.tenants TO %I', role_name);
     -- The audit trail: read through row level security, never written.
     EXECUTE format('GRANT SELECT ON stratum.audit_log TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION stratum.row_history(regclass, jsonb) TO %I', role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION stratum.row_history(regclass, jsonb), '
+                   'stratum._audit_entry_readable(oid, jsonb, jsonb) TO %I', role_name);
     FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
                 WHERE p.polname = 'stratum_tenant_isolation'
                   AND c.relnamespace <> 'stratum'::regnamespace LOOP
@@ -41,10 +168,11 @@ BEGIN
     END LOOP;
     INSERT INTO stratum.app_roles (role_name) VALUES (grant_app_role.role_name)
         ON CONFLICT DO NOTHING;
+    PERFORM stratum._audit_withhold_all();
 END
 $$;
 COMMENT ON FUNCTION stratum.grant_app_role(name) IS
-    'Grants an application role what it needs (context functions, tenant tables, reading the audit trail); refuses superusers, BYPASSRLS roles and table owners';
+    'Grants an application role what it needs (context functions, tenant tables, reading the audit trail); refuses a role that could step around row level security (see isolation_report)';
 
 CREATE FUNCTION stratum.revoke_app_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -57,10 +185,7 @@ BEGIN
                   AND c.relnamespace <> 'stratum'::regnamespace LOOP
         EXECUTE format('REVOKE ALL ON %s FROM %I', rel, role_name);
         -- The sequences _grant_table granted along with the table.
-        FOR seq IN SELECT d.objid::regclass FROM pg_depend d
-                    WHERE d.refobjid = rel AND d.classid = 'pg_class'::regclass
-                      AND d.deptype IN ('a', 'i')
-                      AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S' LOOP
+        FOR seq IN SELECT stratum._owned_sequences(rel) LOOP
             EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', seq, role_name);
         END LOOP;
     END LOOP;
@@ -68,6 +193,7 @@ BEGIN
     EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA stratum FROM %I', role_name);
     EXECUTE format('REVOKE USAGE ON SCHEMA stratum FROM %I', role_name);
     DELETE FROM stratum.app_roles WHERE app_roles.role_name = revoke_app_role.role_name;
+    PERFORM stratum._audit_withhold_all();
 END
 $$;
 COMMENT ON FUNCTION stratum.revoke_app_role(name) IS 'Undoes grant_app_role';

@@ -11,3 +11,5 @@ COMMENT ON FUNCTION stratum._boundary_selftest(text) IS
 -- owner (SECURITY DEFINER) and are for administrators only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stratum FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stratum FROM PUBLIC;
+-- The audit log's column policy runs as whoever reads the log.
+GRANT EXECUTE ON FUNCTION stratum._audit_entry_readable(oid, jsonb, jsonb) TO PUBLIC;

@@ -1,0 +1,143 @@
+-- Roles that could step around row level security are refused as
+-- application roles, and isolation_report() flags one that becomes such a
+-- role later, with the remedy. The channels PostgreSQL leaves open between
+-- sessions of one role are closed for application roles where stratum can
+-- close them, and reported with their remedy where it cannot.
+\set a '''aaaaaaaa-0000-4000-8000-000000000001'''
+
+SET ROLE regress_owner;
+CREATE TABLE rol_docs (id int PRIMARY KEY, body text);
+SELECT stratum.enable_tenancy('rol_docs');
+RESET ROLE;
+
+-- 1. Refused at grant time: a member of the tables' owner, directly, through
+-- a chain, without INHERIT; a member of a superuser or of a BYPASSRLS role;
+-- CREATEROLE, REPLICATION, the server-file roles, the all-statistics roles.
+CREATE ROLE rol_direct LOGIN;
+GRANT regress_owner TO rol_direct;
+CREATE ROLE rol_middle NOLOGIN;
+GRANT regress_owner TO rol_middle;
+CREATE ROLE rol_chain LOGIN;
+GRANT rol_middle TO rol_chain;
+CREATE ROLE rol_noinherit LOGIN NOINHERIT;
+GRANT regress_owner TO rol_noinherit;
+CREATE ROLE rol_admin_parent SUPERUSER NOLOGIN;
+CREATE ROLE rol_super_member LOGIN;
+GRANT rol_admin_parent TO rol_super_member;
+CREATE ROLE rol_bypass_parent BYPASSRLS NOLOGIN;
+CREATE ROLE rol_bypass_member LOGIN;
+GRANT rol_bypass_parent TO rol_bypass_member;
+CREATE ROLE rol_createrole LOGIN CREATEROLE;
+CREATE ROLE rol_replication LOGIN REPLICATION;
+CREATE ROLE rol_files LOGIN;
+GRANT pg_read_server_files TO rol_files;
+CREATE ROLE rol_monitor LOGIN;
+GRANT pg_monitor TO rol_monitor;
+SELECT r AS role, sqlstate_of(format('SELECT stratum.grant_app_role(%L)', r)) AS refused
+  FROM unnest(ARRAY['rol_direct', 'rol_chain', 'rol_noinherit', 'rol_super_member',
+                    'rol_bypass_member', 'rol_createrole', 'rol_replication', 'rol_files',
+                    'rol_monitor']) AS r;
+-- With its reason and remedy:
+SELECT stratum.grant_app_role('rol_chain');
+SELECT stratum.grant_app_role('rol_noinherit');
+SELECT count(*) AS registered FROM stratum.app_roles WHERE role_name LIKE 'rol\_%';
+
+-- What the refusal prevents: a member of the owner, even without INHERIT,
+-- switches FORCE off and reads every tenant.
+SET ROLE rol_noinherit;
+SET ROLE regress_owner;
+ALTER TABLE rol_docs NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE rol_docs FORCE ROW LEVEL SECURITY;
+RESET ROLE;
+
+-- 2. An application role that becomes such a role later is flagged.
+CREATE ROLE rol_app LOGIN;
+SELECT stratum.grant_app_role('rol_app');
+SELECT kind, subject, verdict FROM stratum.isolation_report() WHERE subject = 'rol_app';
+-- Privileges beyond DML on a tenant table, or on stratum's administration:
+GRANT TRUNCATE, TRIGGER, REFERENCES ON rol_docs TO PUBLIC;
+GRANT EXECUTE ON FUNCTION stratum.suspend_tenant(uuid) TO PUBLIC;
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND verdict = 'leak' ORDER BY problem;
+REVOKE TRUNCATE, TRIGGER, REFERENCES ON rol_docs FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION stratum.suspend_tenant(uuid) FROM PUBLIC;
+-- Memberships and attributes:
+GRANT rol_middle TO rol_app;
+ALTER ROLE rol_app CREATEROLE;
+SELECT kind, subject, verdict, unnest(problems) AS problem
+  FROM stratum.isolation_report() WHERE subject = 'rol_app' AND verdict = 'leak' ORDER BY problem;
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND verdict = 'leak' ORDER BY problem;
+REVOKE rol_middle FROM rol_app;
+ALTER ROLE rol_app NOCREATEROLE;
+SELECT kind, subject, verdict FROM stratum.isolation_report() WHERE subject = 'rol_app';
+
+-- 3. Channels between sessions of the role. A shared sequence: USAGE only,
+-- so nextval works and last_value (every tenant's count) cannot be read.
+SET ROLE regress_owner;
+CREATE TABLE rol_serial (id serial PRIMARY KEY, body text);
+SELECT stratum.enable_tenancy('rol_serial');
+RESET ROLE;
+SET ROLE rol_app;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO rol_serial (body) VALUES ('acme');
+SELECT last_value FROM rol_serial_id_seq;
+ROLLBACK;
+-- LISTEN and two-phase commit are refused to application roles.
+LISTEN tenant_events;
+BEGIN;
+PREPARE TRANSACTION 'rol_tx';
+ROLLBACK;
+COMMIT PREPARED 'rol_tx';
+ROLLBACK PREPARED 'rol_tx';
+RESET ROLE;
+-- A superuser may allow LISTEN for a role that keeps tenant data out of its
+-- payloads; the report then says what that opens.
+ALTER ROLE rol_app SET stratum.app_role_listen = on;
+SELECT verdict, problem FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE 'LISTEN%';
+ALTER ROLE rol_app RESET stratum.app_role_listen;
+-- Roles that are not application roles keep LISTEN.
+SET ROLE regress_owner;
+LISTEN owner_events;
+UNLISTEN *;
+RESET ROLE;
+-- The other channels are reported, each with its remedy.
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' ORDER BY verdict, problem;
+SELECT kind, subject, verdict FROM stratum.isolation_risks() WHERE kind = 'setting' ORDER BY subject;
+
+-- 4. Keys that every tenant draws from one counter lose their exemption;
+-- random UUID keys keep it.
+SET ROLE regress_owner;
+CREATE TABLE rol_identity (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+SELECT stratum.enable_tenancy('rol_identity');
+CREATE TABLE rol_uuid (id uuid DEFAULT gen_random_uuid() PRIMARY KEY);
+SELECT stratum.enable_tenancy('rol_uuid');
+RESET ROLE;
+SELECT relation, verdict, (SELECT string_agg(p, '; ') FROM unnest(problems) p WHERE p LIKE 'warning:%') AS warnings
+  FROM stratum.isolation_report()
+ WHERE relation IN ('rol_serial'::regclass, 'rol_identity'::regclass, 'rol_uuid'::regclass)
+ ORDER BY relation::text;
+-- ... which is what the warning is about: Acme learns that a key it never
+-- saw is taken (by Globex).
+SET ROLE rol_app;
+BEGIN;
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+INSERT INTO rol_identity DEFAULT VALUES;
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+SELECT count(*) AS acme_sees FROM rol_identity;
+SELECT sqlstate_of('INSERT INTO rol_identity (id) OVERRIDING SYSTEM VALUE VALUES (1)') AS taken;
+SELECT sqlstate_of('INSERT INTO rol_identity (id) OVERRIDING SYSTEM VALUE VALUES (2)') AS free;
+ROLLBACK;
+RESET ROLE;
+
+SELECT stratum.revoke_app_role('rol_app');
+DROP OWNED BY rol_app;
+DROP TABLE rol_docs, rol_serial, rol_identity, rol_uuid;
+DROP ROLE rol_direct, rol_chain, rol_middle, rol_noinherit, rol_super_member, rol_admin_parent,
+          rol_bypass_member, rol_bypass_parent, rol_createrole, rol_replication, rol_files,
+          rol_monitor, rol_app;

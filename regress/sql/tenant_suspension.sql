@@ -1,0 +1,63 @@
+-- Backends remember the tenants they found active. A suspension must reach
+-- them however it is written: through stratum.suspend_tenant, or straight
+-- into the registry with triggers off (session_replication_role = replica,
+-- as logical replication apply and trigger-less restores run), or with the
+-- registry's triggers disabled.
+\set a '''aaaaaaaa-0000-4000-8000-000000000001'''
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('registry', format('host=%s port=%s dbname=%s user=postgres',
+                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                      current_setting('port'), current_database()));
+CREATE FUNCTION pg_temp.other(statement text) RETURNS text LANGUAGE sql
+    AS $$ SELECT dblink_exec('registry', statement) $$;
+
+-- This backend validates (and remembers) Acme.
+BEGIN;
+SELECT stratum.set_tenant(:a);
+COMMIT;
+
+-- Suspended by a replica-mode session, where no trigger fires.
+SELECT pg_temp.other($$SET session_replication_role = replica$$);
+SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'suspended' WHERE slug = 'acme'$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS replica_suspension;
+SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$$);
+SELECT pg_temp.other($$RESET session_replication_role$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS active_again;
+
+-- Suspended with every trigger of the registry disabled.
+SELECT pg_temp.other($$ALTER TABLE stratum.tenants DISABLE TRIGGER ALL$$);
+SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'archived' WHERE slug = 'acme'$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS triggers_off;
+SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$$);
+SELECT pg_temp.other($$ALTER TABLE stratum.tenants ENABLE TRIGGER ALL$$);
+
+-- Deleted and its row's place reused: the remembered row is not mistaken
+-- for the new one.
+BEGIN;
+SELECT stratum.set_tenant(:a);
+COMMIT;
+SELECT pg_temp.other($$SET session_replication_role = replica$$);
+SELECT pg_temp.other($$CREATE TEMP TABLE saved AS SELECT * FROM stratum.tenants WHERE slug = 'acme'$$);
+SELECT pg_temp.other($$DELETE FROM stratum.tenants WHERE slug = 'acme'$$);
+SELECT pg_temp.other($$VACUUM stratum.tenants$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS deleted;
+SELECT pg_temp.other($$INSERT INTO stratum.tenants SELECT * FROM saved$$);
+SELECT pg_temp.other($$RESET session_replication_role$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS restored;
+
+-- Truncated and restored (a new file): remembered rows are forgotten.
+BEGIN;
+SELECT stratum.set_tenant(:a);
+COMMIT;
+SELECT pg_temp.other($$CREATE TEMP TABLE all_tenants AS SELECT * FROM stratum.tenants$$);
+SELECT pg_temp.other($$BEGIN$$);
+SELECT pg_temp.other($$TRUNCATE stratum.tenants CASCADE$$);
+SELECT pg_temp.other($$INSERT INTO stratum.tenants SELECT * FROM all_tenants WHERE slug <> 'acme'$$);
+SELECT pg_temp.other($$COMMIT$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS truncated;
+SELECT pg_temp.other($$INSERT INTO stratum.tenants SELECT * FROM all_tenants WHERE slug = 'acme'$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS back;
+SELECT count(*) AS tenants FROM stratum.tenants;
+
+SELECT dblink_disconnect('registry');
+DROP EXTENSION dblink;
