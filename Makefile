@@ -26,7 +26,7 @@ PG_CONFIG  ?= pg_config
 PG_CXXFLAGS = -std=c++20 -Wno-register -Wall -Wextra -Wno-unused-parameter \
               -Wno-missing-field-initializers -fno-omit-frame-pointer
 SHLIB_LINK  = -lstdc++ -lcrypto
-EXTRA_CLEAN = regress/results regress/regression.diffs regress/regression.out
+EXTRA_CLEAN = regress/results regress/regression.diffs regress/regression.out .pg-build-id
 
 # Debian's PGXS would compile every .cpp to LLVM bitcode with flags that
 # ignore PG_CXXFLAGS; the extension does not need JIT inlining.
@@ -36,6 +36,14 @@ override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Objects compiled against one server's headers must never be linked for
+# another: when PG_CONFIG names a different PostgreSQL than the last build,
+# the objects go first (make PG_CONFIG=/opt/pg18/bin/pg_config just works).
+PG_BUILD_ID := $(shell $(PG_CONFIG) --version) $(shell $(PG_CONFIG) --includedir-server)
+ifneq ($(PG_BUILD_ID),$(shell cat .pg-build-id 2>/dev/null))
+$(shell rm -f $(OBJS) $(MODULE_big).so; echo '$(PG_BUILD_ID)' > .pg-build-id)
+endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@

@@ -36,8 +36,19 @@ struct ScopedValue {
 
 char *tenant_id_guc = nullptr;
 char *actor_guc = nullptr;
+char *allowed_tenants_guc = nullptr;
 ScopedValue tenant_value{};
 ScopedValue actor_value{};
+
+// stratum.allowed_tenants, parsed: the tenants a session may set, when its
+// role is confined to some (a superuser's ALTER ROLE ... SET; the session
+// itself cannot change it). Text that does not parse allows no tenant.
+struct AllowedTenants {
+    int count;        // 0: no confinement
+    bool deny_all;    // the setting could not be read
+    pg_uuid_t tenants[FLEXIBLE_ARRAY_MEMBER];
+};
+const AllowedTenants *allowed_tenants = nullptr;
 
 // True while _PG_init defines the GUCs. A value PostgreSQL re-applies then
 // was SET before the library loaded (kept as a placeholder), possibly in an
@@ -157,6 +168,16 @@ bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource so
     return false;
 }
 
+bool tenant_allowed(const pg_uuid_t *tenant)
+{
+    if (allowed_tenants == nullptr || (allowed_tenants->count == 0 && !allowed_tenants->deny_all))
+        return true;
+    for (int i = 0; i < allowed_tenants->count; i++)
+        if (memcmp(&allowed_tenants->tenants[i], tenant, sizeof(pg_uuid_t)) == 0)
+            return true;
+    return false;
+}
+
 bool check_tenant_id(char **newval, void **extra, GucSource source)
 {
     ScopedValue value = scoped_value();
@@ -198,11 +219,61 @@ bool check_tenant_id(char **newval, void **extra, GucSource source)
         }
         value.from_parallel_leader = true;
         value.set_in = stored.stamp;
-    } else if (!validate_registered(&value.tenant, canonical, source)) {
-        return false;
+    } else {
+        if (!defining_gucs && !tenant_allowed(&value.tenant)) {
+            GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+            GUC_check_errmsg("tenant %s is not allowed in this session", canonical);
+            GUC_check_errdetail("The session's role is confined to the tenants in "
+                                "stratum.allowed_tenants.");
+            return false;
+        }
+        if (!validate_registered(&value.tenant, canonical, source))
+            return false;
     }
     value.is_set = true;
     return keep(newval, extra, value, canonical, uuid_text_length);
+}
+
+// stratum.allowed_tenants: UUIDs separated by commas (and spaces).
+bool check_allowed_tenants(char **newval, void **extra, GucSource)
+{
+    const char *text = *newval != nullptr ? *newval : "";
+    int capacity = 1;
+    for (const char *c = text; *c != '\0'; c++)
+        capacity += *c == ',';
+    auto *parsed = static_cast<AllowedTenants *>(
+        pg::guc_alloc(offsetof(AllowedTenants, tenants) + sizeof(pg_uuid_t) * capacity));
+    if (parsed == nullptr)
+        return false;
+    parsed->count = 0;
+    parsed->deny_all = false;
+    const char *at = text;
+    while (*at != '\0') {
+        while (*at == ' ' || *at == ',')
+            at++;
+        if (*at == '\0')
+            break;
+        char item[uuid_text_length + 1];
+        size_t length = strcspn(at, ", ");
+        if (length != uuid_text_length) {
+            parsed->deny_all = true;
+        } else {
+            memcpy(item, at, length);
+            item[length] = '\0';
+            if (!parse_uuid(item, &parsed->tenants[parsed->count]))
+                parsed->deny_all = true;
+            else
+                parsed->count++;
+        }
+        at += length;
+    }
+    *extra = parsed;
+    return true;
+}
+
+void assign_allowed_tenants(const char *, void *extra)
+{
+    allowed_tenants = static_cast<const AllowedTenants *>(extra);
 }
 
 bool check_actor(char **newval, void **extra, GucSource source)
@@ -340,6 +411,13 @@ void format_uuid(const pg_uuid_t *uuid, char *out)
 
 void define_context_gucs()
 {
+    DefineCustomStringVariable(
+        "stratum.allowed_tenants",
+        "The tenants this session may set (UUIDs separated by commas); empty: any.",
+        "Confines a role to its tenants: ALTER ROLE ... SET stratum.allowed_tenants, by a "
+        "superuser (stratum.allow_tenants does it).",
+        &allowed_tenants_guc, "", PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_LIST_INPUT,
+        check_allowed_tenants, assign_allowed_tenants, nullptr);
     defining_gucs = true;
     DefineCustomStringVariable(
         "stratum.tenant_id", "Tenant of the current transaction (a registered tenant's UUID).",

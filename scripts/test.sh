@@ -9,17 +9,15 @@ scripts/install-deps.sh test
 make -s -j"$(nproc)" all
 make -s check-version
 
+# The extension's suites, with and without shared_preload_libraries, on
+# Debian's PostgreSQL and on every /opt/pg*/bin/pg_config found.
+scripts/regress.sh
+
 source scripts/lib/services.sh
 services_init
 trap services_stop_all EXIT
 pg_tree_build .
 pg_start pg
-
-echo "== pg_regress (extension)"
-if ! make -s installcheck; then
-  [[ -f regress/regression.diffs ]] && head -c 20000 regress/regression.diffs
-  exit 1
-fi
 
 if [[ ! -d client/src ]] || [[ -z $(ls client/src/*.cpp 2>/dev/null) ]]; then
   exit 0

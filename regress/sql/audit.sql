@@ -267,7 +267,7 @@ SELECT count(*) FROM stratum.row_history('composite', '1');
 SELECT count(*) FROM stratum.row_history('accounts_audited', NULL);
 -- The row history is served by an index.
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT * FROM stratum.audit_log WHERE row_key = '{"id": 1}';
+SELECT plan_shape($$SELECT * FROM stratum.audit_log WHERE row_key = '{"id": 1}'$$);
 RESET enable_seqscan;
 
 -- create_base_table audits what it creates.

@@ -174,9 +174,10 @@ BEGIN;
 SELECT stratum.set_tenant(:a);
 COPY esc_docs (id, body) TO STDOUT;
 COPY (SELECT id, body FROM esc_docs) TO STDOUT;
-COPY esc_docs (id, body) FROM STDIN;
-3	copied in
-\.
+-- (\copy from a program: psql versions differ in what they make of the data
+-- lines that follow a refused COPY FROM STDIN. The program ignores the pipe
+-- closing when the COPY is refused.)
+\copy esc_docs (id, body) from program 'trap "" PIPE; printf "3\tcopied in\n" 2>/dev/null; exit 0'
 ROLLBACK;
 COPY esc_docs (id, body) TO STDOUT;
 RESET ROLE;

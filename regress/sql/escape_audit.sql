@@ -46,9 +46,7 @@ SELECT sqlstate_of('SELECT stratum.audit_flush()') AS call_flush;
 SELECT sqlstate_of('SELECT stratum._audit_log_append_only()') AS call_append_only;
 COMMIT;
 -- COPY into the log, straight from the client.
-COPY stratum.audit_log (operation) FROM STDIN;
-DELETE
-\.
+\copy stratum.audit_log (operation) from program 'trap "" PIPE; echo DELETE 2>/dev/null; exit 0'
 -- After all these attempts the trail holds every change, and only them.
 BEGIN;
 SELECT stratum.set_tenant(:a);

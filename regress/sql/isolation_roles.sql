@@ -4,6 +4,7 @@
 -- sessions of one role are closed for application roles where stratum can
 -- close them, and reported with their remedy where it cannot.
 \set a '''aaaaaaaa-0000-4000-8000-000000000001'''
+CREATE EXTENSION IF NOT EXISTS dblink;
 
 SET ROLE regress_owner;
 CREATE TABLE rol_docs (id int PRIMARY KEY, body text);
@@ -135,9 +136,33 @@ SELECT sqlstate_of('INSERT INTO rol_identity (id) OVERRIDING SYSTEM VALUE VALUES
 ROLLBACK;
 RESET ROLE;
 
+-- 5. A login role confined to its tenants: a party with any SQL as that role
+-- still acts for no other tenant. The session cannot lift it.
+CREATE ROLE rol_acme_reader LOGIN;
+GRANT rol_app TO rol_acme_reader;
+SELECT stratum.allow_tenants('rol_acme_reader', ARRAY[:a::uuid]);
+SELECT dblink_connect('confined', format('host=%s port=%s dbname=%s user=rol_acme_reader',
+                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                      current_setting('port'), current_database()));
+SELECT * FROM dblink('confined', $$SELECT current_setting('stratum.allowed_tenants')$$) AS t(allowed text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT stratum.set_tenant(''aaaaaaaa-0000-4000-8000-000000000001'')')$$) AS t(acme text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT stratum.set_tenant(''bbbbbbbb-0000-4000-8000-000000000002'')')$$) AS t(globex text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.tenant_id = ''bbbbbbbb-0000-4000-8000-000000000002''')$$) AS t(globex_by_set text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.allowed_tenants = ''''')$$) AS t(lift text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('RESET ALL') || ' / ' || current_setting('stratum.allowed_tenants')$$) AS t(reset_all text);
+SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET ROLE rol_app') || ' / ' ||
+                                   sqlstate_of('SELECT stratum.set_tenant(''bbbbbbbb-0000-4000-8000-000000000002'')')$$) AS t(as_member text);
+SELECT dblink_disconnect('confined');
+SELECT stratum.allow_tenants('rol_acme_reader', NULL);
+SET ROLE rol_app;
+SELECT sqlstate_of('SELECT stratum.allow_tenants(''rol_acme_reader'', NULL)') AS not_for_the_app;
+RESET ROLE;
+DROP ROLE rol_acme_reader;
+
 SELECT stratum.revoke_app_role('rol_app');
 DROP OWNED BY rol_app;
 DROP TABLE rol_docs, rol_serial, rol_identity, rol_uuid;
 DROP ROLE rol_direct, rol_chain, rol_middle, rol_noinherit, rol_super_member, rol_admin_parent,
           rol_bypass_member, rol_bypass_parent, rol_createrole, rol_replication, rol_files,
           rol_monitor, rol_app;
+DROP EXTENSION dblink;

@@ -2,7 +2,8 @@
 -- that owns the tables, and an application role that is neither owner nor
 -- superuser (the isolation tests run as it).
 CREATE EXTENSION stratum;
-\dx stratum
+SELECT e.extname, e.extversion, n.nspname AS schema, e.extrelocatable AS relocatable
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'stratum';
 
 DO $$
 BEGIN
@@ -33,3 +34,32 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 GRANT EXECUTE ON FUNCTION sqlstate_of(text) TO PUBLIC;
+
+-- The shape of a statement's plan, a line per node: its type, relation,
+-- index and conditions. A reference to an InitPlan's value reads <initplan>
+-- on every server version ($0 up to 16, (InitPlan 1).col1 from 17 on).
+CREATE FUNCTION plan_shape(statement text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    plan jsonb;
+BEGIN
+    EXECUTE 'EXPLAIN (COSTS OFF, FORMAT JSON) ' || statement INTO plan;
+    RETURN QUERY
+        WITH RECURSIVE nodes(node, depth, path) AS (
+            SELECT plan -> 0 -> 'Plan', 0, ARRAY[0]
+            UNION ALL
+            SELECT child.value, n.depth + 1, n.path || child.ordinality::int
+              FROM nodes n, jsonb_array_elements(n.node -> 'Plans') WITH ORDINALITY AS child
+        )
+        SELECT repeat('  ', depth) || concat_ws(' ',
+                   CASE WHEN node ->> 'Parent Relationship' IN ('InitPlan', 'SubPlan')
+                        THEN (node ->> 'Parent Relationship') || ':' END,
+                   node ->> 'Node Type',
+                   'on ' || (node ->> 'Relation Name'),
+                   'using ' || (node ->> 'Index Name'),
+                   'index cond ' || regexp_replace(node ->> 'Index Cond', '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g'),
+                   'recheck ' || regexp_replace(node ->> 'Recheck Cond', '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g'),
+                   'filter ' || regexp_replace(node ->> 'Filter', '\$\d+|\(InitPlan \d+\)\.col\d+', '<initplan>', 'g'))
+          FROM nodes ORDER BY path;
+END
+$$;
+GRANT EXECUTE ON FUNCTION plan_shape(text) TO PUBLIC;

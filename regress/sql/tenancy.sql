@@ -108,8 +108,8 @@ SET ROLE regress_app;
 BEGIN;
 SELECT stratum.set_tenant(:a);
 SET LOCAL enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT * FROM projects WHERE id = 1;
-EXPLAIN (COSTS OFF) SELECT * FROM projects;
+SELECT plan_shape('SELECT * FROM projects WHERE id = 1');
+SELECT plan_shape('SELECT * FROM projects');
 COMMIT;
 RESET ROLE;
 

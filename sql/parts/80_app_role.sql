@@ -198,6 +198,31 @@ END
 $$;
 COMMENT ON FUNCTION stratum.revoke_app_role(name) IS 'Undoes grant_app_role';
 
+-- Confines a login role to some tenants: its sessions can set no other
+-- (stratum.allowed_tenants, a superuser's setting the session cannot
+-- change). NULL or an empty array lifts the confinement. For roles that must
+-- not act for every tenant: a BI tool's, a tenant-bound service's.
+CREATE FUNCTION stratum.allow_tenants(role_name name, tenants uuid[]) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role % does not exist', quote_ident(role_name)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF array_position(tenants, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'tenants must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF coalesce(cardinality(tenants), 0) = 0 THEN
+        EXECUTE format('ALTER ROLE %I RESET stratum.allowed_tenants', role_name);
+    ELSE
+        EXECUTE format('ALTER ROLE %I SET stratum.allowed_tenants = %L',
+                       role_name, array_to_string(tenants, ','));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stratum.allow_tenants(name, uuid[]) IS
+    'Confines a login role''s sessions to the given tenants (NULL or empty: any tenant); superuser only';
+
 CREATE FUNCTION stratum.grant_migrator_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
