@@ -168,6 +168,8 @@ bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource so
     return false;
 }
 
+}  // namespace
+
 bool tenant_allowed(const pg_uuid_t *tenant)
 {
     if (allowed_tenants == nullptr || (allowed_tenants->count == 0 && !allowed_tenants->deny_all))
@@ -177,6 +179,8 @@ bool tenant_allowed(const pg_uuid_t *tenant)
             return true;
     return false;
 }
+
+namespace {
 
 bool check_tenant_id(char **newval, void **extra, GucSource source)
 {
@@ -511,6 +515,16 @@ STRATUM_FUNCTION(stratum_current_tenant_or_null)
     if (tenant == nullptr)
         PG_RETURN_NULL();
     return uuid_datum(tenant);
+}
+
+// stratum._tenant_visible(uuid): the registry's row policy. A session
+// confined by stratum.allowed_tenants sees only its tenants' rows of
+// stratum.tenants; any other session sees them all. Never raises.
+STRATUM_FUNCTION(stratum_tenant_visible)
+{
+    if (PG_ARGISNULL(0))
+        PG_RETURN_BOOL(false);
+    PG_RETURN_BOOL(tenant_allowed(DatumGetUUIDP(PG_GETARG_DATUM(0))));
 }
 
 STRATUM_FUNCTION(stratum_set_tenant)

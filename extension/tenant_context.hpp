@@ -20,6 +20,9 @@ const pg_uuid_t *require_tenant();
 // relation the statement touches when one is given.
 [[noreturn]] void raise_no_tenant(const char *relation);
 
+// False when the session is confined (stratum.allowed_tenants) to other tenants.
+bool tenant_allowed(const pg_uuid_t *tenant);
+
 // The actor set in this transaction, or nullptr.
 const char *actor_of_transaction();
 

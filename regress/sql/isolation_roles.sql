@@ -104,10 +104,14 @@ SET ROLE regress_owner;
 LISTEN owner_events;
 UNLISTEN *;
 RESET ROLE;
+-- A SECURITY DEFINER function of a superuser reads for every tenant.
+CREATE FUNCTION rol_all_docs() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+    AS 'SELECT count(*) FROM public.rol_docs';
 -- The other channels are reported, each with its remedy.
 SELECT verdict, problem, remedy FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' ORDER BY verdict, problem;
 SELECT kind, subject, verdict FROM stratum.isolation_risks() WHERE kind = 'setting' ORDER BY subject;
+DROP FUNCTION rol_all_docs();
 
 -- 4. Keys that every tenant draws from one counter lose their exemption;
 -- random UUID keys keep it.
@@ -150,6 +154,7 @@ SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT stratum.set_tenant
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.tenant_id = ''bbbbbbbb-0000-4000-8000-000000000002''')$$) AS t(globex_by_set text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.allowed_tenants = ''''')$$) AS t(lift text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('RESET ALL') || ' / ' || current_setting('stratum.allowed_tenants')$$) AS t(reset_all text);
+SELECT * FROM dblink('confined', $$SELECT string_agg(slug, ',') FROM stratum.tenants$$) AS t(registry_lists text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET ROLE rol_app') || ' / ' ||
                                    sqlstate_of('SELECT stratum.set_tenant(''bbbbbbbb-0000-4000-8000-000000000002'')')$$) AS t(as_member text);
 SELECT dblink_disconnect('confined');

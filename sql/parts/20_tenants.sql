@@ -105,6 +105,17 @@ CREATE TRIGGER stratum_timestamps BEFORE UPDATE ON stratum.tenants
     FOR EACH ROW EXECUTE FUNCTION stratum.maintain_timestamps();
 SELECT pg_catalog.pg_extension_config_dump('stratum.tenants', '');
 
+-- A session confined to some tenants (stratum.allowed_tenants, see
+-- stratum.allow_tenants) lists only those; everyone else sees the registry
+-- whole. Not forced: the owner's functions (create_tenant, ...) and the C
+-- lookup behind set_tenant read every row.
+CREATE FUNCTION stratum._tenant_visible(tenant uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_tenant_visible'
+    LANGUAGE C STABLE LEAKPROOF PARALLEL SAFE;
+ALTER TABLE stratum.tenants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY stratum_tenant_visibility ON stratum.tenants FOR SELECT
+    USING (stratum._tenant_visible(id));
+
 CREATE FUNCTION stratum.create_tenant(slug text, name text) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -234,6 +234,7 @@ DECLARE
     app record;
     rel regclass;
     seq regclass;
+    risk record;
 BEGIN
     FOR app IN SELECT a.role_name, r.oid FROM stratum.app_roles a
                  JOIN pg_roles r ON r.rolname = a.role_name ORDER BY a.role_name LOOP
@@ -273,6 +274,23 @@ BEGIN
             remedy := 'keep tenant data out of NOTIFY payloads, or RESET stratum.app_role_listen';
             RETURN NEXT;
         END IF;
+        -- A function that runs as a role row level security does not apply
+        -- to reads every tenant's rows, whoever calls it.
+        FOR risk IN SELECT p.oid::regprocedure AS fn, o.rolname AS owner FROM pg_proc p
+                      JOIN pg_roles o ON o.oid = p.proowner
+                     WHERE p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
+                       AND p.pronamespace NOT IN ('pg_catalog'::regnamespace,
+                                                  'information_schema'::regnamespace,
+                                                  'stratum'::regnamespace)
+                       AND has_function_privilege(app.oid, p.oid, 'EXECUTE')
+                     ORDER BY 1 LOOP
+            verdict := 'warning';
+            problem := format('may run %s, a SECURITY DEFINER function of %I, which bypasses row level security: what it reads, it reads for every tenant',
+                              risk.fn, risk.owner);
+            remedy := format('give it an owner that row level security applies to (the migration role), or REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %I',
+                             risk.fn, app.role_name);
+            RETURN NEXT;
+        END LOOP;
         FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p
                     WHERE p.polname = 'stratum_tenant_isolation' ORDER BY 1 LOOP
             FOR seq IN SELECT stratum._owned_sequences(rel) LOOP

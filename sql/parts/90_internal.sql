@@ -13,3 +13,5 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stratum FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA stratum FROM PUBLIC;
 -- The audit log's column policy runs as whoever reads the log.
 GRANT EXECUTE ON FUNCTION stratum._audit_entry_readable(oid, jsonb, jsonb) TO PUBLIC;
+-- ... and so does the registry's (stratum.tenants is read by every role granted it).
+GRANT EXECUTE ON FUNCTION stratum._tenant_visible(uuid) TO PUBLIC;
