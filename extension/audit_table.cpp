@@ -1,5 +1,6 @@
 // Builds the per-query description of an audited relation.
 #include "audit_table.hpp"
+#include "citus.hpp"
 #include "isolation.hpp"
 
 namespace stratum::audit {
@@ -78,9 +79,32 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
     table->query_context = mcxt;
     table->row_context =
         AllocSetContextCreate(mcxt, "stratum audit row", ALLOCSET_DEFAULT_SIZES);
-    load_log_layout(&table->layout, mcxt);
 
     table->table_oid = audited_relation(table->relid, trigger);
+    // On a Citus worker the trigger fires on a shard: entries name the
+    // logical table and go to the shard of the (distributed) log that holds
+    // the same tenants, on this node. Elsewhere, with the log distributed,
+    // they go through Citus.
+    Oid log_relid = InvalidOid;
+    bool through_citus = false;
+    int64 shardid;
+    Oid logical;
+    if (citus::loaded()) {
+        if (citus::is_worker() && citus::shard_of(table->table_oid, &shardid, &logical)) {
+            table->table_oid = logical;
+            log_relid = citus::colocated_shard(audit_log_relid(), shardid);
+            if (!OidIsValid(log_relid))
+                ereport(ERROR,
+                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                         errmsg("stratum.audit_log has no shard on this node for the tenants of %s",
+                                get_rel_name(logical)),
+                         errhint("Distribute audited tables with stratum.distribute_table(), "
+                                 "which colocates them with the audit log.")));
+        } else {
+            through_citus = citus::is_distributed(audit_log_relid());
+        }
+    }
+    load_log_layout(&table->layout, mcxt, log_relid, through_citus);
     MemoryContext old = MemoryContextSwitchTo(mcxt);
     char *schema = get_namespace_name(get_rel_namespace(table->table_oid));
     char *name = get_rel_name(table->table_oid);

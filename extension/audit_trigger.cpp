@@ -5,6 +5,7 @@
 // stratum.audit_truncate() records TRUNCATE.
 #include "audit_table.hpp"
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "tenant_context.hpp"
 #include "trigger_support.hpp"
 
@@ -288,10 +289,18 @@ STRATUM_FUNCTION(stratum_audit_truncate)
                  errhint("Install it with stratum.enable_audit(table).")));
 
     Relation rel = trigdata->tg_relation;
+    // A distributed table's TRUNCATE is recorded once, where it was issued,
+    // not once per shard.
+    int64 shardid;
+    Oid logical;
+    if (citus::loaded() && citus::is_worker() &&
+        citus::shard_of(RelationGetRelid(rel), &shardid, &logical))
+        return PointerGetDatum(nullptr);
     MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
     TriggerCache *cache = trigger_cache(fcinfo, rel);
     if (cache->layout.tupdesc == nullptr)
-        load_log_layout(&cache->layout, mcxt);
+        load_log_layout(&cache->layout, mcxt, InvalidOid,
+                        citus::loaded() && citus::is_distributed(audit_log_relid()));
 
     Datum values[field_count];
     bool nulls[field_count];

@@ -270,8 +270,15 @@ Level *current_level(Oid log_relid)
         callbacks_registered = true;
     }
     int nest_level = GetCurrentTransactionNestLevel();
-    if (innermost != nullptr && innermost->nest_level == nest_level)
+    if (innermost != nullptr && innermost->nest_level == nest_level) {
+        // Another log relation (another shard of a distributed log): what
+        // was buffered for the previous one goes there first.
+        if (innermost->log_relid != log_relid) {
+            write_level(innermost);
+            innermost->log_relid = log_relid;
+        }
         return innermost;
+    }
     if (innermost != nullptr && innermost->nest_level > nest_level)
         elog(ERROR, "stratum audit log buffer of nesting level %d outlived its subtransaction",
              innermost->nest_level);
@@ -310,12 +317,69 @@ const char *const column_names[field_count] = {
     "table_schema", "table_name", "operation", "row_key", "old_row", "new_row", "changed_columns",
 };
 
+// With the log distributed by Citus and the change made where no shard of it
+// is at hand (a table of the coordinator's own, a TRUNCATE recorded there),
+// the entry is inserted through Citus, which routes it by its tenant. As the
+// log's owner: the writer needs no INSERT right and no tenant of its own. A
+// distribution column holds no NULL: an entry of no tenant carries the nil
+// UUID (which no session can set, so only the owner sees it, as before).
+void insert_through_citus(const LogLayout &layout, Datum *values, bool *nulls)
+{
+    static constexpr LogField fields[] = {
+        field_logged_at, field_xact_id,  field_tenant_id, field_actor,   field_db_user,
+        field_table_oid, field_table_schema, field_table_name, field_operation, field_row_key,
+        field_old_row,   field_new_row,  field_changed_columns};
+    static constexpr int count = sizeof(fields) / sizeof(fields[0]);
+    Oid types[count] = {TIMESTAMPTZOID, XID8OID, UUIDOID,  TEXTOID,  TEXTOID,  OIDOID, TEXTOID,
+                        TEXTOID,        TEXTOID, JSONBOID, JSONBOID, JSONBOID, TEXTARRAYOID};
+    Datum args[count];
+    char arg_nulls[count];
+    static pg_uuid_t nil_tenant;  // all zero
+    for (int i = 0; i < count; i++) {
+        args[i] = values[fields[i]];
+        arg_nulls[i] = nulls[fields[i]] ? 'n' : ' ';
+    }
+    if (nulls[field_tenant_id]) {
+        args[2] = UUIDPGetDatum(&nil_tenant);
+        arg_nulls[2] = ' ';
+    }
+
+    Oid owner = BOOTSTRAP_SUPERUSERID;
+    HeapTuple class_tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(layout.relid));
+    if (HeapTupleIsValid(class_tuple)) {
+        owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(class_tuple))->relowner;
+        ReleaseSysCache(class_tuple);
+    }
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int result = SPI_execute_with_args(
+        "INSERT INTO stratum.audit_log (logged_at, xact_id, tenant_id, actor, db_user, table_oid, "
+        "table_schema, table_name, operation, row_key, old_row, new_row, changed_columns) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        count, types, args, arg_nulls, false, 0);
+    if (result != SPI_OK_INSERT)
+        elog(ERROR, "stratum audit: inserting through Citus failed (%d)", result);
+    SPI_finish();
+    SetUserIdAndSecContext(saved_user, saved_context);
+}
+
 }  // namespace
 
-void load_log_layout(LogLayout *layout, MemoryContext mcxt)
+Oid audit_log_relid()
 {
     Oid schema = get_namespace_oid("stratum", false);
-    layout->relid = get_relname_relid("audit_log", schema);
+    return get_relname_relid("audit_log", schema);
+}
+
+void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool through_citus)
+{
+    Oid schema = get_namespace_oid("stratum", false);
+    layout->relid = OidIsValid(log_relid) ? log_relid : audit_log_relid();
+    layout->through_citus = through_citus;
     layout->sequence_relid = get_relname_relid("audit_log_id_seq", schema);
     if (!OidIsValid(layout->relid) || !OidIsValid(layout->sequence_relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -352,6 +416,10 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt)
 
 void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
 {
+    if (layout.through_citus) {
+        insert_through_citus(layout, values, nulls);
+        return;
+    }
     Level *level = current_level(layout.relid);
     values[field_id] = Int64GetDatum(next_log_id(layout));
     nulls[field_id] = false;

@@ -34,15 +34,21 @@ enum LogField : int {
 
 // Where stratum.audit_log keeps each field, looked up once per query.
 struct LogLayout {
-    Oid relid;                       // stratum.audit_log
+    Oid relid;                       // stratum.audit_log (or its shard on a Citus worker)
+    bool through_citus;              // the log is distributed and relid is not a shard of it
     Oid sequence_relid;              // stratum.audit_log_id_seq
     int64 id_block;                  // ids handed out per sequence call (its increment)
     TupleDesc tupdesc;               // a copy, in the query's memory
     AttrNumber attnum[field_count];  // 0 when a column is missing
 };
 
-// Fills layout (memory from mcxt) and locks the log for writing.
-void load_log_layout(LogLayout *layout, MemoryContext mcxt);
+// stratum.audit_log.
+Oid audit_log_relid();
+
+// Fills layout (memory from mcxt) and locks the log for writing. log_relid:
+// the relation entries go to (InvalidOid: stratum.audit_log); through_citus:
+// insert them through Citus instead (see audit_writer.cpp).
+void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool through_citus);
 
 // Appends one row; id is assigned here. values and nulls are indexed by
 // LogField; the datums are copied.

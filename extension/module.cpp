@@ -2,6 +2,7 @@
 #include "app_role_guard.hpp"
 #include "audit_visibility.hpp"
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "isolation.hpp"
 #include "tenant_context.hpp"
 #include "tenant_registry.hpp"
@@ -19,6 +20,7 @@ void _PG_init(void)
     stratum::install_statement_guard();
     stratum::register_audit_visibility_invalidation();
     stratum::install_app_role_guard();
+    stratum::citus::register_cache_invalidation();
     // After every stratum.* GUC is defined: a mistyped one is an error.
     MarkGUCPrefixReserved("stratum");
 }

@@ -11,6 +11,7 @@
 // value as current only when the stamp is the leader's current transaction,
 // so it sees exactly what the leader sees.
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "tenant_context.hpp"
 #include "tenant_registry.hpp"
 
@@ -164,6 +165,11 @@ bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource so
         GUC_check_errdetail("Only tenants with status 'active' can be set; "
                             "see stratum.tenants.");
         return false;
+    case TenantState::registry_missing:
+        GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+        GUC_check_errmsg("this Citus node has no copy of the tenant registry");
+        GUC_check_errhint("On the coordinator: SELECT stratum.sync_citus();");
+        return false;
     }
     return false;
 }
@@ -217,7 +223,10 @@ bool check_tenant_id(char **newval, void **extra, GucSource source)
             return keep(newval, extra, value, "", 0);
         TenantState state = IsTransactionState() ? lookup_tenant_state(&value.tenant)
                                                  : TenantState::no_registry;
-        if (state == TenantState::unknown || state == TenantState::inactive) {
+        if (state == TenantState::unknown || state == TenantState::inactive ||
+            state == TenantState::registry_missing) {
+            if (state == TenantState::registry_missing)
+                state = TenantState::unknown;
             value.refused = state;
             return keep(newval, extra, value, "", 0);
         }
@@ -367,11 +376,29 @@ int hex_value(char c)
     return -1;
 }
 
-// Sets a GUC for the rest of the current transaction, like SET LOCAL.
+// Sets a GUC for the rest of the current transaction, like SET LOCAL. With
+// Citus, as a SET LOCAL statement: Citus passes those on to every node the
+// transaction uses (when citus.propagate_set_commands is 'local', which is
+// set for the transaction too); a setting made from C it never sees. It does
+// so in a transaction block (BEGIN ... COMMIT) only: elsewhere the workers
+// get no tenant, and refuse the statement.
 void set_transaction_local(const char *name, const char *value)
 {
-    (void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-                             true, 0, false);
+    if (!citus::loaded()) {
+        (void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                                 true, 0, false);
+        return;
+    }
+    // Two statements: Citus sends each SET LOCAL's whole text on.
+    char *statement = psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value));
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SET LOCAL citus.propagate_set_commands = 'local'", false, 0) !=
+            SPI_OK_UTILITY ||
+        SPI_execute(statement, false, 0) != SPI_OK_UTILITY)
+        elog(ERROR, "stratum: could not set %s through Citus", name);
+    SPI_finish();
+    pfree(statement);
 }
 
 }  // namespace
@@ -515,6 +542,36 @@ STRATUM_FUNCTION(stratum_current_tenant_or_null)
     if (tenant == nullptr)
         PG_RETURN_NULL();
     return uuid_datum(tenant);
+}
+
+// stratum._on_citus_worker(): true on a Citus worker node (the DDL event
+// triggers leave the shells and shards Citus makes there to Citus).
+STRATUM_FUNCTION(stratum_on_citus_worker)
+{
+    PG_RETURN_BOOL(citus::is_worker());
+}
+
+// stratum._is_distributed(regclass): a Citus table (distributed, reference
+// or Citus local).
+STRATUM_FUNCTION(stratum_is_distributed)
+{
+    PG_RETURN_BOOL(citus::is_distributed(PG_GETARG_OID(0)));
+}
+
+// stratum._citus_table_kind(regclass): 'distributed', 'reference', 'local'
+// or NULL.
+STRATUM_FUNCTION(stratum_citus_table_kind)
+{
+    switch (citus::table_kind(PG_GETARG_OID(0))) {
+    case 'd':
+        PG_RETURN_TEXT_P(cstring_to_text("distributed"));
+    case 'r':
+        PG_RETURN_TEXT_P(cstring_to_text("reference"));
+    case 'l':
+        PG_RETURN_TEXT_P(cstring_to_text("local"));
+    default:
+        PG_RETURN_NULL();
+    }
 }
 
 // stratum._tenant_visible(uuid): the registry's row policy. A session

@@ -10,6 +10,7 @@
 // (session_replication_role = replica, a logical replication apply, a
 // restore) takes effect in every backend at its next lookup.
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "tenant_registry.hpp"
 
 namespace stratum {
@@ -62,14 +63,26 @@ void remember_active(const pg_uuid_t *tenant_id, const HeapTupleData &tuple)
     entry->xmin = HeapTupleHeaderGetRawXmin(tuple.t_data);
 }
 
-Oid tenants_relid()
+// The registry this node reads: stratum.tenants, or on a Citus worker the
+// local copy of stratum.tenant_registry (a reference table the coordinator
+// keeps in step with its stratum.tenants; see sql/parts/75_citus.sql).
+// *missing: a worker without that copy, which must refuse every tenant.
+Oid tenants_relid(bool *missing)
 {
+    *missing = false;
     if (OidIsValid(cached_tenants_relid))
         return cached_tenants_relid;
     Oid schema = get_namespace_oid("stratum", true);
     if (!OidIsValid(schema))
         return InvalidOid;
-    cached_tenants_relid = get_relname_relid("tenants", schema);
+    if (citus::is_worker()) {
+        Oid copy = get_relname_relid("tenant_registry", schema);
+        Oid shard = OidIsValid(copy) ? citus::reference_shard(copy) : InvalidOid;
+        *missing = !OidIsValid(shard);
+        cached_tenants_relid = shard;
+    } else {
+        cached_tenants_relid = get_relname_relid("tenants", schema);
+    }
     return cached_tenants_relid;
 }
 
@@ -140,7 +153,10 @@ void register_tenant_cache_invalidation()
 
 TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
 {
-    Oid relid = tenants_relid();
+    bool missing;
+    Oid relid = tenants_relid(&missing);
+    if (missing)
+        return TenantState::registry_missing;
     if (!OidIsValid(relid))
         return TenantState::no_registry;
 
@@ -149,7 +165,7 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
         cached_status_attnum = get_attnum(relid, "status");
         if (cached_status_attnum == InvalidAttrNumber ||
             TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != UUIDOID)
-            elog(ERROR, "stratum.tenants has lost its id or status column");
+            elog(ERROR, "the tenant registry has lost its id or status column");
     }
     // A fresh snapshot of its own: SET runs without one, a tenant created
     // earlier in this transaction must be found, and taking the

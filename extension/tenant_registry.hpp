@@ -11,6 +11,7 @@ enum class TenantState {
     unknown,
     active,
     inactive,  // suspended or archived: may not be set
+    registry_missing,  // a Citus worker without its copy of the registry
 };
 
 // Looks the tenant up (the per-backend cache of active tenants first, then the

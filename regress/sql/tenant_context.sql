@@ -139,7 +139,13 @@ SELECT stratum.set_actor($$Robert'); DROP TABLE students;--$$);
 SELECT stratum.current_actor();
 COMMIT;
 
--- Nothing in schema stratum is open to PUBLIC.
+-- Nothing in schema stratum is open to PUBLIC: a role grant_app_role has not
+-- registered cannot reach the schema. (Only the context functions may be
+-- run by any role: they guard nothing, since any role may SET
+-- stratum.tenant_id, and policies run them as the reading role.)
 SET ROLE regress_app;
-SELECT stratum.current_tenant_or_null();
+SELECT stratum.current_tenant_or_null() IS NULL AS context_functions_open;
+SELECT stratum.create_tenant('by-public', 'x');
+SELECT stratum.suspend_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+SELECT count(*) FROM stratum.tenants;
 RESET ROLE;

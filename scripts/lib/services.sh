@@ -336,3 +336,35 @@ pgaf_stop() {
   kill -KILL "$(cat "$dir.pid")" 2>/dev/null || true
   as_server_user "$PG_BINDIR/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null 2>&1 || true
 }
+
+# --- Citus (tests and bench, when Citus is installed) ---------------------------
+# citus_available: Citus is installed for the PostgreSQL in use. The project
+# never builds or ships Citus; its tests run when it is there and say they
+# were skipped otherwise.
+citus_available() {
+  [[ -f $PG_PKGLIBDIR/citus.so && -f $PG_SHAREDIR/extension/citus.control ]]
+}
+
+# citus_start DBNAME: a coordinator and two workers (clusters citus_coordinator,
+# citus_worker1, citus_worker2 on 127.0.0.1), each with citus and stratum
+# preloaded and both extensions created in DBNAME, the workers added to the
+# coordinator; sets CITUS_COORDINATOR_PORT/DIR and CITUS_WORKER{1,2}_PORT/DIR.
+citus_start() {
+  local db=$1 name port
+  for name in citus_coordinator citus_worker1 citus_worker2; do
+    # citus comes first in shared_preload_libraries; two-phase commit carries
+    # its distributed writes; the nodes trust each other on loopback.
+    pg_start "$name" "shared_preload_libraries = 'citus,stratum'" \
+      "max_prepared_transactions = 100" "citus.node_conninfo = 'sslmode=disable'" || return 1
+    port=${name^^}_PORT
+    psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!port}" -U postgres -d postgres \
+      -c "CREATE DATABASE $db" >/dev/null || return 1
+    psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "${!port}" -U postgres -d "$db" \
+      -c "CREATE EXTENSION citus" >/dev/null || return 1
+  done
+  psql -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CITUS_COORDINATOR_PORT" -U postgres -d "$db" >/dev/null <<SQL || return 1
+SELECT citus_set_coordinator_host('127.0.0.1', $CITUS_COORDINATOR_PORT);
+SELECT citus_add_node('127.0.0.1', $CITUS_WORKER1_PORT);
+SELECT citus_add_node('127.0.0.1', $CITUS_WORKER2_PORT);
+SQL
+}

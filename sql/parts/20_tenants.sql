@@ -1,4 +1,39 @@
--- The tenant registry and the timestamps helper it uses itself.
+-- The tenant registry and the timestamps helper it uses itself; and the few
+-- facts about Citus that the other parts ask (sql/parts/75_citus.sql).
+
+-- Citus is installed in this database.
+CREATE FUNCTION stratum._citus_present() RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') $$;
+
+-- This node is a Citus worker: the DDL event triggers leave the shells and
+-- shards Citus makes there to Citus, which brings each table's policies and
+-- triggers along.
+CREATE FUNCTION stratum._on_citus_worker() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_on_citus_worker'
+    LANGUAGE C STABLE;
+
+-- rel is a Citus table (distributed, reference or local in Citus's metadata).
+CREATE FUNCTION stratum._is_distributed(rel regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_is_distributed'
+    LANGUAGE C STABLE STRICT;
+
+-- 'distributed', 'reference', 'local' (a Citus local table) or NULL.
+CREATE FUNCTION stratum._citus_table_kind(rel regclass) RETURNS text
+    AS 'MODULE_PATHNAME', 'stratum_citus_table_kind'
+    LANGUAGE C STABLE STRICT;
+
+-- Citus refuses triggers on distributed tables unless told
+-- (citus.enable_unsafe_triggers); stratum's helpers tell it, for the rest of
+-- the transaction, before they create theirs.
+CREATE FUNCTION stratum._allow_citus_triggers() RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF stratum._citus_present() THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
+END
+$$;
 
 CREATE FUNCTION stratum.maintain_timestamps() RETURNS trigger
     AS 'MODULE_PATHNAME', 'stratum_maintain_timestamps'
@@ -65,6 +100,7 @@ BEGIN
     PERFORM stratum._ensure_column(rel, 'updated_at', 'timestamptz', 'now()');
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_timestamps'
                                               AND NOT tgisinternal) THEN
+        PERFORM stratum._allow_citus_triggers();
         EXECUTE format('CREATE TRIGGER stratum_timestamps BEFORE UPDATE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION stratum.maintain_timestamps()', rel);
     END IF;

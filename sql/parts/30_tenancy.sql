@@ -23,6 +23,28 @@ CREATE FUNCTION stratum._isolation_expression() RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT 'tenant_id = ( SELECT stratum.current_tenant_or_null() AS current_tenant_or_null)' $$;
 
+-- The same test for Citus: one PERMISSIVE policy, without a sub-select.
+-- Citus refuses sub-selects in the policies of distributed tables, and
+-- recreates every policy on the shards as PERMISSIVE, so the
+-- RESTRICTIVE + "true" pair would open every row there. In a database with
+-- Citus every tenant table gets this form, distributed yet or not. The
+-- function is STABLE: an index scan evaluates it once, as its key.
+CREATE FUNCTION stratum._isolation_expression_citus() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT 'tenant_id = stratum.current_tenant_or_null()' $$;
+
+-- The isolation policy's USING expression for rel: on the audit log in the
+-- Citus form it also holds the column rule (the log's only policy there).
+CREATE FUNCTION stratum._isolation_using(rel regclass) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE
+        WHEN NOT stratum._citus_present() THEN stratum._isolation_expression()
+        WHEN rel IN (SELECT relid FROM pg_partition_tree('stratum.audit_log'))
+            THEN stratum._isolation_expression_citus()
+                 || ' AND stratum._audit_entry_readable(table_oid, old_row, new_row)'
+        ELSE stratum._isolation_expression_citus() END
+$$;
+
 -- True when rel carries stratum's isolation policy.
 CREATE FUNCTION stratum._has_isolation_policy(rel regclass) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -49,10 +71,11 @@ BEGIN
 END
 $$;
 
--- RLS on one relation (no recursion): ENABLE, FORCE, and the two policies.
+-- RLS on one relation (no recursion): ENABLE, FORCE, and the policies.
 -- stratum_tenant_isolation is RESTRICTIVE so that no permissive policy added
 -- later can widen a tenant's view; stratum_tenant_access is the permissive
--- policy that RLS needs before any row is visible at all.
+-- policy that RLS needs before any row is visible at all. With Citus, one
+-- permissive policy instead (see _isolation_expression_citus).
 CREATE FUNCTION stratum._apply_rls(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -60,11 +83,17 @@ BEGIN
     -- policies come before ALTER TABLE so that stratum_partition_tenancy,
     -- which that ALTER fires, finds the relation done.
     PERFORM stratum._drop_isolation_policies(rel);
-    EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS RESTRICTIVE FOR ALL '
-                   'USING (%s) WITH CHECK (%s)',
-                   rel, stratum._isolation_expression(), stratum._isolation_expression());
-    EXECUTE format('CREATE POLICY stratum_tenant_access ON %s AS PERMISSIVE FOR ALL '
-                   'USING (true) WITH CHECK (true)', rel);
+    IF stratum._citus_present() THEN
+        EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS PERMISSIVE FOR ALL '
+                       'USING (%s) WITH CHECK (%s)',
+                       rel, stratum._isolation_using(rel), stratum._isolation_expression_citus());
+    ELSE
+        EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS RESTRICTIVE FOR ALL '
+                       'USING (%s) WITH CHECK (%s)',
+                       rel, stratum._isolation_expression(), stratum._isolation_expression());
+        EXECUTE format('CREATE POLICY stratum_tenant_access ON %s AS PERMISSIVE FOR ALL '
+                       'USING (true) WITH CHECK (true)', rel);
+    END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
 END
@@ -134,9 +163,17 @@ BEGIN
         RAISE EXCEPTION 'column %.tenant_id has type %, expected uuid', rel, tenant_column.atttypid::regtype
             USING ERRCODE = 'datatype_mismatch';
     END IF;
-    EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant_id SET DEFAULT stratum.current_tenant()', rel);
-    IF NOT coalesce(tenant_column.attnotnull, false) THEN
-        EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant_id SET NOT NULL', rel);
+    IF NOT stratum._is_distributed(rel) THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant_id SET DEFAULT stratum.current_tenant()', rel);
+        IF NOT coalesce(tenant_column.attnotnull, false) THEN
+            EXECUTE format('ALTER TABLE %s ALTER COLUMN tenant_id SET NOT NULL', rel);
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                       WHERE d.adrelid = rel AND a.attname = 'tenant_id'
+                         AND pg_get_expr(d.adbin, d.adrelid) = 'stratum.current_tenant()') THEN
+        -- Citus lets no ALTER TABLE touch the distribution column.
+        RAISE NOTICE 'tenant_id of distributed table % keeps its default', rel
+            USING HINT = 'INSERTs must name tenant_id (the policy still checks it); stratum.distribute_table() sets the default before distributing.';
     END IF;
 
     SELECT attnum INTO tenant_attnum FROM pg_attribute
@@ -153,6 +190,7 @@ BEGIN
 
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_tenant_guard'
                                               AND NOT tgisinternal) THEN
+        PERFORM stratum._allow_citus_triggers();
         EXECUTE format('CREATE TRIGGER stratum_tenant_guard BEFORE UPDATE OF tenant_id ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION stratum.tenant_guard()', rel);
     END IF;
@@ -198,6 +236,9 @@ DECLARE
     command record;
     part regclass;
 BEGIN
+    IF stratum._on_citus_worker() THEN
+        RETURN;
+    END IF;
     FOR command IN SELECT DISTINCT c.oid FROM pg_event_trigger_ddl_commands() d
                      JOIN pg_class c ON c.oid = d.objid
                     WHERE d.classid = 'pg_class'::regclass

@@ -77,8 +77,6 @@ END
 $$;
 SELECT stratum._audit_partition_indexes('stratum.audit_log_default');
 
-SELECT stratum._apply_rls(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
-
 -- The column policy: an entry holding a column its reader may not SELECT on
 -- the audited table is not shown to that reader (extension/audit_visibility.cpp).
 CREATE FUNCTION stratum._audit_entry_readable(table_oid oid, old_row jsonb, new_row jsonb)
@@ -88,10 +86,14 @@ CREATE FUNCTION stratum._audit_entry_readable(table_oid oid, old_row jsonb, new_
 COMMENT ON FUNCTION stratum._audit_entry_readable(oid, jsonb, jsonb) IS
     'Internal: the audit log''s column policy (may the reader read every column the entry holds?)';
 
+SELECT stratum._apply_rls(part) FROM stratum._relation_tree('stratum.audit_log') AS part;
+
+
 CREATE FUNCTION stratum._audit_column_policy(part regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = part AND polname = 'stratum_audit_columns') THEN
+    -- (With Citus the rule is part of the isolation policy: see _isolation_using.)
+    IF NOT stratum._citus_present() AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = part AND polname = 'stratum_audit_columns') THEN
         EXECUTE format('CREATE POLICY stratum_audit_columns ON %s AS RESTRICTIVE FOR SELECT '
                        'USING (stratum._audit_entry_readable(table_oid, old_row, new_row))', part);
     END IF;
@@ -127,6 +129,7 @@ CREATE FUNCTION stratum._guard_audit_partition(part regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'stratum_append_only') THEN
+        PERFORM stratum._allow_citus_triggers();
         EXECUTE format('CREATE TRIGGER stratum_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON %s '
                        'FOR EACH STATEMENT EXECUTE FUNCTION stratum._audit_log_append_only()', part);
     END IF;
@@ -214,6 +217,7 @@ $$;
 CREATE FUNCTION stratum._audit_statement_triggers(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    PERFORM stratum._allow_citus_triggers();
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_audit_flush') THEN
         EXECUTE format('CREATE TRIGGER stratum_audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s '
                        'FOR EACH STATEMENT EXECUTE FUNCTION stratum.audit_flush()', rel);
@@ -247,6 +251,7 @@ BEGIN
     END IF;
     SELECT coalesce(string_agg(quote_literal(c), ', ' ORDER BY n), '') INTO arguments
       FROM unnest(wanted) WITH ORDINALITY AS w(c, n);
+    PERFORM stratum._allow_citus_triggers();
     EXECUTE format('CREATE OR REPLACE TRIGGER stratum_audit AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION stratum.audit_row(%s)', rel, arguments);
     IF NOT enable AND enabled IS NOT NULL AND enabled <> 'O' THEN
@@ -285,6 +290,13 @@ BEGIN
     IF (SELECT relnamespace FROM pg_class WHERE oid = rel) = 'stratum'::regnamespace THEN
         RAISE EXCEPTION '% belongs to stratum itself and cannot be audited', rel
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- A reference table's trigger fires on every node's copy: each change
+    -- would be recorded once per node.
+    IF stratum._citus_table_kind(rel) = 'reference' THEN
+        RAISE EXCEPTION '% is a Citus reference table and cannot be audited', rel
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Audit distributed tenant tables (stratum.distribute_table) and tables of the coordinator.';
     END IF;
     IF exclude_columns IS NULL OR array_position(exclude_columns, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'exclude_columns must not be NULL or contain NULL'
@@ -384,16 +396,33 @@ BEGIN
     IF rel IS NULL OR pk IS NULL THEN
         RAISE EXCEPTION 'table and key must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    SELECT array_agg(a.attname) INTO key_columns FROM pg_index i
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = rel AND i.indisprimary;
     IF jsonb_typeof(pk) <> 'object' THEN
-        SELECT array_agg(a.attname) INTO key_columns FROM pg_index i
-          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-         WHERE i.indrelid = rel AND i.indisprimary;
-        IF coalesce(array_length(key_columns, 1), 0) <> 1 THEN
+        -- tenant_id in the key is the caller's tenant (see below).
+        IF coalesce(cardinality(array_remove(key_columns, 'tenant_id')), 0) <> 1 THEN
             RAISE EXCEPTION 'the primary key of % does not have exactly one column', rel
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Pass the key as a jsonb object, e.g. ''{"tenant_id": "...", "id": 1}''.';
         END IF;
-        key := jsonb_build_object(key_columns[1], pk);
+        key := jsonb_build_object((array_remove(key_columns, 'tenant_id'))[1], pk);
+    END IF;
+    -- A key led by tenant_id (as distribute_table makes them) is completed
+    -- with the caller's tenant: a row is asked for by its own id.
+    IF 'tenant_id' = ANY (key_columns) AND NOT key ? 'tenant_id' THEN
+        key := key || jsonb_build_object('tenant_id', stratum.current_tenant_or_null());
+    END IF;
+    -- With the log distributed by Citus, entries written on a worker carry
+    -- that node's oid for the table: the name finds them all.
+    IF stratum._is_distributed('stratum.audit_log') THEN
+        RETURN QUERY
+            SELECT * FROM stratum.audit_log l
+             WHERE l.table_schema = (SELECT nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid WHERE c.oid = rel)
+               AND l.table_name = (SELECT relname FROM pg_class WHERE oid = rel)
+               AND l.row_key = key
+             ORDER BY l.logged_at, l.id;
+        RETURN;
     END IF;
     RETURN QUERY
         SELECT * FROM stratum.audit_log l
@@ -529,6 +558,9 @@ DECLARE
     vanished text[];
     renamed_to text;
 BEGIN
+    IF stratum._on_citus_worker() THEN
+        RETURN;
+    END IF;
     FOR command IN SELECT d.objid, max(d.objsubid) AS objsubid FROM pg_event_trigger_ddl_commands() d
                     WHERE d.classid = 'pg_class'::regclass
                       AND (SELECT relkind FROM pg_class WHERE oid = d.objid) IN ('r', 'p')
@@ -567,6 +599,9 @@ CREATE EVENT TRIGGER stratum_audit_ddl ON ddl_command_end
 CREATE FUNCTION stratum._audit_on_privileges_changed() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF stratum._on_citus_worker() THEN
+        RETURN;
+    END IF;
     PERFORM stratum._audit_withhold_all();
 END
 $$;

@@ -169,6 +169,7 @@ BEGIN
     INSERT INTO stratum.app_roles (role_name) VALUES (grant_app_role.role_name)
         ON CONFLICT DO NOTHING;
     PERFORM stratum._audit_withhold_all();
+    PERFORM stratum._citus_sync_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION stratum.grant_app_role(name) IS
@@ -194,6 +195,7 @@ BEGIN
     EXECUTE format('REVOKE USAGE ON SCHEMA stratum FROM %I', role_name);
     DELETE FROM stratum.app_roles WHERE app_roles.role_name = revoke_app_role.role_name;
     PERFORM stratum._audit_withhold_all();
+    PERFORM stratum._citus_sync_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION stratum.revoke_app_role(name) IS 'Undoes grant_app_role';
@@ -238,6 +240,7 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA stratum TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA stratum TO %I', role_name);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA stratum TO %I', role_name);
+    PERFORM stratum._citus_sync_grants(role_name);
 END
 $$;
 COMMENT ON FUNCTION stratum.grant_migrator_role(name) IS
