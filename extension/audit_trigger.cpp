@@ -289,12 +289,15 @@ STRATUM_FUNCTION(stratum_audit_truncate)
                  errhint("Install it with stratum.enable_audit(table).")));
 
     Relation rel = trigdata->tg_relation;
-    // A distributed table's TRUNCATE is recorded once, where it was issued,
-    // not once per shard.
+    // Citus: a distributed table's TRUNCATE is not recorded. Its shards
+    // hold no one tenant's rows to file it under, and an entry routed
+    // through Citus as the log's owner would touch shards the truncating
+    // role just touched, which Citus refuses (docs/scale-out.md).
     int64 shardid;
     Oid logical;
-    if (citus::loaded() && citus::is_worker() &&
-        citus::shard_of(RelationGetRelid(rel), &shardid, &logical))
+    if (citus::loaded() &&
+        (citus::table_kind(RelationGetRelid(rel)) == 'd' ||
+         (citus::is_worker() && citus::shard_of(RelationGetRelid(rel), &shardid, &logical))))
         return PointerGetDatum(nullptr);
     MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
     TriggerCache *cache = trigger_cache(fcinfo, rel);

@@ -27,32 +27,52 @@ bool applies_rls(Oid relid, Oid check_as_user)
     return check_enable_rls(relid, check_as_user, true) == RLS_ENABLED;
 }
 
-// Only reached when no tenant is in force, so it may take its time: one
-// relcache lookup per relation of the statement.
-void refuse_isolated_relations(STRATUM_CHECK_PERMS_PARAMS)
+bool is_isolated(Oid relid)
 {
-    pg::for_each_checked_relation(STRATUM_CHECK_PERMS_ARGS, [](Oid relid, Oid check_as_user) {
-        Relation rel = RelationIdGetRelation(relid);
-        if (rel == nullptr)
-            return true;
-        bool isolated = has_isolation_policy(rel);
-        RelationClose(rel);
-        if (isolated && applies_rls(relid, check_as_user)) {
-            const char *name = get_rel_name(relid);
-            raise_no_tenant(name != nullptr ? quote_identifier(name) : "?");
+    Relation rel = RelationIdGetRelation(relid);
+    if (rel == nullptr)
+        return false;
+    bool isolated = has_isolation_policy(rel);
+    RelationClose(rel);
+    return isolated;
+}
+
+// The first tenant-isolated relation of the statement that row level
+// security applies to, or InvalidOid. Only asked when no tenant is in force
+// (or for a foreign key check), so it may take its time: one relcache lookup
+// per relation of the statement.
+Oid isolated_relation(STRATUM_CHECK_PERMS_PARAMS)
+{
+    Oid found = InvalidOid;
+    pg::for_each_checked_relation(STRATUM_CHECK_PERMS_ARGS, [&found](Oid relid, Oid check_as_user) {
+        if (is_isolated(relid) && applies_rls(relid, check_as_user)) {
+            found = relid;
+            return false;
         }
         return true;
     });
+    return found;
 }
 
 bool check_statement(STRATUM_CHECK_PERMS_PARAMS)
 {
     if (previous_check_perms != nullptr && !previous_check_perms(STRATUM_CHECK_PERMS_ARGS))
         return false;
-    // Checks that only ask (foreign key validation does) fall back to
-    // row-by-row checks when refused; they are never refused here.
-    if (ereport_on_violation && tenant_of_transaction() == nullptr)
-        refuse_isolated_relations(STRATUM_CHECK_PERMS_ARGS);
+    if (!ereport_on_violation) {
+        // Only the validation of a new foreign key asks without raising,
+        // before it reads both tables in one query as their owner. Under
+        // forced row level security that query would see some rows only
+        // (or be refused below); told no, PostgreSQL checks the rows one by
+        // one through the foreign key's triggers instead, which see them all.
+        return !OidIsValid(isolated_relation(STRATUM_CHECK_PERMS_ARGS));
+    }
+    if (tenant_of_transaction() == nullptr) {
+        Oid relid = isolated_relation(STRATUM_CHECK_PERMS_ARGS);
+        if (OidIsValid(relid)) {
+            const char *name = get_rel_name(relid);
+            raise_no_tenant(name != nullptr ? quote_identifier(name) : "?");
+        }
+    }
     return true;
 }
 

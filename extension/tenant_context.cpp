@@ -558,6 +558,23 @@ STRATUM_FUNCTION(stratum_is_distributed)
     PG_RETURN_BOOL(citus::is_distributed(PG_GETARG_OID(0)));
 }
 
+// stratum._citus_registry_here(): this node holds its own copy of the
+// tenant registry (what set_tenant reads on a worker).
+STRATUM_FUNCTION(stratum_citus_registry_here)
+{
+    Oid schema = get_namespace_oid("stratum", true);
+    Oid copy = OidIsValid(schema) ? get_relname_relid("tenant_registry", schema) : InvalidOid;
+    PG_RETURN_BOOL(OidIsValid(copy) && OidIsValid(citus::reference_shard(copy)));
+}
+
+// stratum._citus_shard(regclass): a shard of a Citus table, on this node.
+STRATUM_FUNCTION(stratum_citus_shard)
+{
+    int64 shardid;
+    Oid logical;
+    PG_RETURN_BOOL(citus::shard_of(PG_GETARG_OID(0), &shardid, &logical));
+}
+
 // stratum._citus_table_kind(regclass): 'distributed', 'reference', 'local'
 // or NULL.
 STRATUM_FUNCTION(stratum_citus_table_kind)

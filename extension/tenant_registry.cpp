@@ -124,7 +124,7 @@ TenantState scan_registry(Relation rel, const pg_uuid_t *tenant_id, Snapshot sna
 {
     Oid pkey = pg::primary_key_index(rel);
     if (!OidIsValid(pkey))
-        elog(ERROR, "stratum.tenants has lost its primary key");
+        elog(ERROR, "the tenant registry has lost its primary key");
 
     ScanKeyData key;
     ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(tenant_id));

@@ -10,8 +10,10 @@ make -s -j"$(nproc)" all
 make -s check-version
 
 # The extension's suites, with and without shared_preload_libraries, on
-# Debian's PostgreSQL and on every /opt/pg*/bin/pg_config found.
+# Debian's PostgreSQL and on every /opt/pg*/bin/pg_config found; then on a
+# Citus cluster when Citus is installed (skipped, by name, otherwise).
 scripts/regress.sh
+scripts/citus_test.sh
 
 source scripts/lib/services.sh
 services_init

@@ -144,3 +144,24 @@ SELECT count(*) AS superuser_sees FROM orc_accounts;
 DROP VIEW orc_invoker, orc_definer;
 DROP FUNCTION orc_sql(text), orc_plpgsql(text);
 DROP TABLE orc_accounts, orc_parted;
+
+-- A foreign key added between tenant tables is checked over every tenant's
+-- rows, by the owner under forced row level security: PostgreSQL's one-query
+-- check would see no rows at all without a tenant (or one tenant's with
+-- one), so the guard tells it no and the rows are checked one by one
+-- through the key's triggers, which see them all.
+SET ROLE regress_owner;
+CREATE TABLE fk_parents (id int, tenant_id uuid NOT NULL, PRIMARY KEY (tenant_id, id));
+CREATE TABLE fk_children (id int, parent_id int, tenant_id uuid NOT NULL);
+SELECT stratum.enable_tenancy('fk_parents'), stratum.enable_tenancy('fk_children');
+RESET ROLE;
+INSERT INTO fk_parents VALUES (1, :a), (2, :b);
+INSERT INTO fk_children VALUES (10, 1, :a), (20, 2, :b), (21, 1, :b);  -- 21: Globex pointing at Acme's parent
+SET ROLE regress_owner;
+ALTER TABLE fk_children ADD FOREIGN KEY (tenant_id, parent_id) REFERENCES fk_parents (tenant_id, id);
+RESET ROLE;
+DELETE FROM fk_children WHERE id = 21;
+SET ROLE regress_owner;
+ALTER TABLE fk_children ADD FOREIGN KEY (tenant_id, parent_id) REFERENCES fk_parents (tenant_id, id);
+RESET ROLE;
+DROP TABLE fk_children, fk_parents;

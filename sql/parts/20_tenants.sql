@@ -18,6 +18,16 @@ CREATE FUNCTION stratum._is_distributed(rel regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'stratum_is_distributed'
     LANGUAGE C STABLE STRICT;
 
+-- This node holds a copy of stratum.tenant_registry (Citus workers read it).
+CREATE FUNCTION stratum._citus_registry_here() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_citus_registry_here'
+    LANGUAGE C STABLE;
+
+-- rel is a shard (on this node) of a Citus table.
+CREATE FUNCTION stratum._citus_shard(rel regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_citus_shard'
+    LANGUAGE C STABLE STRICT;
+
 -- 'distributed', 'reference', 'local' (a Citus local table) or NULL.
 CREATE FUNCTION stratum._citus_table_kind(rel regclass) RETURNS text
     AS 'MODULE_PATHNAME', 'stratum_citus_table_kind'

@@ -45,6 +45,33 @@ CREATE FUNCTION stratum._generated_key_kind(rel oid, col smallint) RETURNS text
      WHERE a.attrelid = rel AND a.attnum = col
 $$;
 
+-- An expression's text without parentheses and spaces, to compare two
+-- spellings of the same policy.
+CREATE FUNCTION stratum._bare(expression text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT regexp_replace(expression, '[() ]', '', 'g') $$;
+
+-- Citus: how many shards of a distributed tenant table lack forced row
+-- level security or stratum's policy alone (as Citus copies them there).
+CREATE FUNCTION stratum._citus_shard_check(rel regclass, OUT bad bigint, OUT total bigint)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format($q$
+        SELECT count(*) FILTER (WHERE NOT success OR result <> 't'), count(*)
+          FROM run_command_on_shards(%L, $cmd$
+            SELECT c.relrowsecurity AND c.relforcerowsecurity
+               AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid
+                              AND p.polname = 'stratum_tenant_isolation' AND p.polpermissive
+                              AND regexp_replace(pg_get_expr(p.polqual, p.polrelid), '[() ]', '', 'g')
+                                  = %L)
+               AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
+                                  AND p.polname <> 'stratum_tenant_isolation')
+              FROM pg_class c WHERE c.oid = '%%1$s'::regclass$cmd$)$q$,
+        rel, stratum._bare(stratum._isolation_using(rel)))
+    INTO bad, total;
+END
+$$;
+
 CREATE FUNCTION stratum.isolation_report()
     RETURNS TABLE (relation regclass, kind text, tenant_column boolean, rls_enabled boolean,
                    rls_forced boolean, isolation_policy boolean, tenant_index boolean,
@@ -61,6 +88,9 @@ DECLARE
     bypasses boolean;
     key_kind text;
     risk record;
+    citus boolean := stratum._citus_present();
+    distributed boolean;
+    shard_state record;
 BEGIN
     FOR rel IN
         SELECT c.oid, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relispartition,
@@ -79,12 +109,23 @@ BEGIN
         tenant_column := tenant_attnum IS NOT NULL;
         rls_enabled := rel.relrowsecurity;
         rls_forced := rel.relforcerowsecurity;
+        -- stratum's policy in one of its two forms: RESTRICTIVE (with
+        -- stratum_tenant_access), or, where Citus is installed, the one
+        -- PERMISSIVE policy (compared without parentheses and spaces, which
+        -- the server adds as it pleases).
         isolation_policy := EXISTS (
             SELECT 1 FROM pg_policy p
              WHERE p.polrelid = rel.oid AND p.polname = 'stratum_tenant_isolation'
-               AND NOT p.polpermissive AND p.polcmd = '*' AND p.polroles = '{0}'
-               AND pg_get_expr(p.polqual, p.polrelid) = expected
-               AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = expected));
+               AND p.polcmd = '*' AND p.polroles = '{0}'
+               AND CASE WHEN p.polpermissive THEN
+                        citus
+                        AND stratum._bare(pg_get_expr(p.polqual, p.polrelid)) = stratum._bare(stratum._isolation_using(rel.oid))
+                        AND stratum._bare(pg_get_expr(p.polwithcheck, p.polrelid)) = stratum._bare(stratum._isolation_expression_citus())
+                   ELSE
+                        pg_get_expr(p.polqual, p.polrelid) = expected
+                        AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = expected)
+                   END);
+        distributed := citus AND stratum._citus_table_kind(rel.oid) = 'distributed';
         -- A partitioned table is indexed when it has such an index itself or
         -- every one of its partitions has.
         tenant_index := EXISTS (SELECT 1 FROM pg_index i
@@ -148,12 +189,28 @@ BEGIN
                         problems := problems || 'warning: no stratum_tenant_guard, so roles bypassing row level security can move rows between tenants'::text;
                     END IF;
                     IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel.oid AND polpermissive
-                                                         AND polname <> 'stratum_tenant_access') THEN
-                        problems := problems || 'note: other permissive policies cannot widen stratum_tenant_isolation; write narrowing policies AS RESTRICTIVE'::text;
+                                                         AND polname NOT IN ('stratum_tenant_access', 'stratum_tenant_isolation')) THEN
+                        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel.oid AND polpermissive
+                                                             AND polname = 'stratum_tenant_isolation') THEN
+                            problems := problems || 'leak: another permissive policy widens stratum_tenant_isolation (permissive policies are OR''ed): make it AS RESTRICTIVE'::text;
+                        ELSE
+                            problems := problems || 'note: other permissive policies cannot widen stratum_tenant_isolation; write narrowing policies AS RESTRICTIVE'::text;
+                        END IF;
                     END IF;
                 END IF;
                 IF NOT audited AND NOT internal THEN
                     problems := problems || 'note: changes are not audited'::text;
+                END IF;
+            END IF;
+
+            IF distributed AND tenant_column THEN
+                IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel.oid AND NOT polpermissive) THEN
+                    problems := problems || 'leak: Citus makes every policy PERMISSIVE on the shards, so stratum_tenant_access opens every row there (run stratum.enable_tenancy)'::text;
+                END IF;
+                SELECT * INTO shard_state FROM stratum._citus_shard_check(rel.oid);
+                IF shard_state.bad > 0 THEN
+                    problems := problems || format('leak: %s of %s shards lack forced row level security or stratum''s policy alone (run stratum.enable_tenancy)',
+                                                   shard_state.bad, shard_state.total);
                 END IF;
             END IF;
 
@@ -221,6 +278,56 @@ END
 $$;
 COMMENT ON FUNCTION stratum.isolation_report() IS
     'One row per user table and view, then per application role and setting: isolation checks, problems (leak/warning/note, with remedies) and a verdict (ok, warning, leak, shared)';
+
+-- Citus: each node's registry copy and grants against the coordinator's.
+CREATE FUNCTION stratum._citus_node_risks()
+    RETURNS TABLE (subject text, verdict text, problem text, remedy text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    node record;
+    registry text;
+    grants text;
+BEGIN
+    SELECT md5(coalesce(string_agg(format('%s/%s', id, status), ',' ORDER BY id), '')) INTO registry
+      FROM stratum.tenants;
+    SELECT md5(coalesce(string_agg(g, ';' ORDER BY g), '')) INTO grants FROM stratum._grant_statements() g;
+    FOR node IN EXECUTE $q$
+        SELECT nodename || ':' || nodeport AS node, success, result
+          FROM run_command_on_workers($cmd$
+            SELECT coalesce((SELECT extversion FROM pg_extension WHERE extname = 'stratum'), '-') || ' '
+                || CASE WHEN NOT stratum._citus_registry_here() THEN '-'
+                        ELSE (SELECT md5(coalesce(string_agg(format('%s/%s', id, status), ',' ORDER BY id), ''))
+                                FROM stratum.tenant_registry) END || ' '
+                || (SELECT md5(coalesce(string_agg(g, ';' ORDER BY g), '')) FROM stratum._grant_statements() g)
+          $cmd$)$q$ LOOP
+        subject := node.node;
+        IF NOT node.success OR split_part(node.result, ' ', 1) = '-' THEN
+            verdict := 'leak';
+            problem := 'the node has no stratum (or cannot be asked): its shards are checked by nothing of stratum''s';
+            remedy := 'CREATE EXTENSION stratum there (Citus does when it adds a node), then SELECT stratum.sync_citus()';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF split_part(node.result, ' ', 2) = '-' THEN
+            verdict := 'warning';
+            problem := 'the node has no copy of the tenant registry yet: no tenant can be set there, so its queries fail';
+            remedy := 'SELECT stratum.sync_citus()';
+            RETURN NEXT;
+        ELSIF split_part(node.result, ' ', 2) IS DISTINCT FROM registry THEN
+            verdict := 'leak';
+            problem := 'the node''s copy of the tenant registry differs from stratum.tenants: a suspended tenant may still be set there';
+            remedy := 'SELECT stratum.sync_citus()';
+            RETURN NEXT;
+        END IF;
+        IF split_part(node.result, ' ', 3) IS DISTINCT FROM grants THEN
+            verdict := 'warning';
+            problem := 'stratum''s grants on the node differ from the coordinator''s';
+            remedy := 'SELECT stratum.sync_citus()';
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+$$;
 
 -- The roles and settings side of the report: one row per problem, with its
 -- remedy. For every application role registered with grant_app_role, the
@@ -303,6 +410,20 @@ BEGIN
             END LOOP;
         END LOOP;
     END LOOP;
+
+    -- Citus: every node validates tenants against its copy of the registry
+    -- and needs stratum's grants, which Citus does not carry.
+    IF stratum._citus_present() AND NOT stratum._on_citus_worker()
+       AND to_regclass('stratum.tenant_registry') IS NOT NULL THEN
+        FOR risk IN SELECT * FROM stratum._citus_node_risks() LOOP
+            kind := 'node';
+            subject := risk.subject;
+            verdict := risk.verdict;
+            problem := risk.problem;
+            remedy := risk.remedy;
+            RETURN NEXT;
+        END LOOP;
+    END IF;
 
     kind := 'setting';
     IF current_setting('lo_compat_privileges')::boolean THEN

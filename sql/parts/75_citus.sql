@@ -60,6 +60,9 @@ BEGIN
             'Citus: the copy of stratum.tenants on every node (a reference table), kept in step by the coordinator';
         PERFORM create_reference_table('stratum.tenant_registry');
     END IF;
+    -- Nodes added since get their copy (before it changes: Citus copies no
+    -- reference table in a transaction that wrote one).
+    PERFORM replicate_reference_tables('block_writes');
     -- Copied whole (Citus joins no local table with a reference table).
     DELETE FROM stratum.tenant_registry;
     INSERT INTO stratum.tenant_registry (id, slug, name, status, schema_name, created_at, updated_at)
@@ -74,8 +77,6 @@ BEGIN
         ALTER TABLE stratum.tenants ENABLE ALWAYS TRIGGER stratum_tenants_replicate;
         ALTER TABLE stratum.tenants ENABLE ALWAYS TRIGGER stratum_tenants_replicate_truncate;
     END IF;
-    -- Nodes added since get their copy.
-    PERFORM replicate_reference_tables();
 
     -- 2. The audit log, distributed by tenant and colocated with the tenant
     -- tables: a worker writes a row's entries next to the row. A
@@ -230,6 +231,7 @@ CREATE FUNCTION stratum._grant_statements(role_name name DEFAULT NULL) RETURNS S
       FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.relnamespace = 'stratum'::regnamespace AND c.relkind IN ('r', 'p')
        AND a.grantee <> c.relowner AND NOT stratum._is_distributed(c.oid)
+       AND NOT stratum._citus_shard(c.oid)
        AND (role_name IS NULL OR r.rolname = role_name)
 $$;
 
@@ -263,7 +265,7 @@ BEGIN
         SELECT 1, format('REVOKE ALL ON TABLE %s FROM %I', c.oid::regclass, r)
           FROM unnest(roles) r, pg_class c
          WHERE c.relnamespace = 'stratum'::regnamespace AND c.relkind IN ('r', 'p')
-           AND NOT stratum._is_distributed(c.oid)
+           AND NOT stratum._is_distributed(c.oid) AND NOT stratum._citus_shard(c.oid)
         UNION ALL
         SELECT 2, g FROM unnest(roles) r, stratum._grant_statements(r) g) statements;
     IF commands IS NULL THEN
