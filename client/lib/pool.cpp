@@ -2,6 +2,7 @@
 // robin, the maintenance thread, retries and the metrics snapshot.
 #include "stratum/pool.hpp"
 
+#include <limits>
 #include <random>
 
 #include <libpq-fe.h>
@@ -71,17 +72,19 @@ PoolState::PoolState(PoolOptions options_in) : options(std::move(options_in))
     clock_is_steady = clock == Clock::steady();
     observer = std::make_shared<QueryObserver>(options.observability);
 
+    constexpr std::size_t no_cap = std::numeric_limits<std::size_t>::max();
     PreparedConninfo primary_info = prepare_conninfo(options.primary, true, "primary");
     primary = std::make_unique<Endpoint>(*this, Role::primary, std::move(primary_info.conninfo),
                                          std::move(primary_info.name), options.min_size,
-                                         options.max_size);
+                                         options.max_size, options.max_idle.value_or(no_cap));
     for (std::size_t i = 0; i < options.replicas.size(); i++) {
         const ReplicaOptions &r = options.replicas[i];
         PreparedConninfo info =
             prepare_conninfo(r.conninfo, false, "replicas[" + std::to_string(i) + "].conninfo");
+        const std::optional<std::size_t> max_idle = r.max_idle ? r.max_idle : options.max_idle;
         replicas.push_back(std::make_unique<Endpoint>(
             *this, Role::replica, std::move(info.conninfo), std::move(info.name), r.min_size,
-            r.max_size != 0 ? r.max_size : options.max_size));
+            r.max_size != 0 ? r.max_size : options.max_size, max_idle.value_or(no_cap)));
     }
 }
 
@@ -235,8 +238,7 @@ Lease Pool::replica_for(const TenantId *tenant)
 
 Result Pool::query(const TenantId &tenant, std::string_view sql, const Params &params)
 {
-    Lease lease = acquire(tenant);
-    return lease->query(tenant, sql, params);
+    return query(tenant, QueryOptions{}, sql, params);
 }
 
 Result Pool::query(const TenantId &tenant, const QueryOptions &options, std::string_view sql,
@@ -248,8 +250,7 @@ Result Pool::query(const TenantId &tenant, const QueryOptions &options, std::str
 
 Result Pool::replica_query(const TenantId &tenant, std::string_view sql, const Params &params)
 {
-    Lease lease = replica(tenant);
-    return lease->query(tenant, sql, params);
+    return replica_query(tenant, QueryOptions{}, sql, params);
 }
 
 Result Pool::replica_query(const TenantId &tenant, const QueryOptions &options,

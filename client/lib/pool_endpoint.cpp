@@ -84,9 +84,9 @@ void WaiterList::remove(Waiter *w) noexcept
 // --- Endpoint -----------------------------------------------------------------
 
 Endpoint::Endpoint(PoolState &pool, Role role, std::string conninfo, std::string name,
-                   std::size_t min_size, std::size_t max_size)
+                   std::size_t min_size, std::size_t max_size, std::size_t max_idle)
     : pool_(pool), role_(role), conninfo_(std::move(conninfo)), name_(std::move(name)),
-      min_size_(min_size), max_size_(max_size)
+      min_size_(min_size), max_size_(max_size), max_idle_(max_idle)
 {
 }
 
@@ -198,6 +198,17 @@ void Endpoint::evict_locked(SlotList &to_close)
     to_close.append(idle_);
     if (role_ == Role::replica)
         healthy_.store(false, std::memory_order_relaxed);
+}
+
+void Endpoint::trim_idle_locked(SlotList &to_close)
+{
+    while (idle_.size > max_idle_) {
+        Slot *s = idle_.tail;
+        idle_.remove(s);
+        total_--;
+        closed_++;
+        to_close.push_back(s);
+    }
 }
 
 void Endpoint::on_failure_locked(Failure failure, std::uint64_t generation, SlotList &to_close)
@@ -457,6 +468,7 @@ void Endpoint::release(Slot *slot, bool discard) noexcept
             idle_.push_front(slot);
         }
         dispatch_locked(to_close, now);
+        trim_idle_locked(to_close);  // after the waiters took what they wanted
     }
     close(to_close);
 }
@@ -555,6 +567,10 @@ void Endpoint::maintain()
         created_++;
         idle_.push_front(fresh);
         dispatch_locked(to_close, pool_.clock->now());
+    }
+    {
+        std::lock_guard lock(mutex_);
+        trim_idle_locked(to_close);
     }
     close(to_close);
 }

@@ -78,7 +78,7 @@ enum class Role : std::uint8_t { primary, replica };
 class Endpoint {
 public:
     Endpoint(PoolState &pool, Role role, std::string conninfo, std::string name,
-             std::size_t min_size, std::size_t max_size);
+             std::size_t min_size, std::size_t max_size, std::size_t max_idle);
     ~Endpoint();
 
     // fail_fast: a failed dial throws CannotConnect at once (replicas: try the next).
@@ -98,6 +98,8 @@ private:
     void unlend_locked(Slot *slot);
     void dispatch_locked(SlotList &to_close, Clock::time_point now);
     void evict_locked(SlotList &to_close);
+    // Closes the least recently used idle connections above max_idle.
+    void trim_idle_locked(SlotList &to_close);
     void on_failure_locked(Failure failure, std::uint64_t generation, SlotList &to_close);
     void dial_failed_locked(const std::string &error);
     // Opens a connection (after the backoff delay unless fail_fast); nullptr on failure.
@@ -114,6 +116,7 @@ private:
     const std::string name_;
     const std::size_t min_size_;
     const std::size_t max_size_;
+    const std::size_t max_idle_;  // SIZE_MAX: no cap
 
     mutable std::mutex mutex_;
     SlotList idle_;     // front: most recently returned (LIFO keeps hot connections hot)

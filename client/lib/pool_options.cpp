@@ -17,11 +17,14 @@ void require(bool ok, const char *field, const std::string &problem)
 void PoolOptions::validate() const
 {
     require(!primary.empty(), "primary", "a connection string or URL is required");
-    require(max_size >= 10 && max_size <= 1000, "max_size",
-            "must be between 10 and 1000, not " + std::to_string(max_size));
+    require(max_size >= 1 && max_size <= 1000, "max_size",
+            "must be between 1 and 1000, not " + std::to_string(max_size));
     require(min_size <= max_size, "min_size",
             "must not exceed max_size (" + std::to_string(max_size) + "), not " +
                 std::to_string(min_size));
+    require(!max_idle || *max_idle >= min_size, "max_idle",
+            "must not be less than min_size (" + std::to_string(min_size) +
+                "): those connections are kept open, idle ones too");
     require(acquire_timeout.count() > 0, "acquire_timeout", "must be positive");
     require(connect_timeout.count() > 0, "connect_timeout", "must be positive");
     require(idle_timeout.count() >= 0, "idle_timeout", "must not be negative");
@@ -50,6 +53,9 @@ void PoolOptions::validate() const
         std::size_t max = replicas[i].max_size != 0 ? replicas[i].max_size : max_size;
         if (replicas[i].min_size > max)
             throw ValidationError(field + ".min_size", "must not exceed max_size");
+        std::optional<std::size_t> idle = replicas[i].max_idle ? replicas[i].max_idle : max_idle;
+        if (idle && *idle < replicas[i].min_size)
+            throw ValidationError(field + ".max_idle", "must not be less than min_size");
     }
 }
 

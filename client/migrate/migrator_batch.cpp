@@ -11,28 +11,9 @@
 
 #include "migrator_internal.hpp"
 #include "stratum/context_sql.hpp"
+#include "stratum/ledger_sql.hpp"
 
 namespace stratum::migrator {
-namespace {
-
-// The server's time for the call, measured around it in the same statement.
-constexpr const char *apply_sql =
-    "SELECT s.action, (extract(epoch FROM clock_timestamp() - s.started) * 1000000)::bigint "
-    "FROM (SELECT clock_timestamp() AS started, stratum.apply_migration($1, $2::bigint, $3, $4, "
-    "$5, $6::bigint[], $7, $8, $9::interval, $10::boolean, $11::jsonb) AS action OFFSET 0) s";
-constexpr const char *rollback_sql =
-    "SELECT s.action, (extract(epoch FROM clock_timestamp() - s.started) * 1000000)::bigint "
-    "FROM (SELECT clock_timestamp() AS started, stratum.rollback_migration($1, $2::bigint, $3, $4, "
-    "$5::interval) AS action OFFSET 0) s";
-constexpr const char *ledger_sql =
-    "SELECT version, status, checksum, "
-    "coalesce((extract(epoch FROM duration) * 1000000)::bigint, 0), "
-    "coalesce((extract(epoch FROM rollback_duration) * 1000000)::bigint, 0), "
-    "coalesce(metadata ->> 'run', '') "
-    "FROM stratum.schema_migrations "
-    "WHERE scope = $1 AND kind = $2 AND environment = $3 AND version = ANY($4::bigint[])";
-
-}  // namespace
 
 Step apply_step(const RunTarget &target, const MigratorOptions &options, const MigrationFile &file,
                 bool repair)
@@ -87,17 +68,11 @@ void Runner::prepare_hooks()
             continue;
         hooks.push_back(&**hook);
         params.emplace_back(hooks.back()->sql);
-        conn.send("SELECT statement, kind, line FROM stratum.split_migration($1) ORDER BY statement_no",
-                  params.back());
+        conn.send(ledger_sql::split_hook, params.back());
     }
     std::vector<Result> results;
-    try {
-        results = conn.sync();
-    } catch (const ConnectionLost &) {
-        throw;
-    } catch (const Error &error) {
-        throw MigrationFileError({{target.shown(hooks.front()->file), 0, error.message()}});
-    }
+    if (std::optional<Error> error = server_error([&] { results = conn.sync(); }))
+        throw MigrationFileError({{target.shown(hooks.front()->file), 0, error->message()}});
     for (std::size_t i = 0; i < hooks.size(); i++) {
         auto &statements = hooks[i]->name == "before_each" ? target.before_each : target.after_each;
         for (const Row &row : results[i]) {
@@ -123,12 +98,8 @@ void Runner::run_hook(const std::optional<HookFile> &hook)
     std::string sql = "SELECT set_config('stratum_migration.scope', '" + scope_literal +
                       "', true), set_config('stratum_migration.action', '" + result.operation +
                       "', true); " + hook->sql;
-    try {
-        simple_query(session, sql);
-    } catch (const ConnectionLost &) {
-        throw;
-    } catch (const Error &error) {
-        ErrorFields fields = error.fields();
+    if (std::optional<Error> error = server_error([&] { simple_query(session, sql); })) {
+        ErrorFields fields = error->fields();
         fields.message = "hook " + target.shown(hook->file) + ": " + fields.message;
         MigrationFailure failure{.scope = target.scope, .kind = target.kind_name(),
                                  .environment = target.environment, .file = target.shown(hook->file),
@@ -203,7 +174,7 @@ void Runner::send_apply(const Step &step, std::deque<Params> &params)
     Params &p = params.emplace_back();
     add_migration_params(p, target, step);
     p.add_text(interval_text(step.lock_timeout)).add(step.repair).add_text(metadata_for(step));
-    session.conn().send(apply_sql, p);
+    session.conn().send(ledger_sql::apply_migration, p);
 }
 
 void Runner::send_rollback(const Step &step, std::deque<Params> &params)
@@ -215,7 +186,7 @@ void Runner::send_rollback(const Step &step, std::deque<Params> &params)
     else
         p.add_null();
     p.add_text(interval_text(step.lock_timeout));
-    session.conn().send(rollback_sql, p);
+    session.conn().send(ledger_sql::rollback_migration, p);
 }
 
 std::string Runner::metadata_for(const Step &step) const
@@ -237,9 +208,9 @@ std::pair<std::string, microseconds> Runner::main_outcome(const Result &result)
 std::string Runner::phase_of(const Error &error) const
 {
     const std::string &sql = error.statement();
-    if (sql == apply_sql)
+    if (sql == ledger_sql::apply_migration)
         return "apply";
-    if (sql == rollback_sql)
+    if (sql == ledger_sql::rollback_migration)
         return "rollback";
     if (sql == "COMMIT")
         return "commit";
@@ -297,14 +268,10 @@ Runner::BatchEnd Runner::send_batch(std::span<const Step> steps)
     }
 
     std::vector<Result> results;
-    try {
-        results = conn.sync();
-    } catch (const ConnectionLost &) {
-        throw;
-    } catch (const Error &error) {
+    if (std::optional<Error> error = server_error([&] { results = conn.sync(); })) {
         BatchEnd end;
-        end.error = error;
-        end.failed_phase = phase_of(error);
+        end.error = *error;
+        end.failed_phase = phase_of(*error);
         if (conn.in_transaction())
             conn.exec("ROLLBACK");
         std::vector<MigrationOutcome> done;
@@ -331,7 +298,7 @@ std::size_t Runner::completed_in_ledger(std::span<const Step> steps,
     std::vector<std::int64_t> versions;
     for (const Step &step : steps)
         versions.push_back(step.version);
-    Result rows = session.conn().exec(ledger_sql, target.scope, target.kind_name(),
+    Result rows = session.conn().exec(ledger_sql::batch_rows, target.scope, target.kind_name(),
                                       target.environment, array_text(versions));
     struct LedgerState {
         std::string status, checksum;

@@ -106,6 +106,22 @@ std::string interval_text(milliseconds duration);
 std::string array_text(const std::vector<std::int64_t> &values);
 std::string array_text(const std::vector<std::string> &values);
 
+// Runs `body` and hands back the server error it threw, to turn into a
+// MigrationError or act on; a lost connection propagates as it is (nothing
+// about the step can be said or retried on it).
+template <class F>
+std::optional<Error> server_error(F &&body)
+{
+    try {
+        body();
+    } catch (const ConnectionLost &) {
+        throw;
+    } catch (const Error &error) {
+        return error;
+    }
+    return std::nullopt;
+}
+
 // Why a statement failed, for the retry decision.
 enum class Transient : std::uint8_t {
     no,
@@ -193,8 +209,12 @@ private:
     BatchEnd send_batch(std::span<const Step> steps);
     void run_transactional(std::span<const Step> steps);
     void run_nontransactional(const Step &step);
-    void apply_nontransactional(const Step &step, RetryBudget &budget);
-    void rollback_nontransactional(const Step &step, RetryBudget &budget);
+    // One non-transactional apply or rollback by the protocol: the scope's
+    // lock, check and split (one round trip), before_each, each statement
+    // as a simple query, then the actor, after_each, the ledger record and
+    // the release (one round trip). A transient failure of a statement
+    // runs it all again after a backoff, within the budget.
+    void run_nontransactional_step(const Step &step, RetryBudget &budget);
     // For an error in a batch: which steps committed, from the ledger.
     std::size_t completed_in_ledger(std::span<const Step> steps,
                                     std::vector<MigrationOutcome> &done);

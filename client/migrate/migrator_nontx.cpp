@@ -6,26 +6,11 @@
 
 #include "migrator_internal.hpp"
 #include "stratum/context_sql.hpp"
+#include "stratum/ledger_sql.hpp"
 
 namespace stratum::migrator {
 namespace {
 
-constexpr const char *check_apply_sql =
-    "SELECT stratum.check_migration($1, $2::bigint, $3, $4, $5, $6::bigint[], $7, $8, false, "
-    "$9::boolean)";
-constexpr const char *record_apply_sql =
-    "SELECT stratum.record_migration($1, $2::bigint, $3, $4, $5, $6::bigint[], $7, $8, "
-    "$9::interval, $10::boolean, $11::jsonb)";
-constexpr const char *split_sql =
-    "SELECT statement_no, line, command_tag, statement FROM stratum.split_migration($1) "
-    "ORDER BY statement_no";
-constexpr const char *check_rollback_sql = "SELECT stratum.check_rollback($1, $2::bigint, $3, $4)";
-constexpr const char *split_stored_down_sql =
-    "SELECT statement_no, line, command_tag, statement FROM stratum.split_migration("
-    "(SELECT down_sql FROM stratum.schema_migrations WHERE scope = $1 AND kind = $2 "
-    "AND environment = $3 AND version = $4::bigint)) ORDER BY statement_no";
-constexpr const char *record_rollback_sql =
-    "SELECT stratum.record_rollback($1, $2::bigint, $3, $4, $5::interval)";
 constexpr const char *session_settings_sql =
     "SELECT set_config('lock_timeout', $1, false), "
     "set_config('statement_timeout', coalesce($2, current_setting('statement_timeout')), false)";
@@ -69,13 +54,10 @@ Params session_settings(const Step &step)
 std::vector<Result> sync_step(Connection &conn, const RunTarget &target, const Step &step,
                               const char *phase, const RunResult &result, int attempts)
 {
-    try {
-        return conn.sync();
-    } catch (const ConnectionLost &) {
-        throw;
-    } catch (const Error &error) {
-        raise_step_error(target, step, error, phase, result, attempts);
-    }
+    std::vector<Result> results;
+    if (std::optional<Error> error = server_error([&] { results = conn.sync(); }))
+        raise_step_error(target, step, *error, phase, result, attempts);
+    return results;
 }
 
 // Queues the before_each hook with its context and runs it.
@@ -107,7 +89,7 @@ public:
         Connection &conn = runner.session.conn();
         bool announced = false;
         for (;;) {
-            if (conn.exec("SELECT stratum.try_migration_lock($1)", runner.target.scope).value<bool>())
+            if (conn.exec(ledger_sql::try_lock, runner.target.scope).value<bool>())
                 break;
             auto delay = budget.next_delay(Transient::busy);
             if (!delay)
@@ -138,7 +120,7 @@ public:
         Connection &conn = runner_.session.conn();
         conn.send("RESET lock_timeout", no_params());
         conn.send("RESET statement_timeout", no_params());
-        conn.send("SELECT stratum.release_migration_lock($1)", scope_);
+        conn.send(ledger_sql::release_lock, scope_);
     }
     void released() noexcept { held_ = false; }
 
@@ -173,198 +155,146 @@ void Runner::run_nontransactional(const Step &step)
         Step down = step;
         down.action = Step::Action::rollback;
         RetryBudget rollback_budget(impl.options);
-        rollback_nontransactional(down, rollback_budget);
+        run_nontransactional_step(down, rollback_budget);
         Step up = step;
         up.action = Step::Action::apply;
         RetryBudget apply_budget(impl.options);
-        apply_nontransactional(up, apply_budget);
+        run_nontransactional_step(up, apply_budget);
         return;
     }
     RetryBudget budget(impl.options);
-    if (step.action == Step::Action::rollback)
-        rollback_nontransactional(step, budget);
-    else
-        apply_nontransactional(step, budget);
+    run_nontransactional_step(step, budget);
 }
 
 namespace {
 
-// Runs the statements one by one; returns the failed one's index or -1.
 struct StatementFailure {
     std::size_t index;
     Error error;
 };
 
+// Runs the statements one by one; the failed one and its error, if any.
 std::optional<StatementFailure> run_statements(Session &session, const std::vector<Statement> &statements)
 {
-    for (std::size_t i = 0; i < statements.size(); i++) {
-        try {
-            simple_query(session, statements[i].sql);
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            return StatementFailure{i, error};
-        }
-    }
+    for (std::size_t i = 0; i < statements.size(); i++)
+        if (std::optional<Error> error = server_error([&] { simple_query(session, statements[i].sql); }))
+            return StatementFailure{i, std::move(*error)};
     return std::nullopt;
+}
+
+// The server's message with its detail, for retry events.
+std::string with_detail(const Error &error)
+{
+    return error.detail().empty() ? error.message() : error.message() + " " + error.detail();
+}
+
+// A statement of a non-transactional step failed for good: the step's
+// error names the statement and says what stays done.
+[[noreturn]] void raise_statement_failure(Runner &runner, const Step &step, const Statement &statement,
+                                          const Error &error, int attempts)
+{
+    const RunTarget &target = runner.target;
+    const bool rollback = step.action == Step::Action::rollback;
+    ErrorFields fields = error.fields();
+    fields.message = target.label(step.version, step.name) + (rollback ? " rollback" : "") +
+                     " failed at statement " + std::to_string(statement.number) + " (line " +
+                     std::to_string(statement.line) + ", " + statement.tag + ")" +
+                     (rollback ? " of its stored down SQL" : "") + ": " + fields.message;
+    if (statement.number > 1)
+        fields.hint = std::string(rollback ? "The rollback" : "The migration") +
+                      " is not transactional: statements 1 to " +
+                      std::to_string(statement.number - 1) + " stay done." +
+                      (rollback ? ""
+                                : " Make its statements idempotent (IF NOT EXISTS, drop an INVALID "
+                                  "index first) and run it again.");
+    runner.impl.emit({.type = MigrationEvent::Type::failed, .scope = target.scope,
+                      .version = step.version, .name = step.name, .message = fields.message});
+    raise_step_error(target, step, Error(std::move(fields)), rollback ? "rollback" : "apply",
+                     runner.result, attempts);
 }
 
 }  // namespace
 
-void Runner::apply_nontransactional(const Step &step, RetryBudget &budget)
+void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
 {
-    const MigrationFile &file = *step.file;
+    const bool rollback = step.action == Step::Action::rollback;
     Connection &conn = session.conn();
     const std::string kind = target.kind_name();
+    // The ledger key of a rollback: scope, version, kind, environment.
+    auto rollback_key = [&] {
+        Params key(target.scope, step.version, kind);
+        add_environment(key, target);
+        return key;
+    };
     for (;;) {
         ScopeLock lock(*this, step, budget);
-        auto key_params = [&](Params &p) { add_migration_params(p, target, step); };
-        Params check;
-        key_params(check);
-        check.add(step.repair);
-        Params split(file.up_sql);
+        Params check = rollback ? rollback_key() : Params();
+        Params split;
+        if (rollback) {
+            split = Params(target.scope, kind, target.environment, step.version);
+        } else {
+            add_migration_params(check, target, step);
+            check.add(step.repair);
+            split = Params(step.file->up_sql);
+        }
         Params settings = session_settings(step);
-        conn.send(check_apply_sql, check);
-        conn.send(split_sql, split);
+        conn.send(rollback ? ledger_sql::check_rollback : ledger_sql::check_nontransactional_migration,
+                  check);
+        conn.send(rollback ? ledger_sql::split_stored_down : ledger_sql::split_migration, split);
         conn.send(session_settings_sql, settings);
-        std::vector<Result> planned =
-            sync_step(conn, target, step, "check", result, budget.attempts());
-        std::string state = planned[0].value<std::string>();
+        std::vector<Result> planned = sync_step(conn, target, step, "check", result, budget.attempts());
+        const std::string state = planned[0].value<std::string>();
         if (state == "skipped") {
             record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
             return;
         }
 
-        Params actor(impl.options.actor);
-        Params context(target.scope, std::to_string(step.version), step.name, std::string("up"));
+        // "repair" records the changed file as it is now without running it.
+        const bool runs = state != "repair";
+        Params context(target.scope, std::to_string(step.version), step.name,
+                       std::string(rollback ? "down" : "up"));
         microseconds elapsed{0};
-        if (state == "pending") {
+        if (runs) {
             run_before_each(conn, target, step, context, result, budget.attempts());
             std::vector<Statement> statements = statements_of(planned[1]);
             auto started = SteadyClock::now();
-            auto failure = run_statements(session, statements);
+            std::optional<StatementFailure> failure = run_statements(session, statements);
             elapsed = std::chrono::duration_cast<microseconds>(SteadyClock::now() - started);
             if (failure) {
-                const Statement &s = statements[failure->index];
-                Transient why = classify(failure->error);
                 lock.release();
-                auto delay = why == Transient::no ? std::nullopt : budget.next_delay(why);
-                if (delay) {
+                const Transient why = classify(failure->error);
+                if (auto delay = why == Transient::no ? std::nullopt : budget.next_delay(why)) {
                     impl.emit({.type = MigrationEvent::Type::retrying, .scope = target.scope,
                                .version = step.version, .name = step.name,
-                               .message = failure->error.message() +
-                                          (failure->error.detail().empty() ? "" : " " + failure->error.detail()),
+                               .message = with_detail(failure->error),
                                .attempt = budget.attempts(), .delay = *delay});
                     std::this_thread::sleep_for(*delay);
                     continue;
                 }
-                ErrorFields fields = failure->error.fields();
-                fields.message = target.label(step.version, step.name) + " failed at statement " +
-                                 std::to_string(s.number) + " (line " + std::to_string(s.line) +
-                                 ", " + s.tag + "): " + fields.message;
-                if (s.number > 1)
-                    fields.hint = "The migration is not transactional: statements 1 to " +
-                                  std::to_string(s.number - 1) +
-                                  " stay done. Make its statements idempotent (IF NOT EXISTS, "
-                                  "drop an INVALID index first) and run it again.";
-                impl.emit({.type = MigrationEvent::Type::failed, .scope = target.scope,
-                           .version = step.version, .name = step.name, .message = fields.message});
-                raise_step_error(target, step, Error(std::move(fields)), "apply", result,
-                                 budget.attempts());
+                raise_statement_failure(*this, step, statements[failure->index], failure->error,
+                                        budget.attempts());
             }
         }
 
-        if (!impl.options.actor.empty())
-            conn.send(context_sql::set_actor, actor);
-        if (state == "pending" && !target.after_each.empty())
-            queue_after_each(conn, target, context);
-        Params record_params;
-        key_params(record_params);
-        record_params.add_text(std::to_string(elapsed.count()) + " microseconds")
-            .add(state == "repair")
-            .add_text(metadata_for(step));
-        conn.send(record_apply_sql, record_params);
-        std::size_t recorded_at = conn.queued() - 1;
-        lock.send_release();
-        std::vector<Result> recorded;
-        try {
-            recorded = conn.sync();
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            raise_step_error(target, step, error,
-                             phase_of(error) == "hook:after_each" ? "hook:after_each" : "record",
-                             result, budget.attempts());
-        }
-        lock.released();
-        record(outcome_of(target, step, recorded[recorded_at].value<std::string>(), elapsed,
-                          budget.attempts()));
-        return;
-    }
-}
-
-void Runner::rollback_nontransactional(const Step &step, RetryBudget &budget)
-{
-    Connection &conn = session.conn();
-    const std::string kind = target.kind_name();
-    for (;;) {
-        ScopeLock lock(*this, step, budget);
-        Params key(target.scope, step.version, kind);
-        add_environment(key, target);
-        Params split(target.scope, kind, target.environment, step.version);
-        Params settings = session_settings(step);
-        conn.send(check_rollback_sql, key);
-        conn.send(split_stored_down_sql, split);
-        conn.send(session_settings_sql, settings);
-        std::vector<Result> planned =
-            sync_step(conn, target, step, "check", result, budget.attempts());
-        if (planned[0].value<std::string>() == "skipped") {
-            record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
-            return;
-        }
-        Params context(target.scope, std::to_string(step.version), step.name, std::string("down"));
-        run_before_each(conn, target, step, context, result, budget.attempts());
-        std::vector<Statement> statements = statements_of(planned[1]);
-        auto started = SteadyClock::now();
-        auto failure = run_statements(session, statements);
-        auto elapsed = std::chrono::duration_cast<microseconds>(SteadyClock::now() - started);
-        if (failure) {
-            const Statement &s = statements[failure->index];
-            Transient why = classify(failure->error);
-            lock.release();
-            auto delay = why == Transient::no ? std::nullopt : budget.next_delay(why);
-            if (delay) {
-                impl.emit({.type = MigrationEvent::Type::retrying, .scope = target.scope,
-                           .version = step.version, .name = step.name,
-                           .message = failure->error.message(), .attempt = budget.attempts(),
-                           .delay = *delay});
-                std::this_thread::sleep_for(*delay);
-                continue;
-            }
-            ErrorFields fields = failure->error.fields();
-            fields.message = target.label(step.version, step.name) +
-                             " rollback failed at statement " + std::to_string(s.number) +
-                             " (line " + std::to_string(s.line) + ", " + s.tag +
-                             ") of its stored down SQL: " + fields.message;
-            if (s.number > 1)
-                fields.hint = "The rollback is not transactional: statements 1 to " +
-                              std::to_string(s.number - 1) + " stay done.";
-            raise_step_error(target, step, Error(std::move(fields)), "rollback", result,
-                             budget.attempts());
-        }
         Params actor(impl.options.actor);
         if (!impl.options.actor.empty())
             conn.send(context_sql::set_actor, actor);
-        if (!target.after_each.empty())
+        if (runs && !target.after_each.empty())
             queue_after_each(conn, target, context);
-        Params record_params(target.scope, step.version, kind);
-        add_environment(record_params, target);
+        Params record_params = rollback ? rollback_key() : Params();
+        if (!rollback)
+            add_migration_params(record_params, target, step);
         record_params.add_text(std::to_string(elapsed.count()) + " microseconds");
-        conn.send(record_rollback_sql, record_params);
-        std::size_t recorded_at = conn.queued() - 1;
+        if (!rollback)
+            record_params.add(state == "repair").add_text(metadata_for(step));
+        conn.send(rollback ? ledger_sql::record_rollback : ledger_sql::record_migration, record_params);
+        const std::size_t recorded_at = conn.queued() - 1;
         lock.send_release();
-        std::vector<Result> recorded =
-            sync_step(conn, target, step, "record", result, budget.attempts());
+        std::vector<Result> recorded;
+        if (std::optional<Error> error = server_error([&] { recorded = conn.sync(); }))
+            raise_step_error(target, step, *error,
+                             phase_of(*error) == "hook:after_each" ? "hook:after_each" : "record",
+                             result, budget.attempts());
         lock.released();
         record(outcome_of(target, step, recorded[recorded_at].value<std::string>(), elapsed,
                           budget.attempts()));

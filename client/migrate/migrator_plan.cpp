@@ -6,22 +6,10 @@
 #include <deque>
 #include <set>
 
+#include "stratum/ledger_sql.hpp"
+
 namespace stratum::migrator {
 namespace {
-
-constexpr const char *plan_sql =
-    "SELECT version, state, coalesce(name, ''), coalesce(file_checksum, ''), "
-    "coalesce(ledger_checksum, '') FROM stratum.migration_plan($1, $2::bigint[], $3::text[], $4, $5)";
-constexpr const char *applied_migrations_sql =
-    "SELECT coalesce(array_agg(version ORDER BY version), '{}') FROM stratum.schema_migrations "
-    "WHERE scope = $1 AND kind = 'migration' AND status = 'applied'";
-constexpr const char *applied_rows_sql =
-    "SELECT version, name, transactional, down_sql IS NOT NULL, "
-    "(metadata #>> '{header,lock_timeout_ms}')::bigint, "
-    "(metadata #>> '{header,statement_timeout_ms}')::bigint "
-    "FROM stratum.schema_migrations "
-    "WHERE scope = $1 AND kind = $2 AND environment = $3 AND status = 'applied' "
-    "ORDER BY version DESC";
 
 std::string join(const std::vector<std::string> &lines)
 {
@@ -74,10 +62,10 @@ std::vector<Step> plan_up(const MigratorOptions &options, Session &session, Load
         plan.add_text(target.environment);
     else
         plan.add_null();
-    conn.send(plan_sql, plan);
+    conn.send(ledger_sql::plan, plan);
     Params scope(target.scope);
     if (target.kind == MigrationKind::seed)
-        conn.send(applied_migrations_sql, scope);
+        conn.send(ledger_sql::applied_versions, scope);
     std::vector<Result> results = conn.sync();
 
     std::set<std::int64_t> applied;  // versions its dependencies may name
@@ -167,7 +155,7 @@ std::vector<Step> plan_up(const MigratorOptions &options, Session &session, Load
 
 std::vector<AppliedMigration> applied_migrations(Session &session, const RunTarget &target)
 {
-    Result rows = session.conn().exec(applied_rows_sql, target.scope, target.kind_name(),
+    Result rows = session.conn().exec(ledger_sql::applied_rows, target.scope, target.kind_name(),
                                       target.environment);
     std::vector<AppliedMigration> out;
     for (const Row &row : rows) {
@@ -190,14 +178,7 @@ void check_dependents(Session &session, const RunTarget &target, std::span<const
     std::vector<std::int64_t> versions;
     for (const Step &step : steps)
         versions.push_back(step.version);
-    Result rows = session.conn().exec(
-        "SELECT kind, environment, version, name, "
-        "ARRAY(SELECT d FROM unnest(depends_on) AS d WHERE d = ANY($2::bigint[]) ORDER BY d) "
-        "FROM stratum.schema_migrations "
-        "WHERE scope = $1 AND status = 'applied' AND depends_on && $2::bigint[] "
-        "AND NOT (kind = 'migration' AND version = ANY($2::bigint[])) "
-        "ORDER BY kind, environment, version",
-        target.scope, array_text(versions));
+    Result rows = session.conn().exec(ledger_sql::dependents, target.scope, array_text(versions));
     if (rows.empty())
         return;
     std::string list;
@@ -255,34 +236,28 @@ void check_steps(Runner &runner, std::span<const Step> steps)
                 p.add_text(target.environment);
             else
                 p.add_null();
-            conn.send("SELECT stratum.check_rollback($1, $2::bigint, $3, $4)", p);
+            conn.send(ledger_sql::check_rollback, p);
             sent.emplace_back(i, "rollback");
         }
         if (step.action == Step::Action::apply) {
             Params &p = params.emplace_back();
             add_migration_params(p, target, step);
             p.add(step.transactional).add(step.repair);
-            conn.send("SELECT stratum.check_migration($1, $2::bigint, $3, $4, $5, $6::bigint[], $7, "
-                      "$8, $9::boolean, $10::boolean)",
-                      p);
+            conn.send(ledger_sql::check_migration, p);
             sent.emplace_back(i, "pending");
         }
     }
     std::vector<Result> results;
-    try {
-        results = conn.sync();
-    } catch (const ConnectionLost &) {
-        throw;
-    } catch (const Error &error) {
+    if (std::optional<Error> error = server_error([&] { results = conn.sync(); })) {
         // The extension's message names the migration it refused.
         const Step *failed = &steps.front();
         for (const Step &step : steps) {
-            if (error.message().find(target.label(step.version, step.name)) != std::string::npos) {
+            if (error->message().find(target.label(step.version, step.name)) != std::string::npos) {
                 failed = &step;
                 break;
             }
         }
-        raise_step_error(target, *failed, error, "check", runner.result);
+        raise_step_error(target, *failed, *error, "check", runner.result);
     }
     for (std::size_t i = 0; i < sent.size(); i++) {
         const Step &step = steps[sent[i].first];

@@ -4,42 +4,13 @@
 #include <map>
 
 #include "migrator_plan.hpp"
+#include "stratum/ledger_sql.hpp"
 
 namespace stratum {
 
 using namespace migrator;
 
 namespace {
-
-constexpr const char *status_plan_sql =
-    "SELECT version, state, coalesce(name, ''), coalesce(file_checksum, ''), "
-    "coalesce(ledger_checksum, '') FROM stratum.migration_plan($1, $2::bigint[], $3::text[], $4, $5)";
-constexpr const char *status_ledger_sql =
-    "SELECT version, transactional, depends_on, reversible, applied_by, "
-    "to_json(applied_at) #>> '{}', coalesce(extract(epoch FROM duration) * 1000, 0)::float8 "
-    "FROM stratum.migration_status($1) "
-    "WHERE kind = $2 AND environment = $3 AND status = 'applied'";
-constexpr const char *waits_sql =
-    "SELECT pid, coalesce(scope, ''), coalesce(waiting_for, ''), "
-    "coalesce(to_json(waiting_since) #>> '{}', ''), coalesce(blocked_by, 0), "
-    "coalesce(blocker_user::text, ''), coalesce(blocker_application, ''), "
-    "coalesce(blocker_state, ''), coalesce(to_json(blocker_xact_start) #>> '{}', ''), "
-    "coalesce(blocker_query, '') FROM stratum.migration_waits()";
-constexpr const char *verify_ledger_sql =
-    "SELECT scope, kind, environment, version, problem, detail FROM stratum.verify_ledger()";
-constexpr const char *verify_master_sql =
-    "SELECT 'master', version, state, coalesce(name, ''), coalesce(file_checksum, ''), "
-    "coalesce(ledger_checksum, '') FROM stratum.migration_plan('master', $1::bigint[], $2::text[]) "
-    "WHERE state NOT IN ('applied', 'pending')";
-constexpr const char *verify_tenants_sql =
-    "SELECT t.schema_name::text, p.version, p.state, coalesce(p.name, ''), "
-    "coalesce(p.file_checksum, ''), coalesce(p.ledger_checksum, '') "
-    "FROM stratum.tenants t "
-    "CROSS JOIN LATERAL stratum.migration_plan(t.schema_name::text, $1::bigint[], $2::text[]) p "
-    "WHERE t.schema_name IS NOT NULL AND p.state NOT IN ('applied', 'pending') "
-    "ORDER BY 1, 2";
-constexpr const char *count_tenant_schemas_sql =
-    "SELECT count(*) FROM stratum.tenants WHERE schema_name IS NOT NULL";
 
 StatusEntry entry_of(const Row &row, int first, const MigrationSet &set, const RunTarget &target)
 {
@@ -73,9 +44,9 @@ StatusReport Migrator::status()
                 target.kind_name());
     plan.add_null();
     Params ledger(target.scope, target.kind_name(), target.environment);
-    conn.send(status_plan_sql, plan);
-    conn.send(status_ledger_sql, ledger);
-    conn.send(waits_sql, no_params());
+    conn.send(ledger_sql::plan, plan);
+    conn.send(ledger_sql::status, ledger);
+    conn.send(ledger_sql::waits, no_params());
     std::vector<Result> results = conn.sync();
 
     StatusReport report;
@@ -123,10 +94,10 @@ VerifyReport Migrator::verify()
     Connection &conn = session.conn();
     Params master_files(array_text(master_run.set.versions()), array_text(master_run.set.checksums()));
     Params tenant_files(array_text(tenant_run.set.versions()), array_text(tenant_run.set.checksums()));
-    conn.send(verify_ledger_sql, no_params());
-    conn.send(verify_master_sql, master_files);
-    conn.send(verify_tenants_sql, tenant_files);
-    conn.send(count_tenant_schemas_sql, no_params());
+    conn.send(ledger_sql::verify_ledger, no_params());
+    conn.send(ledger_sql::verify_master, master_files);
+    conn.send(ledger_sql::verify_tenants, tenant_files);
+    conn.send(ledger_sql::count_tenant_schemas, no_params());
     std::vector<Result> results = conn.sync();
 
     VerifyReport report;

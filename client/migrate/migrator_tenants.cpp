@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "migrator_plan.hpp"
+#include "stratum/ledger_sql.hpp"
 
 namespace stratum {
 
@@ -16,19 +17,6 @@ using namespace migrator;
 
 namespace {
 
-constexpr const char *list_sql =
-    "SELECT t.id::text, t.slug, t.name, t.status, coalesce(t.schema_name::text, ''), "
-    "(SELECT max(m.version) FROM stratum.schema_migrations m WHERE m.scope = t.schema_name::text "
-    "AND m.kind = 'migration' AND m.environment = '' AND m.status = 'applied'), "
-    "coalesce(b.missing_versions, '{}') "
-    "FROM stratum.tenants t LEFT JOIN stratum.tenants_behind($1::bigint[]) b ON b.tenant_id = t.id "
-    "WHERE $2::boolean IS NOT TRUE OR b.tenant_id IS NOT NULL "
-    "ORDER BY t.slug";
-constexpr const char *claim_sql =
-    "SELECT scope::text, tenant::text, attempts, target_versions "
-    "FROM stratum.claim_tenant_migration()";
-constexpr const char *finish_sql = "SELECT stratum.finish_tenant_migration($1::name)";
-constexpr const char *fail_sql = "SELECT stratum.fail_tenant_migration($1::name, $2)";
 constexpr const char *savepoint_sql = "SAVEPOINT stratum_tenant_migration";
 constexpr const char *rollback_to_savepoint_sql = "ROLLBACK TO SAVEPOINT stratum_tenant_migration";
 
@@ -50,7 +38,7 @@ std::optional<Claim> claim_of(const Result &result)
 std::vector<TenantInfo> tenant_rows(Session &session, const std::vector<std::int64_t> &versions,
                                     bool behind_only)
 {
-    Result rows = session.conn().exec(list_sql, versions, behind_only);
+    Result rows = session.conn().exec(ledger_sql::list_tenants, versions, behind_only);
     std::vector<TenantInfo> out;
     for (const Row &row : rows) {
         TenantInfo info;
@@ -98,7 +86,7 @@ private:
     {
         Connection &conn = session_.conn();
         conn.send_internal("BEGIN", no_params());
-        conn.send(claim_sql, no_params());
+        conn.send(ledger_sql::claim_tenant, no_params());
         std::vector<Result> results = conn.sync();
         std::optional<Claim> claim = claim_of(results[1]);
         if (!claim)
@@ -149,19 +137,14 @@ private:
             }
         }
         Params &scope = params.emplace_back(claim.scope);
-        conn.send(finish_sql, scope);
+        conn.send(ledger_sql::finish_tenant, scope);
         conn.send_internal("COMMIT", no_params());
         conn.send_internal("BEGIN", no_params());
-        conn.send(claim_sql, no_params());
+        conn.send(ledger_sql::claim_tenant, no_params());
 
         std::vector<Result> results;
-        try {
-            results = conn.sync();
-        } catch (const ConnectionLost &) {
-            throw;
-        } catch (const Error &error) {
-            return after_failure(claim, started, error);
-        }
+        if (std::optional<Error> error = server_error([&] { results = conn.sync(); }))
+            return after_failure(claim, started, *error);
         std::vector<MigrationOutcome> outcomes;
         for (std::size_t i = 0; i < steps.size(); i++) {
             auto [action, duration] = Runner::main_outcome(results[applies[i]]);
@@ -175,7 +158,7 @@ private:
                                        const Error &error)
     {
         Connection &conn = session_.conn();
-        if (error.statement() == claim_sql || error.statement() == "BEGIN") {
+        if (error.statement() == ledger_sql::claim_tenant || error.statement() == "BEGIN") {
             // After the COMMIT: the tenant is done, only the next claim failed.
             if (conn.in_transaction())
                 conn.exec("ROLLBACK");
@@ -232,11 +215,11 @@ private:
     {
         Connection &conn = session_.conn();
         Params failure(claim.scope, error.message());
-        conn.send(fail_sql, failure);
+        conn.send(ledger_sql::fail_tenant, failure);
         if (conn.in_transaction())
             conn.send_internal("COMMIT", no_params());
         conn.send_internal("BEGIN", no_params());
-        conn.send(claim_sql, no_params());
+        conn.send(ledger_sql::claim_tenant, no_params());
         std::vector<Result> results = conn.sync();
         TenantOutcome outcome;
         outcome.scope = claim.scope;
@@ -277,10 +260,9 @@ TenantInfo Migrator::create_tenant(const std::string &slug, const std::string &n
         Params tenant(slug, name);
         Params by_slug(slug);
         conn.send_internal("BEGIN", no_params());
-        conn.send("SELECT stratum.create_tenant($1, $2)", tenant);
+        conn.send(ledger_sql::create_tenant, tenant);
         if (with_schema)
-            conn.send("SELECT stratum.create_tenant_schema(id)::text FROM stratum.tenants WHERE slug = $1",
-                      by_slug);
+            conn.send(ledger_sql::create_tenant_schema, by_slug);
         conn.send_internal("COMMIT", no_params());
         std::vector<Result> results;
         try {
@@ -361,8 +343,8 @@ TenantRunResult Migrator::migrate_tenants()
     Connection &conn = session.conn();
     Params versions(result.versions);
     if (!result.versions.empty())
-        conn.send("SELECT stratum.queue_tenant_migrations($1::bigint[])", versions);
-    conn.send("SELECT count(*) FROM stratum.tenants WHERE schema_name IS NOT NULL", no_params());
+        conn.send(ledger_sql::queue_tenant_migrations, versions);
+    conn.send(ledger_sql::count_tenant_schemas, no_params());
     std::vector<Result> counts = conn.sync();
     result.tenants_total = counts.back().value<std::size_t>();
     result.queued = result.versions.empty() ? 0 : counts.front().value<std::size_t>();

@@ -24,27 +24,6 @@ EnvMap process_environment()
     return env;
 }
 
-const std::vector<std::string> &connection_keys()
-{
-    static const std::vector<std::string> keys = {
-        "host",
-        "port",
-        "user",
-        "dbname",
-        "password",
-        "password_env",
-        "passfile",
-        "sslmode",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-        "application_name",
-        "connect_timeout",
-        "params",
-    };
-    return keys;
-}
-
 void normalize_postgres(ConfigNode &environment, std::vector<ConfigProblem> &problems)
 {
     ConfigNode *database = environment.find("database");
@@ -174,17 +153,6 @@ void apply_database_url(ConfigNode &environment, const std::string &url, const s
     }
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 std::optional<std::string> percent_decode(std::string_view text)
 {
     std::string out;
@@ -193,11 +161,14 @@ std::optional<std::string> percent_decode(std::string_view text)
             out += text[i];
             continue;
         }
-        int high = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
-        int low = i + 2 < text.size() ? hex_value(text[i + 2]) : -1;
-        if (high < 0 || low < 0)
+        // Exactly two hex digits (from_chars alone would also take a sign).
+        unsigned byte = 0;
+        const char *first = text.data() + i + 1;
+        const char *last = first + std::min<size_t>(2, text.size() - i - 1);
+        auto [end, error] = std::from_chars(first, last, byte, 16);
+        if (error != std::errc() || end != first + 2 || *first == '+' || *first == '-')
             return std::nullopt;
-        out += static_cast<char>(high * 16 + low);
+        out += static_cast<char>(byte);
         i += 2;
     }
     return out;
@@ -260,6 +231,39 @@ void apply_redis_url(ConfigNode &environment, const std::string &url,
         redis.entry("db", origin) = ConfigNode::scalar_from(std::string(db), origin);
 }
 
+// libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, ...)
+// for the master's connection parameters that the file and DATABASE_URL
+// leave unset: what libpq would read from the process environment, taken
+// from the environment this configuration is loaded with (so that
+// LoadOptions::env means what it says) and validated like the file's values.
+// PGPASSWORD has rules of its own (apply_environment).
+void apply_libpq_variables(ConfigNode &environment, const EnvMap &env)
+{
+    const auto &modelled = connection_keys();
+    for (const auto &[variable, keyword] : conninfo::environment_variables()) {
+        const char *value = lookup(env, variable.c_str());
+        if (value == nullptr || variable == "PGPASSWORD")
+            continue;
+        Origin origin = Origin::environment(variable);
+        ConfigNode *master = postgres_master(environment, origin);
+        if (!master->is_map())
+            *master = ConfigNode(ConfigNode::Kind::map, origin);
+        const ConfigNode *params = master->find("params");
+        const bool set = (master->find(keyword) != nullptr && !master->find(keyword)->is_null()) ||
+                         (params != nullptr && params->is_map() && params->find(keyword) != nullptr);
+        if (set)
+            continue;
+        const bool multi_host = std::string_view(value).find(',') != std::string_view::npos &&
+                                (keyword == "host" || keyword == "port");
+        if (keyword == "connect_timeout")
+            master->entry(keyword, origin) = ConfigNode::scalar_from(std::string(value) + "s", origin);
+        else if (!multi_host && std::find(modelled.begin(), modelled.end(), keyword) != modelled.end())
+            master->entry(keyword, origin) = ConfigNode::scalar_from(value, origin);
+        else
+            master->entry("params", origin).entry(keyword, origin) = ConfigNode::scalar_from(value, origin);
+    }
+}
+
 // Sets `key` of `section` from the first of `variables` that is set, unless
 // the file names its own variable in `key`_env.
 void apply_first(ConfigNode *section, const std::string &key,
@@ -308,6 +312,8 @@ void apply_environment(ConfigNode &environment, const EnvMap &env, const std::st
         if (master->find("password_env") == nullptr && !from_url)
             master->entry("password", origin) = ConfigNode::scalar_from(password, origin);
     }
+
+    apply_libpq_variables(environment, env);
 
     if (const char *url = lookup(env, "REDIS_URL"))
         apply_redis_url(environment, url, problems);

@@ -19,7 +19,8 @@ EnvMap process_environment();
 void normalize_postgres(ConfigNode &environment, std::vector<ConfigProblem> &problems);
 
 // Lays the environment on the tree, lowest precedence first: DATABASE_URL
-// (or `database_url`, from --database), PGPASSWORD, REDIS_URL, REDIS_PASSWORD,
+// (or `database_url`, from --database), PGPASSWORD, libpq's other PG*
+// variables (for what is still unset), REDIS_URL, REDIS_PASSWORD,
 // MINIO_*/AWS_* keys, then STRATUM_<KEY_PATH> variables.
 void apply_environment(ConfigNode &environment, const EnvMap &env, const std::string &database_url,
                        std::vector<ConfigProblem> &problems);
@@ -27,9 +28,5 @@ void apply_environment(ConfigNode &environment, const EnvMap &env, const std::st
 // Reads the typed configuration of environment `name` and validates it.
 void read_environment(const ConfigNode &environment, const EnvMap &env, Config &config,
                       std::vector<ConfigProblem> &problems);
-
-// The keys of a PostgreSQL endpoint that say how to connect (as opposed to
-// pool limits): DATABASE_URL replaces all of them.
-const std::vector<std::string> &connection_keys();
 
 }  // namespace stratum::detail

@@ -11,8 +11,9 @@ PoolOptions to_pool_options(const Config &config)
     PoolOptions options;
     options.primary = master.conninfo();
     options.max_size = static_cast<std::size_t>(master.pool.max_open_conns);
-    options.min_size = static_cast<std::size_t>(
-        std::min(master.pool.max_idle_conns, master.pool.max_open_conns));
+    options.max_idle = static_cast<std::size_t>(master.pool.max_idle_conns);
+    // database/sql keeps no minimum: the pool's default, within the idle cap.
+    options.min_size = std::min(options.min_size, *options.max_idle);
     options.idle_timeout = master.pool.conn_max_idle_time;
     options.max_lifetime = master.pool.conn_max_lifetime;
     options.acquire_timeout = master.pool.acquire_timeout;
@@ -21,8 +22,7 @@ PoolOptions to_pool_options(const Config &config)
         ReplicaOptions replica_options;
         replica_options.conninfo = replica.conninfo();
         replica_options.max_size = static_cast<std::size_t>(replica.pool.max_open_conns);
-        replica_options.min_size = static_cast<std::size_t>(
-            std::min(replica.pool.max_idle_conns, replica.pool.max_open_conns));
+        replica_options.max_idle = static_cast<std::size_t>(replica.pool.max_idle_conns);
         options.replicas.push_back(std::move(replica_options));
     }
     return options;

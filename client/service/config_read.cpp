@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "config_load.hpp"
+#include "config_schema.hpp"
 
 namespace stratum::detail {
 
@@ -293,7 +294,7 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
             refused.push_back(key);
     };
     note("max_open_conns",
-         reader.integer(node, "max_open_conns", path, pool.max_open_conns, 10, 1000));
+         reader.integer(node, "max_open_conns", path, pool.max_open_conns, 1, 1000));
     note("max_idle_conns",
          reader.integer(node, "max_idle_conns", path, pool.max_idle_conns, 0, 1000));
     note("conn_max_lifetime",
@@ -314,10 +315,15 @@ void read_endpoint(Reader &reader, const ConfigNode &node, const std::string &pa
                 return false;
         return !replica || node.find(a) != nullptr || node.find(b) != nullptr;
     };
-    if (sets("max_idle_conns", "max_open_conns") && pool.max_idle_conns > pool.max_open_conns)
-        reader.problem(origin_of("max_idle_conns"), join(path, "max_idle_conns"),
-                       "must not exceed max_open_conns (" + std::to_string(pool.max_idle_conns) +
-                           " > " + std::to_string(pool.max_open_conns) + ")");
+    if (sets("max_idle_conns", "max_open_conns") && pool.max_idle_conns > pool.max_open_conns) {
+        if (node.find("max_idle_conns") != nullptr)
+            reader.problem(origin_of("max_idle_conns"), join(path, "max_idle_conns"),
+                           "must not exceed max_open_conns (" +
+                               std::to_string(pool.max_idle_conns) + " > " +
+                               std::to_string(pool.max_open_conns) + ")");
+        else
+            pool.max_idle_conns = pool.max_open_conns;  // a default (or inherited) cap, lowered as database/sql does
+    }
     if (sets("conn_max_idle_time", "conn_max_lifetime") &&
         pool.conn_max_lifetime > Duration::zero() &&
         pool.conn_max_idle_time > pool.conn_max_lifetime)

@@ -28,38 +28,38 @@ SchemaNode map_of(std::initializer_list<std::pair<std::string, const SchemaNode 
     return SchemaNode{Kind::map, children, nullptr};
 }
 
-// Connection and pool keys every PostgreSQL endpoint accepts.
-const std::vector<std::string> endpoint_keys = {
-    "host",
-    "port",
-    "user",
-    "dbname",
-    "password",
-    "password_env",
-    "passfile",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "application_name",
-    "connect_timeout",
-    "max_open_conns",
-    "max_idle_conns",
-    "conn_max_lifetime",
-    "conn_max_idle_time",
-    "acquire_timeout",
-};
-
 SchemaNode build_endpoint()
 {
     SchemaNode node{Kind::map, {}, nullptr};
-    for (const std::string &key : endpoint_keys)
+    for (const std::string &key : connection_keys())
+        if (key != "params")
+            node.children.emplace_back(key, &value_node);
+    for (const std::string &key : pool_keys())
         node.children.emplace_back(key, &value_node);
     node.children.emplace_back("params", &free_map_node);
     return node;
 }
 
 }  // namespace
+
+const std::vector<std::string> &connection_keys()
+{
+    static const std::vector<std::string> keys = {
+        "host",        "port",    "user",        "dbname",         "password",
+        "password_env", "passfile", "sslmode",   "sslrootcert",    "sslcert",
+        "sslkey",      "application_name", "connect_timeout", "params",
+    };
+    return keys;
+}
+
+const std::vector<std::string> &pool_keys()
+{
+    static const std::vector<std::string> keys = {
+        "max_open_conns", "max_idle_conns", "conn_max_lifetime", "conn_max_idle_time",
+        "acquire_timeout",
+    };
+    return keys;
+}
 
 const SchemaNode &endpoint_schema()
 {

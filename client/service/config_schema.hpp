@@ -28,6 +28,12 @@ struct SchemaNode {
     const SchemaNode *child(std::string_view name) const;
 };
 
+// The keys of a PostgreSQL endpoint that say how to connect (DATABASE_URL
+// replaces all of them), "params" among them...
+const std::vector<std::string> &connection_keys();
+// ...and those that limit its pool.
+const std::vector<std::string> &pool_keys();
+
 // One environment: database, server, logging, migrations, health, production.
 const SchemaNode &environment_schema();
 // A PostgreSQL endpoint (master, each replica, or the flat database.postgres form).

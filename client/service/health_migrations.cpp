@@ -7,16 +7,12 @@
 
 #include "stratum/connection.hpp"
 #include "stratum/health.hpp"
+#include "stratum/ledger_sql.hpp"
 #include "stratum/migration_files.hpp"
 
 namespace stratum {
 
 namespace {
-
-constexpr std::string_view verify_sql =
-    "SELECT scope || '/' || version || ' (' || kind || "
-    "CASE WHEN environment <> '' THEN ' ' || environment ELSE '' END || '): ' || problem || "
-    "coalesce(': ' || detail, '') FROM stratum.verify_ledger() ORDER BY scope, kind, version";
 
 void add_problems(MigrationFacts &facts, const Result &rows)
 {
@@ -29,11 +25,8 @@ void add_problems(MigrationFacts &facts, const Result &rows)
 MigrationFacts probe_migration_ledger(Connection &connection)
 {
     const Params none;
-    connection.send("SELECT max(version) FILTER (WHERE status = 'applied'), "
-                    "count(*) FILTER (WHERE status = 'applied') "
-                    "FROM stratum.migration_status('master') WHERE kind = 'migration'",
-                    none);
-    connection.send(verify_sql, none);
+    connection.send(ledger_sql::master_summary, none);
+    connection.send(ledger_sql::verify_ledger_lines, none);
     std::vector<Result> results = connection.sync();
     MigrationFacts facts;
     facts.source = "ledger";
@@ -50,11 +43,8 @@ MigrationFacts probe_migration_plan(Connection &connection,
 {
     const Params plan_params(versions, checksums);
     const Params none;
-    connection.send(
-        "SELECT state, count(*), max(version) "
-        "FROM stratum.migration_plan('master', $1::bigint[], $2::text[]) GROUP BY state",
-        plan_params);
-    connection.send(verify_sql, none);
+    connection.send(ledger_sql::master_plan_by_state, plan_params);
+    connection.send(ledger_sql::verify_ledger_lines, none);
     std::vector<Result> results = connection.sync();
     MigrationFacts facts;
     facts.source = "files";

@@ -71,7 +71,7 @@ TEST_F(PoolTest, OptionsAreValidated)
         return std::string("(accepted)");
     };
     PoolOptions o = options();
-    o.max_size = 5;
+    o.max_size = 0;
     EXPECT_EQ(field_of(o), "max_size");
     o = options();
     o.max_size = 1001;
@@ -97,7 +97,61 @@ TEST_F(PoolTest, OptionsAreValidated)
     o = options();
     o.reconnect_backoff_max = 1ms;
     EXPECT_EQ(field_of(o), "reconnect_backoff_max");
+    o = options();
+    o.min_size = 2;
+    o.max_idle = 1;  // min_size connections are kept open, idle or not
+    EXPECT_EQ(field_of(o), "max_idle");
+    o = options();
+    o.min_size = 0;
+    o.max_size = 1;  // a CLI, a test, a sidecar
+    EXPECT_EQ(field_of(o), "(accepted)");
     EXPECT_EQ(field_of(options()), "(accepted)");
+}
+
+TEST_F(PoolTest, APoolOfOneConnection)
+{
+    PoolOptions o = options();
+    o.min_size = 0;
+    o.max_size = 1;
+    o.acquire_timeout = 200ms;
+    Pool pool(o);
+    EXPECT_EQ(pool.query(test::acme, "SELECT 1").value<int>(), 1);
+    {
+        Lease held = pool.acquire();
+        EXPECT_THROW(pool.acquire(), PoolExhausted);
+    }
+    EXPECT_EQ(pool.with_tenant(test::acme, [](Tx &tx) { return tx.exec("SELECT 2").value<int>(); }), 2);
+    EXPECT_EQ(pool.metrics().created, 1u);
+    EXPECT_EQ(server_backends(), 1);
+}
+
+// max_idle is a cap, as database/sql's MaxIdleConns: connections returned
+// while that many are idle are closed, and nothing is opened to reach it.
+TEST_F(PoolTest, MaxIdleCapsTheIdleConnections)
+{
+    PoolOptions o = options();
+    o.min_size = 0;
+    o.max_idle = 2;
+    Pool pool(o);
+    pool.run_maintenance();
+    EXPECT_EQ(pool.metrics().total, 0u);  // a cap, not a minimum
+    {
+        std::vector<Lease> leases;
+        for (int i = 0; i < 5; i++)
+            leases.push_back(pool.acquire());
+        EXPECT_EQ(pool.metrics().total, 5u);
+    }
+    PoolMetrics m = pool.metrics();
+    EXPECT_EQ(m.idle, 2u);
+    EXPECT_EQ(m.total, 2u);
+    EXPECT_EQ(m.closed, 3u);
+    EXPECT_TRUE(eventually([&] { return server_backends() == 2; })) << server_backends();
+    // The kept ones are reused.
+    for (int i = 0; i < 3; i++)
+        pool.query(test::acme, "SELECT 1");
+    EXPECT_EQ(pool.metrics().created, 5u);
+    pool.run_maintenance();
+    EXPECT_EQ(pool.metrics().idle, 2u);
 }
 
 TEST_F(PoolTest, MinSizeIsKeptOpenAndMaxSizeIsNeverExceeded)

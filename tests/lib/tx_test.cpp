@@ -64,6 +64,41 @@ TEST_F(TxTest, QueryIsOneRoundTripAsTheTenant)
     EXPECT_EQ(count_items(test::globex), 0);
 }
 
+// pool.query with an actor: the actor travels with the tenant in the same
+// statement, so it is still one round trip, and the audit trail records it.
+TEST_F(TxTest, QueryWithAnActorIsOneRoundTripAndAudited)
+{
+    test::create_tenant_table("audited_notes", "id serial PRIMARY KEY, body text NOT NULL", db);
+    test::admin_sql("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO stratum_app", db);
+    test::admin_sql("SELECT stratum.enable_audit('audited_notes')", db);
+    pool->query(test::acme, {.actor = "user:1"}, "SELECT 1");  // open, prepare
+    for (int i = 0; i < 3; i++) {
+        const std::string actor = "user:" + std::to_string(40 + i);
+        const auto before = round_trips();
+        Result r = pool->query(test::acme, {.actor = actor},
+                               "SELECT stratum.current_tenant()::text, stratum.current_actor()");
+        EXPECT_EQ(round_trips() - before, 1u);
+        auto [tenant, seen] = r.one_row_as<std::string, std::string>();
+        EXPECT_EQ(tenant, test::acme.view());
+        EXPECT_EQ(seen, actor);
+    }
+    const auto before = round_trips();
+    pool->query(test::acme, {.actor = "user:42"}, "INSERT INTO audited_notes (body) VALUES ($1)", "hi");
+    EXPECT_EQ(round_trips() - before, 1u);
+    EXPECT_EQ(pool->query(test::acme, "SELECT actor FROM stratum.audit_log WHERE table_name LIKE "
+                                      "'%audited_notes' AND operation = 'INSERT'")
+                  .value<std::string>(),
+              "user:42");
+    // The actor is transaction-local: the next query on the connection has none.
+    EXPECT_FALSE(pool->query(test::acme, "SELECT stratum.current_actor()")
+                     .value<std::optional<std::string>>()
+                     .has_value());
+    // On a replica-or-primary read, the same.
+    EXPECT_EQ(pool->replica_query(test::acme, {.actor = "reader"}, "SELECT stratum.current_actor()")
+                  .value<std::string>(),
+              "reader");
+}
+
 TEST_F(TxTest, QueryFailureRollsBackAndLeavesTheConnectionClean)
 {
     pool->query(test::acme, "INSERT INTO items (name) VALUES ('dup')");

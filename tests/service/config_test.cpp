@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stratum/config.hpp"
+#include "stratum/config_pool.hpp"
 
 using namespace std::chrono_literals;
 using stratum::Config;
@@ -197,7 +198,7 @@ TEST(Config, CollectsEveryProblemWithFileLineAndKey)
     const Expected expected[] = {
         {"database.postgres.master.hots", "did you mean \"host\"", 6},
         {"database.postgres.master.port", "between 1 and 65535", 7},
-        {"database.postgres.master.max_open_conns", "between 10 and 1000 (got 5)", 8},
+        {"database.postgres.master.max_open_conns", "between 1 and 1000 (got 0)", 8},
         {"database.postgres.master.conn_max_idle_time", "must not exceed conn_max_lifetime", 11},
         {"database.postgres.master.connect_timeout", "invalid duration", 12},
         {"database.postgres.replicas.0", "a replica needs a host", 14},
@@ -371,8 +372,98 @@ TEST(Config, StratumVariablesAreValidatedLikeTheFile)
     EXPECT_THAT(text, HasSubstr("no list entry 3 to override"));
     EXPECT_THAT(text,
                 HasSubstr("environment variable STRATUM_DATABASE_POSTGRES_MASTER_MAX_OPEN_CONNS: "
-                          "database.postgres.master.max_open_conns: must be between 10 and "
+                          "database.postgres.master.max_open_conns: must be between 1 and "
                           "1000 (got 5000)"));
+}
+
+// PG* variables given in LoadOptions::env are honoured (libpq alone would
+// read only the process environment): they fill what the file and
+// DATABASE_URL leave unset, and are validated like the file's values.
+TEST(Config, LibpqVariablesFromTheGivenEnvironmentFillWhatIsUnset)
+{
+    LoadOptions load;
+    load.env = std::map<std::string, std::string>{{"PGHOST", "db.from.env"},
+                                                  {"PGPORT", "6543"},
+                                                  {"PGUSER", "env_user"},
+                                                  {"PGDATABASE", "env_db"},
+                                                  {"PGSSLMODE", "require"},
+                                                  {"PGAPPNAME", "from-env"},
+                                                  {"PGCONNECT_TIMEOUT", "7"},
+                                                  {"PGTARGETSESSIONATTRS", "read-write"}};
+    Config config = Config::parse("database: {postgres: {master: {host: db.from.file}}}", "inline", load);
+    const auto &master = config.database.postgres.master;
+    EXPECT_EQ(master.host, "db.from.file");  // the file wins
+    EXPECT_EQ(master.port, 6543);
+    EXPECT_EQ(master.user, "env_user");
+    EXPECT_EQ(master.dbname, "env_db");
+    EXPECT_EQ(master.sslmode, "require");
+    EXPECT_EQ(master.application_name, "from-env");
+    EXPECT_EQ(master.connect_timeout, 7s);
+    EXPECT_EQ(master.params.at("target_session_attrs"), "read-write");
+    auto parsed = stratum::conninfo::parse(master.conninfo());
+    EXPECT_EQ(parsed["port"], "6543");
+    EXPECT_EQ(parsed["dbname"], "env_db");
+
+    // DATABASE_URL replaces the connection keys; PG* fill what it leaves out.
+    load.env->emplace("DATABASE_URL", "postgresql://url_user@url.host/url_db");
+    Config from_url = Config::parse("{}", "inline", load);
+    EXPECT_EQ(from_url.database.postgres.master.host, "url.host");
+    EXPECT_EQ(from_url.database.postgres.master.user, "url_user");
+    EXPECT_EQ(from_url.database.postgres.master.port, 6543);
+
+    // Validated, and the error names the variable.
+    LoadOptions bad;
+    bad.env = std::map<std::string, std::string>{{"PGPORT", "not-a-port"}, {"PGSSLMODE", "sometimes"}};
+    try {
+        Config::parse("{}", "inline", bad);
+        ADD_FAILURE() << "accepted PGPORT=not-a-port";
+    } catch (const ConfigError &e) {
+        EXPECT_THAT(e.what(), HasSubstr("environment variable PGPORT: database.postgres.master.port"));
+        EXPECT_THAT(e.what(), HasSubstr("environment variable PGSSLMODE: database.postgres.master.sslmode"));
+    }
+}
+
+// max_idle_conns means what database/sql means by it: a cap on idle
+// connections, not a number kept open.
+TEST(Config, MaxIdleConnsIsACapOnIdleConnections)
+{
+    LoadOptions load;
+    load.env = std::map<std::string, std::string>{};
+    Config defaults = Config::parse("database: {postgres: {master: {host: db}}}", "inline", load);
+    stratum::PoolOptions pool = stratum::to_pool_options(defaults);
+    EXPECT_EQ(pool.max_size, 25u);
+    ASSERT_TRUE(pool.max_idle.has_value());
+    EXPECT_EQ(*pool.max_idle, 10u);
+    EXPECT_EQ(pool.min_size, 2u);  // the pool's default: nothing opened to reach the cap
+
+    // A small pool: the default cap is lowered to max_open_conns.
+    Config small = Config::parse("database: {postgres: {master: {host: db, max_open_conns: 1}}}",
+                                 "inline", load);
+    EXPECT_EQ(small.database.postgres.master.pool.max_idle_conns, 1);
+    pool = stratum::to_pool_options(small);
+    EXPECT_EQ(pool.max_size, 1u);
+    EXPECT_EQ(*pool.max_idle, 1u);
+    EXPECT_EQ(pool.min_size, 1u);
+    EXPECT_NO_THROW(pool.validate());
+
+    // No idle connection kept at all.
+    Config none = Config::parse(
+        "database: {postgres: {master: {host: db, max_idle_conns: 0},"
+        " replicas: [{host: r1, max_idle_conns: 3}]}}",
+        "inline", load);
+    pool = stratum::to_pool_options(none);
+    EXPECT_EQ(*pool.max_idle, 0u);
+    EXPECT_EQ(pool.min_size, 0u);
+    ASSERT_EQ(pool.replicas.size(), 1u);
+    EXPECT_EQ(pool.replicas[0].max_idle, 3u);
+    EXPECT_EQ(pool.replicas[0].min_size, 0u);
+    EXPECT_NO_THROW(pool.validate());
+
+    // Given explicitly above max_open_conns, it is a mistake.
+    EXPECT_THROW(Config::parse("database: {postgres: {master: {host: db, max_open_conns: 2,"
+                               " max_idle_conns: 5}}}",
+                               "inline", load),
+                 ConfigError);
 }
 
 TEST(Config, RedisFromUrlAndPassword)

@@ -89,8 +89,7 @@ public:
         requires are_values_v<Args...>
     Result query(const TenantId &tenant, std::string_view sql, Args &&...args)
     {
-        Params params(std::forward<Args>(args)...);
-        return query(tenant, sql, params);
+        return query(tenant, QueryOptions{}, sql, std::forward<Args>(args)...);
     }
     // The same with an actor (options.actor travels with the tenant).
     Result query(const TenantId &tenant, const QueryOptions &options, std::string_view sql,

@@ -95,8 +95,7 @@ public:
         requires are_values_v<Args...>
     Result query(const TenantId &tenant, std::string_view sql, Args &&...args)
     {
-        Params params(std::forward<Args>(args)...);
-        return query(tenant, sql, params);
+        return query(tenant, QueryOptions{}, sql, std::forward<Args>(args)...);
     }
     Result query(const TenantId &tenant, std::string_view sql, const Params &params);
     // The same with an actor, still one round trip (the actor travels with
@@ -117,8 +116,7 @@ public:
         requires are_values_v<Args...>
     Result replica_query(const TenantId &tenant, std::string_view sql, Args &&...args)
     {
-        Params params(std::forward<Args>(args)...);
-        return replica_query(tenant, sql, params);
+        return replica_query(tenant, QueryOptions{}, sql, std::forward<Args>(args)...);
     }
     Result replica_query(const TenantId &tenant, std::string_view sql, const Params &params);
     template <class... Args>

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct ReplicaOptions {
     std::string conninfo;       // conninfo or postgresql:// URL of one read replica
     std::size_t min_size = 0;
     std::size_t max_size = 0;   // 0: the primary's max_size
+    std::optional<std::size_t> max_idle;  // nullopt: the primary's max_idle
 };
 
 // with_tenant runs a transaction again after a serialization failure (40001)
@@ -36,7 +38,11 @@ struct PoolOptions {
     std::vector<ReplicaOptions> replicas;
 
     std::size_t min_size = 2;     // kept open (and re-opened) by the maintenance thread
-    std::size_t max_size = 25;    // 10..1000
+    std::size_t max_size = 25;    // 1..1000: a CLI or a sidecar may want 1
+    // Idle connections kept at most: one returned while this many are idle
+    // is closed (database/sql's SetMaxIdleConns). nullopt: no cap, only
+    // idle_timeout closes idle connections. At least min_size.
+    std::optional<std::size_t> max_idle;
 
     std::chrono::milliseconds acquire_timeout{5000};  // then PoolExhausted (or CannotConnect)
     std::chrono::milliseconds connect_timeout{5000};  // one dial

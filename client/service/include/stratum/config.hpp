@@ -67,11 +67,14 @@ private:
     std::vector<ConfigProblem> problems_;
 };
 
-// Pool limits of one PostgreSQL endpoint (database/sql naming). A lifetime or
-// idle time of 0 means "no limit".
+// Pool limits of one PostgreSQL endpoint, named and meant as in Go's
+// database/sql. A lifetime or idle time of 0 means "no limit".
 struct PoolLimits {
-    int max_open_conns = 25;  // 10..1000
-    int max_idle_conns = 10;  // 0..max_open_conns
+    int max_open_conns = 25;  // 1..1000: connections open at most
+    // 0..max_open_conns: idle connections kept at most; one returned beyond
+    // it is closed. A cap, not a minimum: nothing is opened to reach it.
+    // Unset, it is lowered to max_open_conns when that is smaller.
+    int max_idle_conns = 10;
     Duration conn_max_lifetime = std::chrono::hours(1);
     Duration conn_max_idle_time = std::chrono::minutes(30);
     Duration acquire_timeout = std::chrono::seconds(5);
@@ -172,7 +175,11 @@ struct LoadOptions {
     std::string environment;   // "" -> $STRATUM_ENV -> the file's default_environment
     std::string database_url;  // --database: beats $DATABASE_URL
     // The environment variables to read; nullopt = the process environment.
-    // Tests pass their own map instead of calling setenv.
+    // Tests pass their own map instead of calling setenv. libpq's PG*
+    // variables in it (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, ...) set
+    // the master's connection parameters the file and DATABASE_URL leave
+    // unset, validated like the file's values. (libpq still reads the process
+    // environment for whatever stays unset after that.)
     std::optional<std::map<std::string, std::string>> env;
 };
 
