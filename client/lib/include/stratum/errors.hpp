@@ -29,7 +29,11 @@ struct ErrorFields {
 };
 
 // Root of every exception libstratum throws. what() is the server's message
-// (plus detail when present); the fields are available one by one.
+// and its SQLSTATE ("... [SQLSTATE 23505]"), never the detail, which can
+// quote key values; the fields are available one by one. detail() is empty
+// for a unique violation on a tenant table: PostgreSQL leaves the key out of
+// the DETAIL wherever row level security applies (it could be another
+// tenant's value); constraint() and table() still name the key.
 class Error : public std::runtime_error {
 public:
     explicit Error(ErrorFields fields);
