@@ -1,5 +1,6 @@
 // Environment-variable overrides of the configuration tree: DATABASE_URL,
-// PGPASSWORD, REDIS_URL, REDIS_PASSWORD, MinIO/AWS keys and STRATUM_* keys.
+// PGPASSWORD and libpq's other PG* variables, REDIS_URL, REDIS_PASSWORD,
+// MinIO/AWS keys and STRATUM_* keys.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
