@@ -48,10 +48,13 @@ endif
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/parts/*.sql))
 	cat $^ > $@
 
-# make install also installs libstratum (headers, shared library, pkg-config
-# file, CMake package; the stratum command when it exists) under
-# CLIENT_PREFIX, honouring DESTDIR like PGXS does. STRATUM_CLIENT=no installs
-# the extension alone (the test harness does, for its private server tree).
+# make install also installs the client (the libraries libstratum,
+# libstratum-migrate and libstratum-service with their headers, pkg-config
+# files and CMake package, and the stratum command) under CLIENT_PREFIX,
+# honouring DESTDIR like PGXS does; make install-client installs the client
+# alone. Run paths are relative ($ORIGIN), so any prefix works without
+# ldconfig. STRATUM_CLIENT=no installs the extension alone (the test harness
+# does, for its private server tree).
 CLIENT_PREFIX    ?= /usr/local
 CLIENT_BUILD_DIR ?= build/install
 ifneq ($(STRATUM_CLIENT),no)
@@ -59,10 +62,10 @@ install: install-client
 endif
 .PHONY: install-client
 install-client:
-	cmake -S . -B $(CLIENT_BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
-	  -DCMAKE_INSTALL_PREFIX=$(CLIENT_PREFIX) -DSTRATUM_BUILD_TESTS=OFF -DSTRATUM_BUILD_BENCH=OFF >/dev/null
-	cmake --build $(CLIENT_BUILD_DIR) -j2
-	DESTDIR=$(DESTDIR) cmake --install $(CLIENT_BUILD_DIR)
+	cmake -S . -B '$(CLIENT_BUILD_DIR)' -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_INSTALL_PREFIX='$(CLIENT_PREFIX)' -DSTRATUM_BUILD_TESTS=OFF -DSTRATUM_BUILD_BENCH=OFF >/dev/null
+	cmake --build '$(CLIENT_BUILD_DIR)' -j2
+	DESTDIR='$(DESTDIR)' cmake --install '$(CLIENT_BUILD_DIR)' >/dev/null
 
 FUZZ_SECONDS ?= 60
 SOAK_SECONDS ?= 60

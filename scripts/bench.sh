@@ -23,7 +23,7 @@ SQL
 psql -q -v ON_ERROR_STOP=1 -d stratum_bench -f tests/support/template.sql >/dev/null
 pgbouncer_start "$PG_PORT" postgres stratum_app stratum_owner
 
-if [[ -n $(ls client/src/*.cpp 2>/dev/null) ]]; then
+if [[ -n $(ls client/lib/*.cpp 2>/dev/null) ]]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build -j"$(nproc)" >/dev/null
 fi

@@ -21,7 +21,7 @@ trap services_stop_all EXIT
 pg_tree_build .
 pg_start pg
 
-if [[ ! -d client/src ]] || [[ -z $(ls client/src/*.cpp 2>/dev/null) ]]; then
+if [[ -z $(ls client/lib/*.cpp 2>/dev/null) ]]; then
   exit 0
 fi
 
@@ -49,12 +49,12 @@ pg_replica_start replica2 "$PG_PORT"
 pg_start failover
 setup_test_cluster "$FAILOVER_PORT" "$FAILOVER_DIR"
 pg_replica_start failover_standby "$FAILOVER_PORT"
-# A pair of its own for the failover fault test (tests/failover_fault_test.cpp).
+# A pair of its own for the failover fault test (tests/service/failover_fault_test.cpp).
 pg_start fault_primary
 setup_test_cluster "$FAULT_PRIMARY_PORT" "$FAULT_PRIMARY_DIR"
 pg_replica_start fault_standby "$FAULT_PRIMARY_PORT"
 # A cluster that does not preload the library: a backend loads it at its
-# first stratum call (tests/lazy_load_test.cpp).
+# first stratum call (tests/lib/lazy_load_test.cpp).
 pg_start nopreload "shared_preload_libraries = ''"
 setup_test_cluster "$NOPRELOAD_PORT" "$NOPRELOAD_DIR"
 export STRATUM_TEST_NOPRELOAD_PORT=$NOPRELOAD_PORT

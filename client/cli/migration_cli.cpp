@@ -5,6 +5,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "stratum/logging.hpp"
+
 namespace stratum::cli {
 namespace {
 
@@ -32,9 +34,41 @@ MigratorOptions migrator_options(const Config &config, const MigrationCliOptions
     if (!options.lock_wait.empty())
         out.lock_wait_limit = duration_option(options.lock_wait, "--lock-wait");
     out.batch_size = static_cast<std::size_t>(options.batch_size);
-    if (!options.json && !options.quiet)
-        out.on_event = print_event;
+    const bool shown = !options.json && !options.quiet;
+    out.on_event = [shown](const MigrationEvent &event) {
+        log_event(event, shown);
+        if (shown)
+            print_event(event);
+    };
     return out;
+}
+
+void log_event(const MigrationEvent &event, bool shown)
+{
+    // The log gets what an operator must see: waits, retries and failures
+    // (waits and retries at info only when no progress line shows them).
+    logging::Level level = logging::Level::debug;
+    if (event.type == MigrationEvent::Type::failed || event.type == MigrationEvent::Type::tenant_failed)
+        level = logging::Level::warn;
+    else if ((event.type == MigrationEvent::Type::retrying ||
+              event.type == MigrationEvent::Type::waiting) &&
+             !shown)
+        level = logging::Level::info;
+    if (!logging::enabled(level))
+        return;
+    std::string line(to_string(event.type));
+    line += ' ';
+    line += event.scope;
+    if (event.version >= 0)
+        line += '/' + std::to_string(event.version);
+    if (!event.name.empty())
+        line += " (" + event.name + ')';
+    if (!event.message.empty())
+        line += ": " + event.message;
+    logging::log(level, "migrate", line,
+                 {{logging::field::version, event.version},
+                  {logging::field::attempt, event.attempt},
+                  {logging::field::duration_ms, static_cast<double>(event.duration.count()) / 1000.0}});
 }
 
 std::string format_elapsed(std::chrono::microseconds duration)

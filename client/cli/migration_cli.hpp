@@ -51,6 +51,9 @@ MigratorOptions migrator_options(const Config &config, const MigrationCliOptions
 
 // Prints a progress line on stderr (unless --json or --quiet).
 void print_event(const MigrationEvent &event);
+// Logs an event (the migrator itself only reports): failures at warn, waits
+// and retries at info when no progress line shows them, the rest at debug.
+void log_event(const MigrationEvent &event, bool shown);
 
 // Reports a failed run (stderr, or JSON on stdout) and returns its exit code:
 // 3 for drift or a tampered ledger, 1 otherwise.

@@ -18,6 +18,8 @@
 #include "stratum/migration_files.hpp"
 #include "stratum/migrator.hpp"
 
+#include "migration_cli.hpp"
+
 namespace stratum::cli {
 
 namespace {
@@ -98,6 +100,7 @@ AdminResponse with_migrator(const Config &config, Pool &pool, const AdminRequest
     const nlohmann::json body = nlohmann::json::parse(request.body);
     MigratorOptions options = migrator_options(config);
     options.actor = "stratum-serve";
+    options.on_event = [](const MigrationEvent &event) { log_event(event, false); };
     options.dry_run = body_field<bool>(body, "dry_run", "true or false").value_or(false);
     try {
         Migrator migrator(pool, options);

@@ -1,0 +1,157 @@
+// Tx: lazy BEGIN + tenant context pipelined with the first statement.
+#include "stratum/tx.hpp"
+
+#include "stratum/context_sql.hpp"
+
+namespace stratum {
+namespace {
+
+const Params no_params;
+
+std::string_view begin_sql(const TxOptions &options)
+{
+    static constexpr std::string_view texts[3][2] = {
+        {"BEGIN", "BEGIN READ ONLY"},
+        {"BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
+        {"BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"},
+    };
+    return texts[static_cast<int>(options.isolation)][options.read_only ? 1 : 0];
+}
+
+}  // namespace
+
+Tx::Tx(Connection &connection, const TenantId &tenant, TxOptions options)
+    : connection_(connection), tenant_(tenant), options_(std::move(options)),
+      round_trips_at_start_(connection.round_trips())
+{
+    if (!connection_.is_clean())
+        throw UsageError("a transaction needs an idle connection (this one is broken, busy or "
+                         "already inside a transaction)");
+    context_params_.add_text(tenant_->str());
+    if (options_.actor)
+        context_params_.add_text(*options_.actor);
+}
+
+Tx::Tx(Connection &connection, TxOptions options)
+    : connection_(connection), options_(std::move(options)),
+      round_trips_at_start_(connection.round_trips())
+{
+    if (!connection_.is_clean())
+        throw UsageError("a transaction needs an idle connection (this one is broken, busy or "
+                         "already inside a transaction)");
+    if (options_.actor)
+        context_params_.add_text(*options_.actor);
+}
+
+Tx::~Tx()
+{
+    if (state_ == State::active || state_ == State::failed) {
+        try {
+            rollback();
+        } catch (...) {
+            // The connection is left broken or inside a transaction: the pool
+            // closes it instead of handing it out again.
+        }
+    }
+    connection_.set_event_tenant(nullptr);
+}
+
+void Tx::check_open() const
+{
+    switch (state_) {
+    case State::pending:
+    case State::active:
+        return;
+    case State::failed:
+        throw UsageError("the transaction is aborted by an earlier error: roll it back");
+    case State::committed:
+    case State::rolled_back:
+        throw UsageError("the transaction is already finished");
+    }
+}
+
+void Tx::send_begin()
+{
+    connection_.set_event_tenant(tenant_ ? &*tenant_ : nullptr);
+    connection_.send_internal(begin_sql(options_), no_params);
+    const std::string_view context = context_sql::statement(tenant_.has_value(), options_.actor.has_value());
+    if (!context.empty())
+        connection_.send_internal(context, context_params_);
+}
+
+std::vector<Result> Tx::run(std::span<const Statement> statements, const Params *single_params,
+                            std::string_view single_sql)
+{
+    check_open();
+    std::size_t internal = 0;
+    if (state_ == State::pending) {
+        send_begin();
+        internal = connection_.queued();
+    }
+    std::vector<Result> results;
+    try {
+        if (single_params != nullptr)
+            connection_.send(single_sql, *single_params);
+        for (const Statement &statement : statements)
+            connection_.send(statement.sql, statement.params);
+        results = connection_.sync();
+    } catch (...) {
+        // BEGIN ran, a statement failed: the server holds an aborted
+        // transaction until we roll it back. Otherwise nothing is open.
+        state_ = connection_.in_transaction() ? State::failed : State::rolled_back;
+        throw;
+    }
+    state_ = State::active;
+    results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(internal));
+    return results;
+}
+
+Result Tx::exec(std::string_view sql, const Params &params)
+{
+    return std::move(run({}, &params, sql).front());
+}
+
+std::vector<Result> Tx::exec_batch(std::span<const Statement> statements)
+{
+    if (statements.empty())
+        return {};
+    return run(statements, nullptr, {});
+}
+
+void Tx::commit()
+{
+    if (state_ == State::pending) {
+        state_ = State::committed;  // nothing was sent: nothing to commit
+        return;
+    }
+    if (state_ == State::failed) {
+        rollback();
+        throw UsageError("cannot commit: an earlier statement failed, the transaction was rolled back");
+    }
+    check_open();
+    try {
+        connection_.send_internal("COMMIT", no_params);
+        connection_.sync();
+    } catch (...) {
+        // A failed COMMIT (serialization failure, deferred constraint) ends
+        // the transaction on the server.
+        state_ = connection_.in_transaction() ? State::failed : State::rolled_back;
+        throw;
+    }
+    state_ = State::committed;
+}
+
+void Tx::rollback()
+{
+    if (state_ == State::pending) {
+        state_ = State::rolled_back;
+        return;
+    }
+    if (state_ == State::committed || state_ == State::rolled_back)
+        return;
+    state_ = State::rolled_back;  // whatever happens next, the server will not commit it
+    connection_.send_internal("ROLLBACK", no_params);
+    connection_.sync();
+}
+
+}  // namespace stratum
