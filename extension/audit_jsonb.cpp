@@ -8,7 +8,6 @@
 #include "audit_jsonb.hpp"
 
 namespace stratum::audit {
-namespace {
 
 void check_length(uint64 length)
 {
@@ -24,13 +23,8 @@ void pad_to_int(StringInfo buffer)
         appendStringInfoCharMacro(buffer, '\0');
 }
 
-// The JEntry of the i-th child, given its length and the running end offset.
-JEntry child_entry(uint32 type, int index, uint32 length, uint32 end_offset)
-{
-    if (index % JB_OFFSET_STRIDE == 0)
-        return type | end_offset | JENTRY_HAS_OFF;
-    return type | length;
-}
+namespace {
+
 
 // Appends a container to buffer, which must be 4-byte aligned where the
 // container starts (alignment inside it is relative to that start).

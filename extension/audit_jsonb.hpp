@@ -24,6 +24,22 @@ struct ObjectKeys {
     uint32 bytes_length;
 };
 
+// The JEntry of a container's index-th child, given its length (with the
+// padding before it) and the end offset of its data in the container.
+inline JEntry child_entry(uint32 type, int index, uint32 length, uint32 end_offset)
+{
+    if (index % JB_OFFSET_STRIDE == 0)
+        return type | end_offset | JENTRY_HAS_OFF;
+    return type | length;
+}
+
+// Raises the error of a container that jsonb's offsets cannot address.
+void check_length(uint64 length);
+
+// Pads buffer with zero bytes to a multiple of 4 (numbers and containers
+// start 4-byte aligned).
+void pad_to_int(StringInfo buffer);
+
 // Lays out keys (already in jsonb key order) in mcxt.
 void init_object_keys(ObjectKeys *keys, const JsonbValue *const *names, int count,
                       MemoryContext mcxt);

@@ -1,8 +1,8 @@
 // The audit trail's triggers: stratum.audit_row() (AFTER INSERT/UPDATE/DELETE
 // FOR EACH ROW, named stratum_audit) turns each row change into an
-// audit_log row; stratum.audit_flush() (AFTER ... FOR EACH STATEMENT) writes
-// the statement's buffered rows before the statement ends;
-// stratum.audit_truncate() records TRUNCATE.
+// audit_log row, buffered until the log is read or the transaction commits
+// (audit_writer.cpp); stratum.audit_truncate() records TRUNCATE.
+#include "audit_encode.hpp"
 #include "audit_table.hpp"
 #include "boundary.hpp"
 #include "citus.hpp"
@@ -110,7 +110,6 @@ EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo b
 {
     int count = table->column_count;
     auto *encoded = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
-    JsonbValue converted;
     for (int l = 0; l < table->logged_count; l++) {
         int i = table->logged_columns[l];
         if (previous != nullptr && !changed[i]) {
@@ -119,11 +118,10 @@ EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo b
         }
         int a = table->columns[i].attnum - 1;
         if (slot->tts_isnull[a])
-            converted.type = jbvNull;
+            encoded[i] = {JENTRY_ISNULL, static_cast<uint32>(buffer->len), 0};
         else
-            value_to_jsonb(&table->columns[i], slot->tts_values[a], &converted,
-                           table->query_context);
-        encode_value(buffer, &converted, &encoded[i]);
+            encode_column(&table->columns[i], slot->tts_values[a], buffer, &encoded[i],
+                          table->query_context);
     }
     return encoded;
 }
@@ -264,20 +262,6 @@ STRATUM_FUNCTION(stratum_audit_row)
     return PointerGetDatum(nullptr);
 }
 
-// Writes the rows the statement buffered, so that the next statement (and
-// the rest of this one's AFTER STATEMENT triggers) can read them.
-STRATUM_FUNCTION(stratum_audit_flush)
-{
-    TriggerData *trigdata = trigger_data(fcinfo, "stratum.audit_flush");
-    if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) || TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-        ereport(ERROR,
-                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                 errmsg("stratum.audit_flush() must be an AFTER statement trigger"),
-                 errhint("Install it with stratum.enable_audit(table).")));
-    flush_log_rows();
-    return PointerGetDatum(nullptr);
-}
-
 // One log row per TRUNCATE of the relation that carries the trigger.
 STRATUM_FUNCTION(stratum_audit_truncate)
 {
@@ -319,6 +303,5 @@ STRATUM_FUNCTION(stratum_audit_truncate)
     nulls[field_table_oid] = nulls[field_table_schema] = nulls[field_table_name] = false;
     nulls[field_operation] = false;
     append_log_row(cache->layout, values, nulls);
-    flush_log_rows();
     return PointerGetDatum(nullptr);
 }

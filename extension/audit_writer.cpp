@@ -15,14 +15,24 @@ constexpr Size batch_bytes = 1024 * 1024;
 // The rows buffered at one transaction nesting level. A subtransaction gets
 // a level of its own so that its rows are written under its own xid (and
 // vanish when it rolls back) without touching its parent's rows.
+//
+// A statement that reads the log while a subtransaction is open must see
+// the rows its enclosing levels buffered, but they cannot be written for
+// good from in there: they would carry the subtransaction's xid and vanish
+// if it rolled back. They are written "on loan" instead: under the inner
+// xid, kept in the buffer, and forgotten only once the subtransactions that
+// wrote them have committed into their own level (or written again if one
+// of them rolled back).
 struct Level {
     int nest_level;
     MemoryContext tuples_context;  // the buffered tuples; reset after each write
     Oid log_relid;
     int count;
     Size bytes;
+    CommandId command;   // the latest command that buffered a row here
+    int loaned_to;       // nest level whose subtransaction holds these rows written, or 0
     Level *outer;
-    HeapTuple tuples[batch_rows];
+    MinimalTuple tuples[batch_rows];
     TimestampTz logged_at[batch_rows];  // partition key of each tuple
 };
 
@@ -34,11 +44,33 @@ bool writing = false;
 // Slots kept from one batch to the next: making a thousand slots per batch
 // would cost about as much as filling them. They are over an unpinned copy
 // of the partition's descriptor, so dropping them is just freeing memory.
+//
+// Minimal tuples: storing a formed heap tuple in a slot makes recent
+// PostgreSQL releases check it as a composite datum, which costs about as
+// much as forming it; the table AM copies a minimal tuple into a heap tuple
+// for less.
 struct SlotPool {
     TupleDesc desc;
     int made;
     TupleTableSlot *slots[batch_rows];
 };
+
+// The same columns, types and places: what the slots depend on
+// (equalTupleDescs also compares defaults and constraints, which a copy of
+// a descriptor does not keep).
+bool same_layout(TupleDesc a, TupleDesc b)
+{
+    if (a->natts != b->natts)
+        return false;
+    for (int i = 0; i < a->natts; i++) {
+        Form_pg_attribute x = TupleDescAttr(a, i);
+        Form_pg_attribute y = TupleDescAttr(b, i);
+        if (x->atttypid != y->atttypid || x->attlen != y->attlen || x->attbyval != y->attbyval ||
+            x->attalign != y->attalign || x->attisdropped != y->attisdropped)
+            return false;
+    }
+    return true;
+}
 MemoryContext slot_context = nullptr;
 SlotPool *slot_pool = nullptr;
 
@@ -53,7 +85,7 @@ void drop_slot_pool()
 
 TupleTableSlot **slots_for(TupleDesc desc, int count)
 {
-    if (slot_pool != nullptr && !equalTupleDescs(slot_pool->desc, desc))
+    if (slot_pool != nullptr && !same_layout(slot_pool->desc, desc))
         drop_slot_pool();
     if (slot_context == nullptr)
         slot_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log slots",
@@ -65,7 +97,7 @@ TupleTableSlot **slots_for(TupleDesc desc, int count)
     }
     while (slot_pool->made < count) {
         slot_pool->slots[slot_pool->made] =
-            MakeSingleTupleTableSlot(slot_pool->desc, &TTSOpsHeapTuple);
+            MakeSingleTupleTableSlot(slot_pool->desc, &TTSOpsMinimalTuple);
         slot_pool->made++;
     }
     MemoryContextSwitchTo(old);
@@ -109,9 +141,10 @@ Route route(Relation log, TimestampTz when)
 }
 
 // Inserts tuples (formed for the log's own descriptor) into one partition,
-// then their index entries: COPY's multi-insert path, without COPY.
-void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, int count,
-                           EState *estate, CommandId command)
+// then their index entries: COPY's multi-insert path, without COPY. With
+// keep, the tuples stay the caller's (a loan: they may be written again).
+void insert_into_partition(Relation log, Relation partition, MinimalTuple *tuples, int count,
+                           EState *estate, CommandId command, bool keep)
 {
     TupleDesc partition_desc = RelationGetDescr(partition);
     // A partition attached from elsewhere may lay its columns out differently.
@@ -123,10 +156,13 @@ void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, 
 
     TupleTableSlot **slots = slots_for(partition_desc, count);
     for (int i = 0; i < count; i++) {
-        HeapTuple tuple = map != nullptr ? execute_attr_map_tuple(tuples[i], map) : tuples[i];
-        // The slot owns the tuple, so that fetching it for the insert does
-        // not copy it again; clearing the slot frees it.
-        ExecStoreHeapTuple(tuple, slots[i], true);
+        if (map != nullptr) {
+            HeapTuple converted = execute_attr_map_tuple(heap_tuple_from_minimal_tuple(tuples[i]), map);
+            ExecForceStoreHeapTuple(converted, slots[i], true);
+            continue;
+        }
+        // The slot owns the tuple (unless it is on loan); clearing it frees it.
+        ExecStoreMinimalTuple(tuples[i], slots[i], !keep);
     }
     table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
     insert_index_entries(result_rel, slots, count, estate);
@@ -136,8 +172,13 @@ void insert_into_partition(Relation log, Relation partition, HeapTuple *tuples, 
 }
 
 // Writes a level's buffered rows, grouping consecutive rows that go to the
-// same partition (all of them, usually: one statement, one timestamp).
-void write_level(Level *level)
+// same partition (all of them, usually: one statement, one timestamp). A
+// loan (see Level) leaves them buffered.
+//
+// The rows are inserted as of the latest command that buffered one, not the
+// command running now: a statement that reads the log and has them written
+// first then sees them, as it would have had they been written when made.
+void write_level(Level *level, bool loan = false)
 {
     if (level->count == 0)
         return;
@@ -145,14 +186,16 @@ void write_level(Level *level)
         elog(ERROR, "stratum audit log writer re-entered");
     writing = true;
     int count = level->count;
-    level->count = 0;
-    level->bytes = 0;
+    if (!loan) {
+        level->count = 0;
+        level->bytes = 0;
+    }
 
     MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
     Relation log = table_open(level->log_relid, RowExclusiveLock);
     EState *estate = CreateExecutorState();
     MemoryContextSwitchTo(estate->es_query_cxt);
-    CommandId command = GetCurrentCommandId(true);
+    CommandId command = level->command;
 
     int start = 0;
     while (start < count) {
@@ -174,7 +217,8 @@ void write_level(Level *level)
         while (end < count && (level->logged_at[end] == level->logged_at[start] ||
                                route(log, level->logged_at[end]).partition == target.partition))
             end++;
-        insert_into_partition(log, partition, &level->tuples[start], end - start, estate, command);
+        insert_into_partition(log, partition, &level->tuples[start], end - start, estate, command,
+                              loan);
         if (partition != log)
             table_close(partition, NoLock);
         start = end;
@@ -183,8 +227,18 @@ void write_level(Level *level)
     FreeExecutorState(estate);
     table_close(log, NoLock);
     MemoryContextSwitchTo(old);
-    MemoryContextReset(level->tuples_context);
+    if (!loan)
+        MemoryContextReset(level->tuples_context);
     writing = false;
+}
+
+// Forgets what a level buffered (it is written for good).
+void clear_level(Level *level)
+{
+    level->count = 0;
+    level->bytes = 0;
+    level->loaned_to = 0;
+    MemoryContextReset(level->tuples_context);
 }
 
 void pop_level()
@@ -249,10 +303,24 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId, SubTransactio
             write_level(innermost);
             pop_level();
         }
+        // Rows written on loan by this subtransaction now belong to its
+        // parent; to the level that buffered them, they are written.
+        for (Level *level = innermost; level != nullptr; level = level->outer) {
+            if (level->loaned_to == nest_level) {
+                level->loaned_to = nest_level - 1;
+                if (level->loaned_to == level->nest_level)
+                    clear_level(level);
+            }
+        }
         break;
     case SUBXACT_EVENT_ABORT_SUB:
         while (innermost != nullptr && innermost->nest_level >= nest_level)
             pop_level();
+        // What this subtransaction wrote on loan is gone with it.
+        for (Level *level = innermost; level != nullptr; level = level->outer) {
+            if (level->loaned_to >= nest_level)
+                level->loaned_to = 0;
+        }
         if (writing)
             drop_slot_pool();
         writing = false;
@@ -277,6 +345,7 @@ Level *current_level(Oid log_relid)
             write_level(innermost);
             innermost->log_relid = log_relid;
         }
+        innermost->command = GetCurrentCommandId(true);
         return innermost;
     }
     if (innermost != nullptr && innermost->nest_level > nest_level)
@@ -290,6 +359,7 @@ Level *current_level(Oid log_relid)
     level->tuples_context =
         AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
     level->log_relid = log_relid;
+    level->command = GetCurrentCommandId(true);
     level->outer = innermost;
     innermost = level;
     return level;
@@ -437,7 +507,7 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
         }
     }
     MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
-    HeapTuple tuple = heap_form_tuple(layout.tupdesc, row_values, row_nulls);
+    MinimalTuple tuple = pg::form_minimal_tuple(layout.tupdesc, row_values, row_nulls);
     MemoryContextSwitchTo(old);
     pfree(row_values);
     pfree(row_nulls);
@@ -450,10 +520,57 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
         write_level(level);
 }
 
-void flush_log_rows()
+bool log_rows_buffered()
 {
-    if (innermost != nullptr && innermost->nest_level == GetCurrentTransactionNestLevel())
-        write_level(innermost);
+    for (Level *level = innermost; level != nullptr; level = level->outer) {
+        if (level->count > 0 && level->loaned_to == 0)
+            return true;
+    }
+    return false;
+}
+
+bool is_buffered_log(Oid relid)
+{
+    auto buffered_for = [](Oid candidate) {
+        for (Level *level = innermost; level != nullptr; level = level->outer) {
+            if (level->log_relid == candidate)
+                return true;
+        }
+        return false;
+    };
+    if (buffered_for(relid))
+        return true;
+    if (!get_rel_relispartition(relid))
+        return false;
+    // A partition of the log (monthly, or attached from elsewhere).
+    List *ancestors = get_partition_ancestors(relid);
+    bool found = false;
+    ListCell *cell;
+    foreach (cell, ancestors) {
+        if (buffered_for(lfirst_oid(cell))) {
+            found = true;
+            break;
+        }
+    }
+    list_free(ancestors);
+    return found;
+}
+
+void write_buffered_log_rows()
+{
+    if (writing || innermost == nullptr)
+        return;
+    int nest_level = GetCurrentTransactionNestLevel();
+    for (Level *level = innermost; level != nullptr; level = level->outer) {
+        if (level->count == 0 || level->loaned_to != 0)
+            continue;
+        if (level->nest_level == nest_level) {
+            write_level(level);
+        } else {
+            write_level(level, true);
+            level->loaned_to = nest_level;
+        }
+    }
 }
 
 }  // namespace stratum::audit

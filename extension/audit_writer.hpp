@@ -3,10 +3,12 @@
 //
 // Rows are written directly (not through the caller's privileges or row
 // level security), so an application role needs no INSERT right on the log.
-// A batch is written when it fills, when the statement that produced it ends
-// (stratum.audit_flush), when its subtransaction commits, and before the
-// transaction commits or prepares. A (sub)transaction that aborts drops what
-// it buffered, and what it had written is invisible with it.
+// A batch is written when it fills, when its subtransaction commits, before
+// the transaction commits or prepares, and before any statement that reads
+// the log or runs a utility command (audit_read_barrier.cpp): a transaction
+// of many small statements writes its entries in a few batches, and still
+// reads its own entries. A (sub)transaction that aborts drops what it
+// buffered, and what it had written is invisible with it.
 #pragma once
 
 #include "pg.hpp"
@@ -54,7 +56,14 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool 
 // LogField; the datums are copied.
 void append_log_row(const LogLayout &layout, Datum *values, bool *nulls);
 
-// Writes what the current (sub)transaction level has buffered.
-void flush_log_rows();
+// True when rows wait in a buffer (cheap: asked before every statement).
+bool log_rows_buffered();
+
+// True when relid is a log that rows are buffered for, or a partition of one.
+bool is_buffered_log(Oid relid);
+
+// Writes every buffered row so that the statement about to run sees it
+// (rows of enclosing levels on loan, see audit_writer.cpp).
+void write_buffered_log_rows();
 
 }  // namespace stratum::audit

@@ -1,5 +1,6 @@
 // Module entry: the magic block and _PG_init.
 #include "app_role_guard.hpp"
+#include "audit_read_barrier.hpp"
 #include "audit_visibility.hpp"
 #include "boundary.hpp"
 #include "citus.hpp"
@@ -20,6 +21,7 @@ void _PG_init(void)
     stratum::install_statement_guard();
     stratum::register_audit_visibility_invalidation();
     stratum::install_app_role_guard();
+    stratum::install_audit_read_barrier();
     stratum::citus::register_cache_invalidation();
     // After every stratum.* GUC is defined: a mistyped one is an error.
     MarkGUCPrefixReserved("stratum");

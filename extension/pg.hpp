@@ -54,6 +54,7 @@ extern "C" {
 #include "parser/parser.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
+#include "postmaster/autovacuum.h"
 #include "rewrite/rowsecurity.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -63,6 +64,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -215,6 +217,18 @@ void for_each_checked_relation(STRATUM_CHECK_PERMS_PARAMS, Visit &&visit)
     }
 #endif
     (void) ereport_on_violation;
+}
+
+// --- Tuples ----------------------------------------------------------------------
+
+// 18 added room for extra bytes before the tuple.
+inline MinimalTuple form_minimal_tuple(TupleDesc desc, Datum *values, bool *nulls)
+{
+#if PG_VERSION_NUM >= 180000
+    return heap_form_minimal_tuple(desc, values, nulls, 0);
+#else
+    return heap_form_minimal_tuple(desc, values, nulls);
+#endif
 }
 
 // --- BRIN ------------------------------------------------------------------------

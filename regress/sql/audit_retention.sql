@@ -15,10 +15,20 @@ SELECT count(*) AS entries_before FROM stratum.audit_log \gset
 SELECT * FROM audit_layout();
 
 -- The first call makes this month's partition (and the next ones) and moves
--- the waiting entries out of the DEFAULT partition.
+-- the waiting entries out of the DEFAULT partition. Each month takes the
+-- DEFAULT partition's indexes: here stratum's BRIN index and an exact one on
+-- row_key that a DBA added.
+CREATE INDEX audit_log_default_row_key_exact ON stratum.audit_log_default USING hash (row_key);
 SELECT regexp_replace(p::text, '\d{4}_\d{2}$', 'YYYY_MM') AS created
   FROM stratum.create_audit_partitions(months_ahead => 2) AS p;
 SELECT * FROM audit_layout();
+SELECT DISTINCT regexp_replace(c.relname, '\d{4}_\d{2}$', 'YYYY_MM') AS part,
+       (SELECT string_agg(am.amname, ', ' ORDER BY am.amname)
+          FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_am am ON am.oid = ic.relam
+         WHERE x.indrelid = c.oid) AS indexes
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'stratum.audit_log'::regclass ORDER BY 1;
+DROP INDEX stratum.audit_log_default_row_key_exact;
 SELECT count(*) = :entries_before AS nothing_lost FROM stratum.audit_log;
 -- Idempotent.
 SELECT count(*) AS created_again FROM stratum.create_audit_partitions(2);

@@ -93,22 +93,34 @@ SELECT relation, kind, tenant_column, rls_enabled, rls_forced, isolation_policy,
 -- pg_dump keeps the log's rows: it is registered as extension configuration.
 SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'stratum' ORDER BY 1;
 
--- The log's indexes find every entry: the BRIN index both in ranges it has
--- summarized (entries written there update it) and in the rest.
+-- The log's index finds every entry, by tenant and time or by row key, both
+-- in block ranges it has summarized (entries written there update it) and
+-- in the rest.
 -- (A tenant-isolated table: only its rows name the tenant of their entries.)
 CREATE TABLE indexed_audited (id int PRIMARY KEY, tenant_id uuid NOT NULL);
 SELECT stratum.enable_tenancy('indexed_audited');
 SELECT stratum.enable_audit('indexed_audited');
 INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
   FROM generate_series(1, 3000) g;
-SELECT brin_summarize_new_values('stratum.audit_log_default_tenant_id_logged_at_idx') > 0 AS summarized;
+SELECT brin_summarize_new_values('stratum.audit_log_default_tenant_id_logged_at_row_key_idx') > 0 AS summarized;
+-- A few entries into the summarized range update its summary; a run of
+-- them makes the range unsummarized again (cheaper than rewriting the
+-- summary per entry), until it is summarized once more.
 INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
-  FROM generate_series(3001, 3100) g;
+  FROM generate_series(3001, 3005) g;
+SELECT count(*) AS summarized_ranges FROM brin_revmap_data(get_raw_page('stratum.audit_log_default_tenant_id_logged_at_row_key_idx', 1)) AS r
+ WHERE r.pages NOT IN ('(0,0)', '(4294967295,0)') \gset
+INSERT INTO indexed_audited SELECT g, CASE WHEN g % 2 = 0 THEN :a::uuid ELSE :b::uuid END
+  FROM generate_series(3006, 3100) g;
+SELECT :summarized_ranges - count(*) AS ranges_forgotten
+  FROM brin_revmap_data(get_raw_page('stratum.audit_log_default_tenant_id_logged_at_row_key_idx', 1)) AS r
+ WHERE r.pages NOT IN ('(0,0)', '(4294967295,0)');
 SET enable_seqscan = off;
 SELECT plan_shape(format($$SELECT count(*) FROM stratum.audit_log WHERE tenant_id = %L AND logged_at > '2000-01-01'$$, :b));
 SELECT count(*) AS via_brin FROM stratum.audit_log
  WHERE tenant_id = :b AND logged_at > '2000-01-01' AND table_oid = 'indexed_audited'::regclass;
-SELECT count(*) AS via_hash FROM stratum.audit_log
+SELECT plan_shape($$SELECT * FROM stratum.audit_log WHERE row_key = '{"id": 2999}'$$);
+SELECT count(*) AS via_row_key_bloom FROM stratum.audit_log
  WHERE row_key IN ('{"id": 1}', '{"id": 2999}', '{"id": 3001}', '{"id": 3100}')
    AND table_oid = 'indexed_audited'::regclass;
 RESET enable_seqscan;

@@ -125,29 +125,88 @@ SELECT operation, row_key, old_row, new_row, changed_columns FROM stratum.audit_
  WHERE table_oid = 'ledger'::regclass AND (coalesce(new_row, old_row) ->> 'id')::int > 9000
  ORDER BY id;
 
--- Without its statement trigger (disabled here on purpose), entries still
--- reach the log: when their subtransaction is released, and at commit; and
--- they still vanish with a rollback.
+-- Entries wait in a buffer across statements and are written at commit, or
+-- as soon as something reads the log: a statement, a function, a view or a
+-- cursor sees every entry made before it. Inside savepoints, the entries of
+-- the enclosing levels are written "on loan" and written again if the
+-- savepoint that held them rolls back: each entry lands exactly once.
 CREATE TABLE unflushed (id int PRIMARY KEY);
 SELECT stratum.enable_audit('unflushed');
-ALTER TABLE unflushed DISABLE TRIGGER stratum_audit_flush;
 CREATE FUNCTION unflushed_entries() RETURNS bigint LANGUAGE sql
     AS $$ SELECT count(*) FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass $$;
+CREATE VIEW unflushed_view AS
+    SELECT new_row FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass;
 BEGIN;
 INSERT INTO unflushed VALUES (1);
-SAVEPOINT s1;
+SELECT count(*) AS seen_by_next_statement FROM stratum.audit_log
+ WHERE table_oid = 'unflushed'::regclass;
 INSERT INTO unflushed VALUES (2);
-ROLLBACK TO SAVEPOINT s1;
-SAVEPOINT s2;
+SELECT unflushed_entries() AS seen_by_a_function;
 INSERT INTO unflushed VALUES (3);
-SELECT unflushed_entries() AS buffered_not_written;
-RELEASE SAVEPOINT s2;
-SELECT unflushed_entries() AS written_at_release;
+SELECT count(*) AS seen_through_a_view FROM unflushed_view;
 INSERT INTO unflushed VALUES (4);
-COMMIT;
-SELECT (new_row ->> 'id')::int AS id FROM stratum.audit_log
- WHERE table_oid = 'unflushed'::regclass ORDER BY 1;
-BEGIN;
+SAVEPOINT a;
+SAVEPOINT b;
+SELECT unflushed_entries() AS outer_entries_seen_in_a_savepoint;
+RELEASE SAVEPOINT b;
+SELECT unflushed_entries() AS after_release;
+ROLLBACK TO SAVEPOINT a;
+SELECT unflushed_entries() AS after_rollback_to, count(DISTINCT id) AS distinct_ids
+  FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass;
 INSERT INTO unflushed VALUES (5);
+SAVEPOINT c;
+INSERT INTO unflushed VALUES (6);
+ROLLBACK TO SAVEPOINT c;
+RELEASE SAVEPOINT a;
+INSERT INTO unflushed VALUES (7);
+COMMIT;
+SELECT array_agg((new_row ->> 'id')::int ORDER BY id) AS ids, count(*) = count(DISTINCT id) AS each_once
+  FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass;
+BEGIN;
+INSERT INTO unflushed VALUES (8);
+SELECT unflushed_entries() AS seen_then_rolled_back;
 ROLLBACK;
 SELECT unflushed_entries() AS after_rollback;
+
+-- A PL/pgSQL block that reads the log and then fails: the entries made
+-- before it, written on loan inside the block, are written again after it.
+DO $$
+BEGIN
+    INSERT INTO unflushed VALUES (9);
+    BEGIN
+        PERFORM unflushed_entries();
+        RAISE EXCEPTION 'undo the block';
+    EXCEPTION WHEN raise_exception THEN
+        NULL;
+    END;
+    INSERT INTO unflushed VALUES (10);
+END
+$$;
+SELECT array_agg((new_row ->> 'id')::int ORDER BY id) AS ids, count(*) = count(DISTINCT id) AS each_once
+  FROM stratum.audit_log WHERE table_oid = 'unflushed'::regclass;
+
+-- A statement trigger of the audited table that reads the log sees the
+-- statement's own entries; a cursor sees those made before it was opened.
+CREATE TABLE unflushed_seen (seen bigint);
+CREATE FUNCTION unflushed_count_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO unflushed_seen SELECT unflushed_entries();
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER a_count AFTER INSERT ON unflushed
+    FOR EACH STATEMENT EXECUTE FUNCTION unflushed_count_trigger();
+INSERT INTO unflushed VALUES (11), (12);
+SELECT seen AS seen_by_statement_trigger FROM unflushed_seen;
+DROP TRIGGER a_count ON unflushed;
+BEGIN;
+INSERT INTO unflushed VALUES (13);
+DECLARE entries CURSOR FOR
+    SELECT (new_row ->> 'id')::int AS id FROM stratum.audit_log
+     WHERE table_oid = 'unflushed'::regclass ORDER BY id DESC;
+INSERT INTO unflushed VALUES (14);
+FETCH 1 FROM entries;
+CLOSE entries;
+COMMIT;
+SELECT max((new_row ->> 'id')::int) AS last_id FROM stratum.audit_log
+ WHERE table_oid = 'unflushed'::regclass;

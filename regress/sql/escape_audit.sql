@@ -42,7 +42,6 @@ SELECT sqlstate_of('LOCK TABLE stratum.audit_log IN ACCESS EXCLUSIVE MODE') AS t
 -- Forging entries through stratum's own trigger functions.
 CREATE TEMP TABLE esc_fake (id int PRIMARY KEY, tenant_id uuid);
 SELECT sqlstate_of('CREATE TRIGGER stratum_audit AFTER INSERT ON esc_fake FOR EACH ROW EXECUTE FUNCTION stratum.audit_row()') AS forged_trigger;
-SELECT sqlstate_of('SELECT stratum.audit_flush()') AS call_flush;
 SELECT sqlstate_of('SELECT stratum._audit_log_append_only()') AS call_append_only;
 COMMIT;
 -- COPY into the log, straight from the client.

@@ -2,6 +2,7 @@
 -- that owns the tables, and an application role that is neither owner nor
 -- superuser (the isolation tests run as it).
 CREATE EXTENSION stratum;
+CREATE EXTENSION pageinspect;
 SELECT e.extname, e.extversion, n.nspname AS schema, e.extrelocatable AS relocatable
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'stratum';
 

@@ -50,29 +50,44 @@ COMMENT ON COLUMN stratum.audit_log.changed_columns IS 'For UPDATE: the audited 
 -- partitions; nothing is ever refused for want of a partition.
 CREATE TABLE stratum.audit_log_default PARTITION OF stratum.audit_log DEFAULT;
 
--- Two indexes, both cheap to maintain, because every audited write pays for
--- every index here (a B-tree costs each audited row about as much as the
--- rest of its log entry):
---  * "the history of this row": a hash index on row_key; equality is all
---    that query needs, NULL keys are not indexed, and nothing is compared on
---    the way in;
---  * "what did tenant T change since X" (and the index led by tenant_id that
---    row level security wants): BRIN, a bloom filter of tenants and the time
---    range of every 16 pages. The log is written in time order, so a time
---    range maps to a few block ranges, and the bloom filter skips the ranges
---    without the tenant.
+-- A BRIN bloom operator class for jsonb (PostgreSQL ships them for scalar
+-- types only): the summary of a block range is a bloom filter of the values
+-- hashed with jsonb's own hash function.
+CREATE OPERATOR CLASS stratum.jsonb_bloom_ops FOR TYPE jsonb USING brin AS
+    OPERATOR 1 = (jsonb, jsonb),
+    FUNCTION 1 brin_bloom_opcinfo(internal),
+    FUNCTION 2 brin_bloom_add_value(internal, internal, internal, internal),
+    FUNCTION 3 brin_bloom_consistent(internal, internal, internal, integer),
+    FUNCTION 4 brin_bloom_union(internal, internal, internal),
+    FUNCTION 5 brin_bloom_options(internal),
+    FUNCTION 11 jsonb_hash(jsonb);
+
+-- One index, a BRIN, because every audited write would pay for every index
+-- here: a B-tree or hash index costs each audited row about as much as the
+-- rest of its entry (one descent, one WAL record per row), while a block
+-- range is summarized once, after it fills (autosummarize), and costs the
+-- writer nothing before. Per 16 pages it holds
+--  * a bloom filter of tenants and the time range: "what did tenant T change
+--    since X" (and the index led by tenant_id that row level security
+--    wants); the log is written in time order, so a time range is a few
+--    block ranges;
+--  * a bloom filter of row keys: "the history of this row" reads the ranges
+--    whose filter has the key (about 480 entries per range fill one; 1 in
+--    1,000 ranges answers yes without it). The index stays about 1% of the
+--    log's size, and a lookup reads all of it: about 1 ms per million
+--    entries (docs/audit.md).
 --
--- They are made on each partition rather than on the partitioned log: the
--- log is a member of the extension, its monthly partitions are not, and
+-- It is made on each partition rather than on the partitioned log: the log
+-- is a member of the extension, its monthly partitions are not, and
 -- pg_restore recreates a partition's indexes itself — with indexes on the
 -- parent, ATTACH PARTITION would already have made them and the restore
 -- would fail on "already exists".
 CREATE FUNCTION stratum._audit_partition_indexes(part regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    EXECUTE format('CREATE INDEX ON %s USING hash (row_key)', part);
-    EXECUTE format('CREATE INDEX ON %s USING brin (tenant_id uuid_bloom_ops, logged_at) '
-                   'WITH (pages_per_range = 16)', part);
+    EXECUTE format('CREATE INDEX ON %s USING brin (tenant_id uuid_bloom_ops, logged_at, '
+                   'row_key stratum.jsonb_bloom_ops (n_distinct_per_range = 600, false_positive_rate = 0.001)) '
+                   'WITH (pages_per_range = 16, autosummarize = on)', part);
 END
 $$;
 SELECT stratum._audit_partition_indexes('stratum.audit_log_default');
@@ -143,12 +158,6 @@ CREATE FUNCTION stratum.audit_row() RETURNS trigger
 COMMENT ON FUNCTION stratum.audit_row() IS
     'AFTER INSERT/UPDATE/DELETE row trigger stratum_audit: buffers one audit_log entry per changed row; its arguments are the excluded columns';
 
-CREATE FUNCTION stratum.audit_flush() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'stratum_audit_flush'
-    LANGUAGE C;
-COMMENT ON FUNCTION stratum.audit_flush() IS
-    'AFTER statement trigger stratum_audit_flush: writes the statement''s buffered audit entries';
-
 CREATE FUNCTION stratum.audit_truncate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'stratum_audit_truncate'
     LANGUAGE C;
@@ -212,16 +221,12 @@ CREATE FUNCTION stratum._audit_withheld(rel regclass, excluded text[]) RETURNS t
                       AND NOT has_column_privilege(r.oid, rel, a.attnum, 'SELECT'))
 $$;
 
--- The statement triggers that go with stratum_audit, on one relation (a
--- partition's DML and TRUNCATE only fire the partition's own).
+-- The statement trigger that goes with stratum_audit, on one relation (a
+-- partition's TRUNCATE only fires the partition's own).
 CREATE FUNCTION stratum._audit_statement_triggers(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM stratum._allow_citus_triggers();
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_audit_flush') THEN
-        EXECUTE format('CREATE TRIGGER stratum_audit_flush AFTER INSERT OR UPDATE OR DELETE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION stratum.audit_flush()', rel);
-    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'stratum_audit_truncate') THEN
         EXECUTE format('CREATE TRIGGER stratum_audit_truncate AFTER TRUNCATE ON %s '
                        'FOR EACH STATEMENT EXECUTE FUNCTION stratum.audit_truncate()', rel);
@@ -363,7 +368,6 @@ BEGIN
     END IF;
     PERFORM stratum._drop_trigger(rel, 'stratum_audit');
     FOR part IN SELECT stratum._relation_tree(rel) LOOP
-        PERFORM stratum._drop_trigger(part, 'stratum_audit_flush');
         PERFORM stratum._drop_trigger(part, 'stratum_audit_truncate');
     END LOOP;
 END
@@ -484,15 +488,21 @@ BEGIN
         -- attaching leaves the log open for writing while it runs (it locks
         -- only the DEFAULT partition, which it must check). Entries of that
         -- month already in the DEFAULT partition move over first.
-        EXECUTE format('CREATE TABLE stratum.%I (LIKE stratum.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                       part_name);
+        -- A new month takes the DEFAULT partition's indexes: an index a DBA
+        -- added there (an exact one on row_key, say) reaches later months.
         IF default_part IS NOT NULL THEN
+            EXECUTE format('CREATE TABLE stratum.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
+                           part_name, default_part);
             EXECUTE format('WITH moved AS (DELETE FROM %s WHERE logged_at >= $1 AND logged_at < $2 RETURNING *) '
                            'INSERT INTO stratum.%I SELECT * FROM moved', default_part, part_name)
                 USING month_start, month_end;
+            part := format('stratum.%I', part_name)::regclass;
+        ELSE
+            EXECUTE format('CREATE TABLE stratum.%I (LIKE stratum.audit_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                           part_name);
+            part := format('stratum.%I', part_name)::regclass;
+            PERFORM stratum._audit_partition_indexes(part);
         END IF;
-        part := format('stratum.%I', part_name)::regclass;
-        PERFORM stratum._audit_partition_indexes(part);
         EXECUTE format('ALTER TABLE stratum.audit_log ATTACH PARTITION stratum.%I FOR VALUES FROM (%L) TO (%L)',
                        part_name, month_start, month_end);
         IF NOT stratum._has_isolation_policy(part) THEN

@@ -14,7 +14,7 @@ SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 SELECT polname, polpermissive, pg_get_expr(polqual, polrelid) FROM pg_policy
  WHERE polrelid = 'projects'::regclass;
 -- Every shard: RLS enabled and forced, stratum's policy alone, the triggers.
-SELECT count(*) AS shards, count(*) FILTER (WHERE result = 'true true stratum_tenant_isolation true stratum_audit stratum_audit_flush stratum_audit_truncate stratum_tenant_guard stratum_timestamps') AS sound, min(result) AS example
+SELECT count(*) AS shards, count(*) FILTER (WHERE result = 'true true stratum_tenant_isolation true stratum_audit stratum_audit_truncate stratum_tenant_guard stratum_timestamps') AS sound, min(result) AS example
   FROM run_command_on_shards('projects', $$
     SELECT c.relrowsecurity || ' ' || c.relforcerowsecurity || ' '
         || (SELECT string_agg(polname || ' ' || polpermissive::text, ',') FROM pg_policy WHERE polrelid = c.oid) || ' '
