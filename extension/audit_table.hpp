@@ -1,6 +1,7 @@
-// What the audit trigger knows about one audited relation during one query:
-// its audited columns and how to convert them, its key, its tenant column,
-// and the names it is logged under. Built on the first row, reused after.
+// What the audit trigger knows about one audited relation: its audited
+// columns and how to convert them, its key, its tenant column, and the names
+// it is logged under. Built on the first row, kept per backend until the
+// relation, its log or a type changes (audit_table_cache.cpp).
 #pragma once
 
 #include "audit_jsonb.hpp"
@@ -27,12 +28,14 @@ struct AuditedTable {
     int *key_columns;            // ... as positions in columns, in key order
     ObjectKeys row_keys;         // the keys of old_row and new_row (logged columns)
     ObjectKeys key_keys;         // the keys of row_key
-    MemoryContext query_context; // where this lives (the trigger's fn_mcxt)
+    MemoryContext query_context; // where this lives (the cache entry's memory)
     MemoryContext row_context;   // scratch memory, reset after every row
+    bool *last_changed;          // the columns the previous UPDATE changed, or null
+    Datum last_changed_names;    // ... and their names as text[] (query memory)
 };
 
 // Describes rel, whose row trigger is `trigger`; everything is allocated in
-// mcxt (the trigger's per-query memory).
+// mcxt.
 AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, MemoryContext mcxt);
 
 }  // namespace stratum::audit

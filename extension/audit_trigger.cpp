@@ -3,7 +3,7 @@
 // audit_log row, buffered until the log is read or the transaction commits
 // (audit_writer.cpp); stratum.audit_truncate() records TRUNCATE.
 #include "audit_encode.hpp"
-#include "audit_table.hpp"
+#include "audit_table_cache.hpp"
 #include "boundary.hpp"
 #include "citus.hpp"
 #include "tenant_context.hpp"
@@ -126,17 +126,30 @@ EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo b
     return encoded;
 }
 
-// changed_columns: the names of the changed columns, in table order.
-Datum changed_column_names(const AuditedTable *table, const bool *changed)
+// changed_columns: the names of the changed columns, in table order. A bulk
+// UPDATE changes the same columns row after row: the array is built once.
+Datum changed_column_names(AuditedTable *table, const bool *changed)
 {
-    auto *names = static_cast<Datum *>(palloc(sizeof(Datum) * (table->column_count + 1)));
+    int count = table->column_count;
+    if (table->last_changed != nullptr && memcmp(table->last_changed, changed, count) == 0)
+        return table->last_changed_names;
+    auto *names = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
     int n = 0;
-    for (int o = 0; o < table->column_count; o++) {
+    for (int o = 0; o < count; o++) {
         int i = table->attnum_order[o];
         if (changed[i])
             names[n++] = table->columns[i].name;
     }
-    return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+    MemoryContext old = MemoryContextSwitchTo(table->query_context);
+    if (table->last_changed == nullptr)
+        table->last_changed = static_cast<bool *>(palloc(count + 1));
+    else
+        pfree(DatumGetPointer(table->last_changed_names));
+    memcpy(table->last_changed, changed, count);
+    table->last_changed_names =
+        PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+    MemoryContextSwitchTo(old);
+    return table->last_changed_names;
 }
 
 void set_field(Datum *values, bool *nulls, LogField field, Datum value)
@@ -147,7 +160,8 @@ void set_field(Datum *values, bool *nulls, LogField field, Datum value)
 
 // One row change to one log row (or none, for an UPDATE that changed no
 // audited column). Runs in the table's row context.
-void record_row_change(AuditedTable *table, SessionValues *session, TriggerData *trigdata)
+void record_row_change(AuditedTable *table, SessionValues *session, MemoryContext query_context,
+                       TriggerData *trigdata)
 {
     TriggerEvent event = trigdata->tg_event;
     bool is_insert = TRIGGER_FIRED_BY_INSERT(event);
@@ -181,7 +195,7 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
     bool nulls[field_count];
     for (int f = 0; f < field_count; f++)
         nulls[f] = true;
-    fill_common_fields(session, table->query_context, values, nulls);
+    fill_common_fields(session, query_context, values, nulls);
     set_field(values, nulls, field_table_oid, ObjectIdGetDatum(table->table_oid));
     set_field(values, nulls, field_table_schema, table->table_schema);
     set_field(values, nulls, field_table_name, table->table_name);
@@ -218,7 +232,7 @@ void record_row_change(AuditedTable *table, SessionValues *session, TriggerData 
 // What a trigger keeps in its FmgrInfo for the rest of the query.
 struct TriggerCache {
     Oid relid;
-    AuditedTable *table;  // row trigger only
+    CachedTable *table;   // row trigger only: the backend's description
     LogLayout layout;     // TRUNCATE trigger only
     SessionValues session;
 };
@@ -249,14 +263,12 @@ STRATUM_FUNCTION(stratum_audit_row)
                         "trigger"),
                  errhint("Install it with stratum.enable_audit(table).")));
 
-    MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
     TriggerCache *cache = trigger_cache(fcinfo, trigdata->tg_relation);
-    if (cache->table == nullptr)
-        cache->table = describe_audited_table(trigdata->tg_relation, trigdata->tg_trigger, mcxt);
-    AuditedTable *table = cache->table;
+    AuditedTable *table =
+        cached_audited_table(trigdata->tg_relation, trigdata->tg_trigger, &cache->table);
 
     MemoryContext old = MemoryContextSwitchTo(table->row_context);
-    record_row_change(table, &cache->session, trigdata);
+    record_row_change(table, &cache->session, fcinfo->flinfo->fn_mcxt, trigdata);
     MemoryContextSwitchTo(old);
     MemoryContextReset(table->row_context);
     return PointerGetDatum(nullptr);

@@ -193,6 +193,23 @@ INSERT INTO evolving VALUES (2, 7);
 UPDATE evolving SET added = 43 WHERE id = 1;
 SELECT op, row_key, old_row, new_row, changed_columns FROM audit_since(:mark);
 
+-- A session keeps the description of an audited table from one statement to
+-- the next: a column's new type, the table's new name and its schema's new
+-- name show in the next entry all the same.
+CREATE SCHEMA audit_moving;
+CREATE TABLE audit_moving.t (id int PRIMARY KEY, v int);
+SELECT stratum.enable_audit('audit_moving.t');
+INSERT INTO audit_moving.t VALUES (1, 1);
+ALTER TABLE audit_moving.t ALTER COLUMN v TYPE text;
+INSERT INTO audit_moving.t VALUES (2, 'two');
+ALTER TABLE audit_moving.t RENAME TO moved;
+INSERT INTO audit_moving.moved VALUES (3, 'three');
+ALTER SCHEMA audit_moving RENAME TO audit_moved;
+INSERT INTO audit_moved.moved VALUES (4, 'four');
+SELECT table_schema, table_name, new_row FROM stratum.audit_log
+ WHERE table_oid = 'audit_moved.moved'::regclass ORDER BY id;
+DROP SCHEMA audit_moved CASCADE;
+
 -- An excluded column stays excluded when renamed; a dropped one is forgotten.
 CREATE TABLE people (id int PRIMARY KEY, ssn text, pin text, nick text);
 SELECT stratum.enable_audit('people', '{ssn, pin}');

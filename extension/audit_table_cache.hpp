@@ -1,0 +1,15 @@
+// Descriptions of audited relations, kept per backend: a transaction of
+// many one-row statements describes each table once, not once per statement.
+#pragma once
+
+#include "audit_table.hpp"
+
+namespace stratum::audit {
+
+struct CachedTable;
+
+// The description of rel for its row trigger, built when missing or after
+// anything it depends on changed (relcache and type invalidations).
+AuditedTable *cached_audited_table(Relation rel, const Trigger *trigger, CachedTable **hint);
+
+}  // namespace stratum::audit
