@@ -1,177 +1,147 @@
 #!/usr/bin/env bash
-# Audit cost: a 100,000-row INSERT ... SELECT and a 100,000-row UPDATE into a
-# stratum tenant table (create_base_table), run by the application role
-# through row level security, three ways: without audit ("plain"), with
-# stratum's C++ trigger ("stratum"), and with the usual PL/pgSQL AFTER ROW
-# trigger writing an equivalent log ("plpgsql", bench/audit_peer_plpgsql.sql).
-# Started by scripts/bench.sh (PGHOST/PGPORT/PGDATABASE point at its cluster).
-# Each round measures every variant once, in rotated order, on emptied
-# tables and logs. Times are the backend's own CPU time (the machine is
-# shared; waiting for a CPU is not a statement's cost) and wall time, both
-# measured in the server; ratios are of the median over rounds, and of each
-# variant's best round. Then single-row INSERTs, one statement each (what an
-# OLTP service does), where the per-statement cost of the trigger weighs.
+# Audit cost, as the user who audits a table pays it. Two kinds of table:
+#   pk:     a table with only a primary key (no row level security, no other
+#           trigger), written by its owner — what auditing an existing
+#           table costs;
+#   tenant: a create_base_table tenant table, written by the application
+#           role with a tenant set (row level security, the guard and the
+#           timestamps triggers are in both the baseline and the audited run).
+# Three variants of each: without audit ("plain"), with stratum.enable_audit
+# ("stratum"), and with the PL/pgSQL trigger of bench/audit_peer_plpgsql.sql
+# ("plpgsql", its log indexed by its primary key only).
+#
+# Statements: a 100,000-row INSERT ... SELECT, a 100,000-row UPDATE of two
+# columns, and one-row INSERTs (20,000 statements in a server-side loop, one
+# transaction). Times are the backend's CPU time from the kernel's scheduler
+# statistics, measured in the server around the statement (the machine is
+# shared: waiting for a CPU is not a statement's cost). Each round measures
+# every variant once, in rotated order, on emptied tables and log; the
+# ratios are of each variant's best round (and of the medians). Started by
+# scripts/bench.sh (PGHOST/PGPORT/PGDATABASE point at its cluster).
 set -euo pipefail
 cd "$(dirname "$0")"
 rows=${STRATUM_BENCH_AUDIT_ROWS:-100000}
+single=${STRATUM_BENCH_AUDIT_SINGLE:-20000}
 rounds=${STRATUM_BENCH_ROUNDS:-5}
 tenant=aaaaaaaa-0000-4000-8000-000000000001
 columns="name text NOT NULL, qty integer NOT NULL, price numeric(12,2), tags text[], note text"
+variants=(plain stratum plpgsql)
 
 psql -q -X -v ON_ERROR_STOP=1 -U stratum_owner >/dev/null <<SQL
-DROP TABLE IF EXISTS bench_audit_plain, bench_audit_stratum, bench_audit_plpgsql;
-SELECT stratum.create_base_table('bench_audit_plain', '$columns');
-SELECT stratum.create_base_table('bench_audit_stratum', '$columns');
-SELECT stratum.create_base_table('bench_audit_plpgsql', '$columns');
-SELECT stratum.disable_audit('bench_audit_plain');
-SELECT stratum.disable_audit('bench_audit_plpgsql');
+SET client_min_messages = warning;
 \i audit_peer_plpgsql.sql
-CREATE TRIGGER bench_peer_audit AFTER INSERT OR UPDATE OR DELETE ON bench_audit_plpgsql
-    FOR EACH ROW EXECUTE FUNCTION bench_peer_audit();
 GRANT INSERT ON bench_peer_log TO stratum_app;
 GRANT USAGE ON SEQUENCE bench_peer_log_id_seq TO stratum_app;
 SQL
+for v in "${variants[@]}"; do
+  psql -q -X -v ON_ERROR_STOP=1 -U stratum_owner >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_pk_$v, bench_tenant_$v;
+CREATE TABLE bench_pk_$v (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, $columns);
+SELECT stratum.create_base_table('bench_tenant_$v', '$columns');
+SELECT stratum.disable_audit('bench_tenant_$v');
+SQL
+done
+psql -q -X -v ON_ERROR_STOP=1 -U stratum_owner >/dev/null <<'SQL'
+SELECT stratum.enable_audit('bench_pk_stratum');
+SELECT stratum.enable_audit('bench_tenant_stratum');
+CREATE TRIGGER bench_peer_audit AFTER INSERT OR UPDATE OR DELETE ON bench_pk_plpgsql
+    FOR EACH ROW EXECUTE FUNCTION bench_peer_audit();
+CREATE TRIGGER bench_peer_audit AFTER INSERT OR UPDATE OR DELETE ON bench_tenant_plpgsql
+    FOR EACH ROW EXECUTE FUNCTION bench_peer_audit();
+SQL
 
 psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<'SQL'
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS bench_audit_timings;
-CREATE TABLE bench_audit_timings (round int, statement text, variant text, wall_ms numeric,
-                                  cpu_ms numeric, log_rows bigint);
-GRANT INSERT ON bench_audit_timings TO stratum_app;
--- CPU time this backend has run (from the kernel's scheduler statistics):
--- on a machine shared with other work, the time a statement spends waiting
--- for a CPU is not its cost.
+CREATE TABLE bench_audit_timings (kind text, statement text, variant text, round int, cpu_us numeric);
+GRANT INSERT ON bench_audit_timings TO stratum_owner, stratum_app;
+-- CPU time this backend has run, in ns (scheduler statistics).
 CREATE OR REPLACE FUNCTION bench_audit_cpu_ns() RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     AS $$ SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint $$;
--- Server-side wall and CPU time of one statement: no client round trip.
-CREATE OR REPLACE FUNCTION bench_audit_measure(statement text, OUT wall_ms numeric, OUT cpu_ms numeric)
+-- CPU time of one statement, or per statement of a loop of n one-row
+-- INSERTs ($1..$4 bound to the row's values), in µs.
+CREATE OR REPLACE FUNCTION bench_audit_measure(statement text, n int DEFAULT 0) RETURNS numeric
     LANGUAGE plpgsql AS $$
 DECLARE
-    started timestamptz := clock_timestamp();
-    cpu_started bigint := bench_audit_cpu_ns();
+    started bigint := bench_audit_cpu_ns();
 BEGIN
-    EXECUTE statement;
-    cpu_ms := (bench_audit_cpu_ns() - cpu_started) / 1e6;
-    wall_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+    IF n = 0 THEN
+        EXECUTE statement;
+        RETURN (bench_audit_cpu_ns() - started) / 1e3;
+    END IF;
+    FOR i IN 1..n LOOP
+        EXECUTE statement USING 'item ' || i, i, i * 0.01, ARRAY['red', 'large'];
+    END LOOP;
+    RETURN (bench_audit_cpu_ns() - started) / 1e3 / n;
 END
 $$;
-GRANT EXECUTE ON FUNCTION bench_audit_measure(text), bench_audit_cpu_ns() TO stratum_app;
+GRANT EXECUTE ON FUNCTION bench_audit_measure(text, int), bench_audit_cpu_ns() TO stratum_owner, stratum_app;
 SQL
 
-insert_sql() {
-  echo "INSERT INTO bench_audit_$1 (name, qty, price, tags, note) SELECT 'item ' || g, g, g * 0.01, ARRAY['red', 'large'], CASE WHEN g % 3 = 0 THEN 'note ' || g END FROM generate_series(1, $rows) g"
-}
-update_sql() {
-  echo "UPDATE bench_audit_$1 SET qty = qty + 1, price = price * 2"
-}
-log_rows() {
+statement_sql() { # statement table
   case $1 in
-    stratum) echo "(SELECT count(*) FROM stratum.audit_log WHERE table_name = 'bench_audit_stratum')" ;;
-    plpgsql) echo "(SELECT count(*) FROM bench_peer_log)" ;;
-    *) echo "0" ;;
+    insert) echo "INSERT INTO $2 (name, qty, price, tags, note) SELECT 'item ' || g, g, g * 0.01, ARRAY['red', 'large'], CASE WHEN g % 3 = 0 THEN 'note ' || g END FROM generate_series(1, $rows) g" ;;
+    update) echo "UPDATE $2 SET qty = qty + 1, price = price * 2" ;;
+    single) echo "INSERT INTO $2 (name, qty, price, tags) VALUES (\$1, \$2, \$3, \$4)" ;;
   esac
 }
-measure() { # round statement variant
-  local sql
-  if [[ $2 == insert ]]; then sql=$(insert_sql "$3"); else sql=$(update_sql "$3"); fi
-  psql -q -X -v ON_ERROR_STOP=1 -U stratum_app >/dev/null <<SQL
+measure() { # kind statement variant round
+  local table=bench_$1_$3 role=stratum_owner context="" n=0
+  if [[ $1 == tenant ]]; then role=stratum_app; context="SELECT stratum.set_tenant('$tenant');"; fi
+  [[ $2 == single ]] && n=$single
+  psql -q -X -v ON_ERROR_STOP=1 -U "$role" >/dev/null <<SQL
 BEGIN;
-SELECT stratum.set_tenant('$tenant');
-INSERT INTO bench_audit_timings (round, statement, variant, wall_ms, cpu_ms)
-SELECT $1, '$2', '$3', m.wall_ms, m.cpu_ms FROM bench_audit_measure(\$bench\$$sql\$bench\$) m;
+$context
+INSERT INTO bench_audit_timings
+SELECT '$1', '$2', '$3', $4, bench_audit_measure(\$bench\$$(statement_sql "$2" "$table")\$bench\$, $n);
 COMMIT;
+SQL
+}
+empty_all() {
+  psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<SQL
+TRUNCATE bench_pk_plain, bench_pk_stratum, bench_pk_plpgsql,
+         bench_tenant_plain, bench_tenant_stratum, bench_tenant_plpgsql, bench_peer_log;
+TRUNCATE stratum.audit_log;
+CHECKPOINT;
 SQL
 }
 
 orders=("plain stratum plpgsql" "stratum plpgsql plain" "plpgsql plain stratum")
 for ((round = 1; round <= rounds; round++)); do
-  psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<SQL
-TRUNCATE bench_audit_plain, bench_audit_stratum, bench_audit_plpgsql, bench_peer_log;
-TRUNCATE stratum.audit_log;
-VACUUM ANALYZE bench_audit_plain, bench_audit_stratum, bench_audit_plpgsql;
-CHECKPOINT;
-SQL
   order=${orders[(round - 1) % 3]}
-  for variant in $order; do measure "$round" insert "$variant"; done
-  psql -q -X -v ON_ERROR_STOP=1 -U postgres -c "CHECKPOINT" >/dev/null
-  for variant in $order; do measure "$round" update "$variant"; done
-  # Every change was logged, once.
-  psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<SQL
-UPDATE bench_audit_timings SET log_rows = $(log_rows stratum) WHERE round = $round AND variant = 'stratum';
-UPDATE bench_audit_timings SET log_rows = $(log_rows plpgsql) WHERE round = $round AND variant = 'plpgsql';
-SQL
-done
-
-psql -q -X -v ON_ERROR_STOP=1 -U postgres <<SQL
-\echo '$rows-row statements on a create_base_table tenant table, as the application role, $rounds rounds:'
-SELECT statement, variant,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_ms)::numeric) AS cpu_ms_median,
-       round(min(cpu_ms)) AS cpu_ms_best,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY wall_ms)::numeric) AS wall_ms_median,
-       max(log_rows) AS log_rows_after_insert_and_update
-  FROM bench_audit_timings GROUP BY statement, variant
- ORDER BY statement DESC, cpu_ms_median;
-\echo 'ratios of CPU time (median of the rounds; in brackets: best round of each variant):'
-WITH v AS (
-    SELECT statement, variant, percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_ms) AS med, min(cpu_ms) AS best
-      FROM bench_audit_timings GROUP BY statement, variant),
-p AS (
-    SELECT statement,
-           max(med) FILTER (WHERE variant = 'plain') AS plain, max(best) FILTER (WHERE variant = 'plain') AS plain_best,
-           max(med) FILTER (WHERE variant = 'stratum') AS stratum, max(best) FILTER (WHERE variant = 'stratum') AS stratum_best,
-           max(med) FILTER (WHERE variant = 'plpgsql') AS plpgsql, max(best) FILTER (WHERE variant = 'plpgsql') AS plpgsql_best
-      FROM v GROUP BY statement)
-SELECT statement,
-       format('%s [%s]', round((stratum / plain)::numeric, 2), round((stratum_best / plain_best)::numeric, 2)) AS stratum_vs_plain,
-       format('%s [%s]', round((plpgsql / plain)::numeric, 2), round((plpgsql_best / plain_best)::numeric, 2)) AS plpgsql_vs_plain,
-       format('%s [%s]', round((plpgsql / stratum)::numeric, 2), round((plpgsql_best / stratum_best)::numeric, 2)) AS plpgsql_vs_stratum,
-       format('%s [%s]', round(((plpgsql - plain) / nullif(stratum - plain, 0))::numeric, 2),
-              round(((plpgsql_best - plain_best) / nullif(stratum_best - plain_best, 0))::numeric, 2)) AS trigger_cost_plpgsql_vs_stratum
-  FROM p ORDER BY statement DESC;
-\echo 'targets: insert stratum_vs_plain <= 1.5; trigger_cost_plpgsql_vs_stratum >= 4 (each trigger''s cost above plain)'
-SQL
-
-# Single-row INSERTs: $single statements of one row each in a loop in the
-# server (no round trips), CPU time per statement, rotated order, best of
-# the rounds.
-single=${STRATUM_BENCH_AUDIT_SINGLE:-20000}
-psql -q -X -v ON_ERROR_STOP=1 -U postgres >/dev/null <<'SQL'
-CREATE OR REPLACE FUNCTION bench_audit_single(variant text, n int) RETURNS numeric
-    LANGUAGE plpgsql AS $$
-DECLARE
-    cpu_started bigint := bench_audit_cpu_ns();
-BEGIN
-    FOR i IN 1..n LOOP
-        EXECUTE format('INSERT INTO %I (name, qty, price, tags) VALUES ($1, $2, $3, $4)',
-                       'bench_audit_' || variant)
-            USING 'item ' || i, i, i * 0.01, ARRAY['red', 'large'];
-    END LOOP;
-    RETURN (bench_audit_cpu_ns() - cpu_started) / 1e3 / n;
-END
-$$;
-GRANT EXECUTE ON FUNCTION bench_audit_single(text, int) TO stratum_app;
-TRUNCATE bench_audit_timings;
-SQL
-for ((round = 1; round <= 3; round++)); do
-  for variant in ${orders[(round - 1) % 3]}; do
-    psql -q -X -v ON_ERROR_STOP=1 -U stratum_app >/dev/null <<SQL
-BEGIN;
-SELECT stratum.set_tenant('$tenant');
-INSERT INTO bench_audit_timings (round, statement, variant, cpu_ms)
-SELECT $round, 'single', '$variant', bench_audit_single('$variant', $single) / 1e3;
-COMMIT;
-SQL
+  for kind in pk tenant; do
+    empty_all
+    for v in $order; do measure "$kind" insert "$v" "$round"; done
+    psql -q -X -U postgres -c "VACUUM ANALYZE bench_${kind}_plain, bench_${kind}_stratum, bench_${kind}_plpgsql" -c CHECKPOINT >/dev/null
+    for v in $order; do measure "$kind" update "$v" "$round"; done
+    empty_all
+    for v in $order; do measure "$kind" single "$v" "$round"; done
   done
 done
+
 psql -q -X -v ON_ERROR_STOP=1 -U postgres <<SQL
-\echo '$single single-row INSERT statements, CPU time per statement (best of 3 rounds):'
-WITH b AS (SELECT variant, min(cpu_ms) * 1e3 AS us FROM bench_audit_timings
-            WHERE statement = 'single' GROUP BY variant),
-p AS (SELECT max(us) FILTER (WHERE variant = 'plain') AS plain,
-             max(us) FILTER (WHERE variant = 'stratum') AS stratum,
-             max(us) FILTER (WHERE variant = 'plpgsql') AS plpgsql FROM b)
-SELECT round(plain, 1) AS plain_us, round(stratum, 1) AS stratum_us, round(plpgsql, 1) AS plpgsql_us,
-       round(stratum / plain, 2) AS stratum_vs_plain,
-       round((plpgsql - plain) / nullif(stratum - plain, 0), 2) AS trigger_cost_plpgsql_vs_stratum
-  FROM p;
+\echo 'Audit, CPU time of the backend: $rows-row INSERT ... SELECT and UPDATE (ms), one-row INSERT (µs per statement); best of $rounds rounds [median]'
+WITH v AS (
+    SELECT kind, statement, variant, min(cpu_us) AS best,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_us)::numeric AS med
+      FROM bench_audit_timings GROUP BY 1, 2, 3),
+p AS (
+    SELECT kind, statement,
+           max(best) FILTER (WHERE variant = 'plain') AS plain, max(med) FILTER (WHERE variant = 'plain') AS plain_med,
+           max(best) FILTER (WHERE variant = 'stratum') AS stratum, max(med) FILTER (WHERE variant = 'stratum') AS stratum_med,
+           max(best) FILTER (WHERE variant = 'plpgsql') AS plpgsql, max(med) FILTER (WHERE variant = 'plpgsql') AS plpgsql_med
+      FROM v GROUP BY 1, 2)
+SELECT CASE kind WHEN 'pk' THEN 'primary key only' ELSE 'tenant table' END AS "table",
+       statement,
+       CASE WHEN statement = 'single' THEN round(plain, 1) ELSE round(plain / 1e3) END AS plain,
+       CASE WHEN statement = 'single' THEN round(stratum, 1) ELSE round(stratum / 1e3) END AS stratum,
+       CASE WHEN statement = 'single' THEN round(plpgsql, 1) ELSE round(plpgsql / 1e3) END AS plpgsql,
+       format('%s [%s]', round(stratum / plain, 2), round(stratum_med / plain_med, 2)) AS "stratum ÷ plain",
+       CASE WHEN statement = 'single' THEN '≤ 1.3' ELSE '≤ 1.5' END AS target,
+       format('%s [%s]', round(plpgsql / stratum, 2), round(plpgsql_med / stratum_med, 2)) AS "plpgsql ÷ stratum",
+       CASE WHEN statement = 'insert' THEN '≥ 4' ELSE '' END AS "target "
+  FROM p
+ ORDER BY kind, CASE statement WHEN 'insert' THEN 1 WHEN 'update' THEN 2 ELSE 3 END;
 SQL
