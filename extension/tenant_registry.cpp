@@ -167,27 +167,31 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
             TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != UUIDOID)
             elog(ERROR, "the tenant registry has lost its id or status column");
     }
-    // A fresh snapshot of its own: SET runs without one, a tenant created
+    // The cached row version is checked as it stands now (SnapshotSelf:
+    // committed changes and this transaction's own, none of anyone's in
+    // progress), which needs no snapshot. The registry is searched under a
+    // fresh snapshot of its own: SET runs without one, a tenant created
     // earlier in this transaction must be found, and taking the
     // transaction's snapshot here would fix it too early (SET TRANSACTION
     // ISOLATION LEVEL after set_tenant would fail; so would the settings a
-    // parallel worker restores after this one).
-    InvalidateCatalogSnapshot();
-    Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(relid));
+    // parallel worker restores after this one). The lock is kept until the
+    // transaction ends, as a statement's would be.
     TenantState state;
     auto *entry = active_tenants != nullptr
                       ? static_cast<CachedTenant *>(
                             hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
                       : nullptr;
-    if (entry != nullptr && still_active(rel, entry, snapshot)) {
+    if (entry != nullptr && still_active(rel, entry, SnapshotSelf)) {
         state = TenantState::active;
     } else {
         if (entry != nullptr)
             (void) hash_search(active_tenants, tenant_id, HASH_REMOVE, nullptr);
+        InvalidateCatalogSnapshot();
+        Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(relid));
         state = scan_registry(rel, tenant_id, snapshot);
+        UnregisterSnapshot(snapshot);
     }
-    UnregisterSnapshot(snapshot);
-    table_close(rel, AccessShareLock);
+    table_close(rel, NoLock);
     return state;
 }
 
