@@ -33,7 +33,9 @@ bool depends_on(const CachedTable *entry, Oid relid)
                                  table->layout.sequence_relid == relid));
 }
 
-void forget_relation(Datum, Oid relid)
+}  // namespace
+
+void forget_audited_tables(Oid relid)
 {
     if (cache == nullptr)
         return;
@@ -46,12 +48,7 @@ void forget_relation(Datum, Oid relid)
     }
 }
 
-// Types (a domain's constraints, an enum's labels, a composite's columns)
-// and schema names reach the descriptions without a relcache invalidation.
-void forget_all(Datum, int, uint32)
-{
-    forget_relation(0, InvalidOid);
-}
+namespace {
 
 void create_cache()
 {
@@ -61,9 +58,6 @@ void create_cache()
     info.entrysize = sizeof(CachedTable);
     info.hcxt = CacheMemoryContext;
     cache = hash_create("stratum audited tables", 64, &info, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    CacheRegisterRelcacheCallback(forget_relation, (Datum) 0);
-    CacheRegisterSyscacheCallback(TYPEOID, forget_all, (Datum) 0);
-    CacheRegisterSyscacheCallback(NAMESPACEOID, forget_all, (Datum) 0);
 }
 
 void rebuild(CachedTable *entry, Relation rel, const Trigger *trigger)

@@ -12,4 +12,8 @@ struct CachedTable;
 // anything it depends on changed (relcache and type invalidations).
 AuditedTable *cached_audited_table(Relation rel, const Trigger *trigger, CachedTable **hint);
 
+// Marks stale the descriptions that depend on relid (InvalidOid: all of
+// them; also after a change to a type or a schema name).
+void forget_audited_tables(Oid relid);
+
 }  // namespace stratum::audit

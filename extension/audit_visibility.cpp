@@ -27,19 +27,6 @@ HTAB *readers = nullptr;
 
 // Privileges live in pg_class, pg_attribute and the role catalogs; any
 // change there may change an answer.
-void forget_readers(Datum, Oid)
-{
-    if (readers != nullptr) {
-        hash_destroy(readers);
-        readers = nullptr;
-    }
-}
-
-void forget_readers_syscache(Datum, int, uint32)
-{
-    forget_readers(0, InvalidOid);
-}
-
 bool may_read_whole_table(Oid table, Oid user)
 {
     if (readers == nullptr) {
@@ -87,11 +74,12 @@ bool keys_readable(Oid table, Oid user, Jsonb *row)
 
 }  // namespace
 
-void register_audit_visibility_invalidation()
+void forget_audit_readers()
 {
-    CacheRegisterRelcacheCallback(forget_readers, (Datum) 0);
-    CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_readers_syscache, (Datum) 0);
-    CacheRegisterSyscacheCallback(AUTHOID, forget_readers_syscache, (Datum) 0);
+    if (readers != nullptr) {
+        hash_destroy(readers);
+        readers = nullptr;
+    }
 }
 
 }  // namespace stratum

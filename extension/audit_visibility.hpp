@@ -5,7 +5,8 @@
 
 namespace stratum {
 
-// Registers the cache invalidation of the readers' privileges (from _PG_init).
-void register_audit_visibility_invalidation();
+// Forgets the cached privileges of readers (after any relcache invalidation,
+// and when roles or memberships change).
+void forget_audit_readers();
 
 }  // namespace stratum

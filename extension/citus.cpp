@@ -19,11 +19,6 @@ constexpr const char *dist_shard_logicalrelid = "logicalrelid";
 constexpr const char *dist_shard_shardid = "shardid";
 constexpr const char *dist_shard_minvalue = "shardminvalue";
 
-void forget(Datum, Oid)
-{
-    cached_worker = -1;
-}
-
 Oid catalog_relid(const char *name)
 {
     return get_relname_relid(name, PG_CATALOG_NAMESPACE);
@@ -227,9 +222,9 @@ Oid reference_shard(Oid logical)
     return found != 0 ? shard_relation(logical, found) : InvalidOid;
 }
 
-void register_cache_invalidation()
+void forget_cached_facts()
 {
-    CacheRegisterRelcacheCallback(forget, (Datum) 0);
+    cached_worker = -1;
 }
 
 }  // namespace stratum::citus

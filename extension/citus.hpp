@@ -32,7 +32,7 @@ Oid colocated_shard(Oid logical, int64 shardid);
 // The shard on this node of reference table `logical`; InvalidOid if none.
 Oid reference_shard(Oid logical);
 
-// Registers the cache invalidation (from _PG_init).
-void register_cache_invalidation();
+// Forgets what was looked up about this node (after any relcache invalidation).
+void forget_cached_facts();
 
 }  // namespace stratum::citus

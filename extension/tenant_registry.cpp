@@ -28,20 +28,6 @@ HTAB *active_tenants = nullptr;
 Oid cached_tenants_relid = InvalidOid;
 AttrNumber cached_status_attnum = InvalidAttrNumber;
 
-// Relcache invalidation of the registry (TRUNCATE, VACUUM FULL, ALTER, DROP)
-// or of everything: the TIDs may point at other rows now.
-void forget_tenants(Datum, Oid relid)
-{
-    if (relid != InvalidOid && relid != cached_tenants_relid)
-        return;
-    cached_tenants_relid = InvalidOid;
-    cached_status_attnum = InvalidAttrNumber;
-    if (active_tenants != nullptr) {
-        hash_destroy(active_tenants);
-        active_tenants = nullptr;
-    }
-}
-
 void remember_active(const pg_uuid_t *tenant_id, const HeapTupleData &tuple)
 {
     if (active_tenants != nullptr && hash_get_num_entries(active_tenants) >= max_cached_tenants) {
@@ -146,9 +132,16 @@ TenantState scan_registry(Relation rel, const pg_uuid_t *tenant_id, Snapshot sna
 
 }  // namespace
 
-void register_tenant_cache_invalidation()
+void forget_cached_tenants(Oid relid)
 {
-    CacheRegisterRelcacheCallback(forget_tenants, (Datum) 0);
+    if (relid != InvalidOid && relid != cached_tenants_relid)
+        return;
+    cached_tenants_relid = InvalidOid;
+    cached_status_attnum = InvalidAttrNumber;
+    if (active_tenants != nullptr) {
+        hash_destroy(active_tenants);
+        active_tenants = nullptr;
+    }
 }
 
 TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)

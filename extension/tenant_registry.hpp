@@ -18,7 +18,9 @@ enum class TenantState {
 // primary key with the latest snapshot). Must run in a transaction.
 TenantState lookup_tenant_state(const pg_uuid_t *tenant_id);
 
-// Registers the relcache callback that empties the cache (from _PG_init).
-void register_tenant_cache_invalidation();
+// Forgets the cached tenants after a relcache invalidation of the registry
+// (TRUNCATE, VACUUM FULL, ALTER, DROP) or of everything (InvalidOid): the
+// TIDs may point at other rows now.
+void forget_cached_tenants(Oid relid);
 
 }  // namespace stratum

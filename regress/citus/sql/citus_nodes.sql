@@ -40,3 +40,24 @@ SELECT sqlstate_of('SELECT count(*) FROM projects') AS no_tenant;
 RESET ROLE;
 SELECT relation, verdict FROM stratum.isolation_report()
  WHERE relation IN ('projects'::regclass, 'invoices'::regclass) ORDER BY relation::text;
+
+-- A transaction of the application role that writes a reference table (on
+-- every node) and a tenant table commits: Citus runs it with two-phase
+-- commit as that role on the workers, where stratum's refusal of PREPARE
+-- TRANSACTION to application roles is not in force (docs/scale-out.md).
+CREATE TABLE citus_countries (code text PRIMARY KEY, name text);
+SELECT create_reference_table('citus_countries');
+GRANT SELECT, INSERT ON citus_countries TO citus_app;
+SET ROLE citus_app;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO projects (name) VALUES ('two-phase');
+INSERT INTO citus_countries VALUES ('fr', 'France');
+COMMIT;
+
+SELECT (SELECT count(*) FROM citus_countries) AS countries;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+SELECT count(*) AS committed_with_it FROM projects WHERE name = 'two-phase';
+COMMIT;
+RESET ROLE;
