@@ -93,5 +93,32 @@ awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratu
   printf "  library cost: stratum / hand-written pipeline = %.3f, stratum-plain / libpq-plain = %.3f\n", s / hp, sp / lp
   printf "  tenancy cost on the server (set_tenant + RLS): hand-written pipeline / libpq-plain = %.3f\n", hp / lp }'
 
+# The same shares in CPU time, one client at a time: the library's (client
+# CPU of pool.query against the exchange written by hand) and the server's
+# tenancy work (backend CPU of the tenant lookup against the plain one).
+cpu_bin=$STRATUM_BENCH_BUILD_DIR/bench/query_cpu_bench
+cpu_ops=${STRATUM_BENCH_CPU_OPS:-20000}
+declare -A client_us server_us
+cpu_variants=(stratum libpq-pipeline libpq-plain)
+for ((round = 0; round < rounds; round++)); do
+  for v in "${cpu_variants[@]}"; do
+    read -r _ c s < <("$cpu_bin" "$cpu_ops" "$v")
+    client_us[$v]=$(awk -v a="$c" -v b="${client_us[$v]:-1e9}" 'BEGIN { print (a < b) ? a : b }')
+    server_us[$v]=$(awk -v a="$s" -v b="${server_us[$v]:-1e9}" 'BEGIN { print (a < b) ? a : b }')
+  done
+done
+echo
+echo "CPU per primary-key lookup, one client, $cpu_ops lookups, least of $rounds rounds (µs):"
+printf '  %-52s %10s %10s\n' "" "client" "server"
+for v in "${cpu_variants[@]}"; do
+  printf '  %-52s %10.2f %10.2f\n' "$(describe "$v")" "${client_us[$v]}" "${server_us[$v]}"
+done
+awk -v sc="${client_us[stratum]}" -v ss="${server_us[stratum]}" -v hc="${client_us[libpq-pipeline]}" \
+    -v hs="${server_us[libpq-pipeline]}" -v pc="${client_us[libpq-plain]}" -v ps="${server_us[libpq-plain]}" 'BEGIN {
+  printf "  library share: hand-written client CPU / stratum client CPU = %.3f; whole exchange (client + server) = %.3f (target >= 0.95: %s)\n",
+         hc / sc, (hc + hs) / (sc + ss), ((hc + hs) / (sc + ss) >= 0.95) ? "met" : "MISSED"
+  printf "  server share: tenant lookup backend CPU / plain lookup = %.3f, i.e. +%.0f%% (target <= 10%%: %s)\n",
+         hs / ps, 100 * (hs / ps - 1), (hs / ps <= 1.10) ? "met" : "MISSED" }'
+
 echo
 "$bin" latency "$iterations"

@@ -88,6 +88,19 @@ bool loaded()
     return GetConfigOption("citus.propagate_set_commands", true, false) != nullptr;
 }
 
+void define_transaction_block_report()
+{
+    static bool needs_block;
+    needs_block = loaded();
+    DefineCustomBoolVariable(
+        "stratum.context_needs_transaction_block",
+        "Whether the tenant context reaches every node only inside a transaction block.",
+        "On when Citus is loaded: set_tenant's SET LOCAL is passed to the workers in a "
+        "transaction block only. Reported to clients at connection start.",
+        &needs_block, needs_block, PGC_INTERNAL, GUC_REPORT | GUC_NOT_IN_SAMPLE, nullptr, nullptr,
+        nullptr);
+}
+
 bool is_worker()
 {
     if (!loaded())

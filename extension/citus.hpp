@@ -32,6 +32,13 @@ Oid colocated_shard(Oid logical, int64 shardid);
 // The shard on this node of reference table `logical`; InvalidOid if none.
 Oid reference_shard(Oid logical);
 
+// Defines stratum.context_needs_transaction_block, reported to every client
+// at connection start: on when Citus was loaded before stratum, where
+// set_tenant's SET LOCAL reaches the workers only inside a transaction
+// block. Clients that run one-statement transactions (libstratum's
+// pool.query) wrap them in BEGIN ... COMMIT then.
+void define_transaction_block_report();
+
 // Forgets what was looked up about this node (after any relcache invalidation).
 void forget_cached_facts();
 

@@ -2,6 +2,7 @@
 #include "app_role_guard.hpp"
 #include "audit_read_barrier.hpp"
 #include "boundary.hpp"
+#include "citus.hpp"
 #include "invalidation.hpp"
 #include "isolation.hpp"
 #include "tenant_context.hpp"
@@ -15,6 +16,7 @@ void _PG_init(void);
 void _PG_init(void)
 {
     stratum::define_context_gucs();
+    stratum::citus::define_transaction_block_report();
     stratum::register_invalidation_callbacks();
     stratum::install_statement_guard();
     stratum::install_app_role_guard();

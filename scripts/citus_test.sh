@@ -43,3 +43,10 @@ if ! "$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress" \
   head -c 20000 "$out/regression.diffs"
   exit 1
 fi
+
+# libstratum on the coordinator, as the suites' application role.
+echo "== libstratum on Citus (tests/citus)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target citus_client_test >/dev/null
+STRATUM_TEST_CITUS_CONNINFO="host=127.0.0.1 port=$CITUS_COORDINATOR_PORT user=citus_app dbname=regression" \
+  build/tests/citus_client_test

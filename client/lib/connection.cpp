@@ -109,6 +109,8 @@ Connection::Connection(pg_conn *conn, const ConnectionOptions &options)
     const char *host = PQhost(conn_);
     const char *port = PQport(conn_);
     endpoint_ = std::string(host ? host : "") + ":" + (port ? port : "");
+    const char *block = PQparameterStatus(conn_, "stratum.context_needs_transaction_block");
+    needs_block_ = block != nullptr && std::strcmp(block, "on") == 0;
 }
 
 Connection::~Connection()
@@ -478,14 +480,34 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     }
     const TenantId *previous = event_tenant_;
     event_tenant_ = &tenant;
+    // On Citus the context reaches the workers inside a transaction block
+    // only; outside one they would refuse the statement.
+    const bool block = needs_block_ && !in_transaction();
+    static const Params no_params;
     try {
+        if (block)
+            send_internal("BEGIN", no_params);
         send_internal(context_sql::statement(true, options.actor.has_value()), context_params_);
         send(sql, params);
+        if (block)
+            send_internal("COMMIT", no_params);
         std::vector<Result> results = sync();
         event_tenant_ = previous;
-        return std::move(results[1]);
+        return std::move(results[block ? 2 : 1]);
+    } catch (const ConnectionLost &) {
+        event_tenant_ = previous;
+        throw;
     } catch (...) {
         event_tenant_ = previous;
+        // The block failed: the server keeps it open, aborted, until ROLLBACK.
+        if (block && in_transaction() && !is_broken()) {
+            try {
+                send_internal("ROLLBACK", no_params);
+                sync();
+            } catch (...) {
+                // The pool discards a connection left in a transaction.
+            }
+        }
         throw;
     }
 }

@@ -145,6 +145,9 @@ public:
     // host:port (never the password or other options).
     const std::string &endpoint() const noexcept { return endpoint_; }
     bool server_is_standby() const noexcept;
+    // The server reports stratum.context_needs_transaction_block = on (Citus):
+    // query() then wraps its statement in BEGIN ... COMMIT, in the same round trip.
+    bool context_needs_transaction_block() const noexcept { return needs_block_; }
     // A standby, or default_transaction_read_only is on (how a demoted primary is fenced).
     bool server_is_read_only() const noexcept;
     std::size_t prepared_count() const noexcept { return prepared_.size(); }
@@ -193,6 +196,7 @@ private:
     std::uint64_t round_trips_ = 0;
     std::atomic<std::uint64_t> *shared_round_trips_ = nullptr;
     bool broken_ = false;
+    bool needs_block_ = false;
     bool saw_read_only_ = false;
     Failure failure_ = Failure::none;
 };
