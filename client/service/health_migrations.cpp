@@ -22,6 +22,12 @@ void add_problems(MigrationFacts &facts, const Result &rows)
         facts.problems.push_back(row[0].as<std::string>());
 }
 
+void add_invalid_indexes(MigrationFacts &facts, const Result &rows)
+{
+    for (const Row &row : rows)
+        facts.invalid_indexes.push_back(row[0].as<std::string>());
+}
+
 }  // namespace
 
 MigrationFacts probe_migration_ledger(Connection &connection)
@@ -37,7 +43,7 @@ MigrationFacts probe_migration_ledger(Connection &connection)
     facts.version = summary[0].as<std::optional<std::int64_t>>();
     facts.applied = summary[1].as<std::int64_t>();
     add_problems(facts, results.at(1));
-    add_problems(facts, results.at(2));
+    add_invalid_indexes(facts, results.at(2));
     return facts;
 }
 
@@ -77,7 +83,7 @@ MigrationFacts probe_migration_plan(Connection &connection,
         facts.version = std::max(facts.version.value_or(highest), highest);
     }
     add_problems(facts, results.at(1));
-    add_problems(facts, results.at(2));
+    add_invalid_indexes(facts, results.at(2));
     return facts;
 }
 

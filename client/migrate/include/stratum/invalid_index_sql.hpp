@@ -32,11 +32,9 @@ inline constexpr std::string_view all =
     "WHERE p.index_relid IS NOT NULL) "
     "ORDER BY 1, 2";
 
-// The same, one line of text per index (for health checks).
+// The same, one line of text per index ("public.t_id on t", for health checks).
 inline constexpr std::string_view all_lines =
-    "SELECT 'INVALID index ' || i.indexrelid::regclass::text || ' on ' || "
-    "i.indrelid::regclass::text || ' (left by a failed concurrent build: drop it and build it "
-    "again)' "
+    "SELECT i.indexrelid::regclass::text || ' on ' || i.indrelid::regclass::text "
     "FROM pg_index i WHERE NOT i.indisvalid "
     "AND i.indexrelid NOT IN (SELECT p.index_relid FROM pg_stat_progress_create_index p "
     "WHERE p.index_relid IS NOT NULL) "
