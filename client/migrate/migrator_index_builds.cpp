@@ -60,23 +60,27 @@ std::optional<Error> run_build(Session &session, const Step &step, const std::st
     const bool known_table = !build.relation.empty();
     const Params relation(build.relation);
     std::set<std::int64_t> earlier;  // INVALID before the build: not this build's doing
-    if (known_table) {
-        std::vector<InvalidIndex> before;
-        if (auto error = server_error(
-                [&] { before = invalid_indexes(conn.exec(invalid_index_sql::on_table, relation)); }))
-            return error;
-        for (const InvalidIndex &index : before) {
-            if (!build.index.empty() && index.name == build.index) {
-                if (auto error = drop_invalid(session, index, "left by an earlier build that failed"))
-                    return error;
-            } else {
-                earlier.insert(index.oid);
-            }
+    // The build's settings and the INVALID indexes of its table, in one round trip.
+    const Params build_settings(setting(step.build_lock_timeout), setting(step.build_statement_timeout));
+    conn.send(settings_sql, build_settings);
+    if (known_table)
+        conn.send(invalid_index_sql::on_table, relation);
+    std::vector<InvalidIndex> before;
+    if (auto error = server_error([&] {
+            std::vector<Result> results = conn.sync();
+            if (known_table)
+                before = invalid_indexes(results[1]);
+        }))
+        return error;
+    for (const InvalidIndex &index : before) {
+        if (!build.index.empty() && index.name == build.index) {
+            // Dropped under the build's settings: it waits as the build would.
+            if (auto error = drop_invalid(session, index, "left by an earlier build that failed"))
+                return error;
+        } else {
+            earlier.insert(index.oid);
         }
     }
-    const Params build_settings(setting(step.build_lock_timeout), setting(step.build_statement_timeout));
-    if (auto error = server_error([&] { conn.exec(settings_sql, build_settings); }))
-        return error;
 
     std::optional<Error> failed = server_error([&] { simple_query(session, sql); });
 
