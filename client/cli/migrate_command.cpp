@@ -43,6 +43,9 @@ struct MigrateArgs {
     bool repair = false;
     bool dry_run = false;
     bool allow_out_of_order = false;
+    std::string import_from;     // import --from
+    std::string import_table;    // import --table
+    std::string import_project;  // import --project
 };
 
 Migrator make_migrator(const GlobalOptions &global, const MigrationCliOptions &common, bool dry_run,
@@ -69,13 +72,17 @@ int print_run(const RunResult &result, const MigrationCliOptions &options)
                           << m.scope << "/" << m.version << " " << m.name << "\n";
         }
         if (result.nothing_to_do()) {
-            std::cout << "nothing to do: " << result.scope << " is "
-                      << (result.operation == "down" ? "at its oldest version" : "up to date")
-                      << "\n";
+            if (result.operation == "import")
+                std::cout << "nothing to import: the ledger of " << result.scope
+                          << " already has every migration the tool applied\n";
+            else
+                std::cout << "nothing to do: " << result.scope << " is "
+                          << (result.operation == "down" ? "at its oldest version" : "up to date")
+                          << "\n";
         } else {
             std::cout << result.operation << " " << result.scope << ": ";
             bool first = true;
-            for (const char *action : {"applied", "repaired", "rolled_back", "skipped", "pending",
+            for (const char *action : {"applied", "imported", "repaired", "rolled_back", "skipped", "pending",
                                        "rollback", "repair"}) {
                 if (auto n = result.count(action)) {
                     // Words for people: "2 rolled back", not the JSON key.
@@ -127,7 +134,7 @@ int print_verify(const VerifyReport &report, bool json)
     if (json) {
         std::cout << report.to_json(2) << "\n";
     } else if (report.ok()) {
-        std::cout << "ok: the ledger is consistent and the files match it in "
+        std::cout << "ok: the ledger is consistent, the files match it and no index is INVALID in "
                   << report.scopes_checked << (report.scopes_checked == 1 ? " scope" : " scopes")
                   << "\n";
     } else {
@@ -138,8 +145,13 @@ int print_verify(const VerifyReport &report, bool json)
             std::cout << "files   " << f.scope << "/" << f.entry.version << " " << f.entry.name
                       << "  " << f.entry.state
                       << (f.entry.file.empty() ? "" : " (" + f.entry.file + ")") << "\n";
+        for (const auto &i : report.invalid_indexes)
+            std::cout << "index   " << i.schema << "." << i.name << " on " << i.table
+                      << "  INVALID (a failed concurrent build left it: drop it and build it "
+                         "again)\n";
         std::cout << report.ledger.size() << " ledger problems, " << report.files.size()
-                  << " file mismatches\n";
+                  << " file mismatches, " << report.invalid_indexes.size()
+                  << " INVALID indexes\n";
     }
     return report.ok() ? exit_ok : exit_drift;
 }
@@ -220,6 +232,27 @@ void add_migrate_commands(CLI::App &app, GlobalOptions &options, int &exit_code)
         exit_code = run_migration_command(args->common, [&] {
             Migrator migrator = make_migrator(options, args->common, false);
             return print_verify(migrator.verify(), args->common.json);
+        });
+    });
+
+    auto *import = migrate->add_subcommand(
+        "import", "Record what golang-migrate, Flyway or sqitch applied in stratum's ledger, "
+                  "without running it (the files must be in master/)");
+    import->add_option("--from", args->import_from, "golang-migrate, flyway or sqitch")
+        ->required()
+        ->check(CLI::IsMember({"golang-migrate", "flyway", "sqitch"}));
+    import->add_option("--table", args->import_table,
+                       "the tool's ledger table (default public.schema_migrations, "
+                       "public.flyway_schema_history, sqitch.changes)");
+    import->add_option("--project", args->import_project, "sqitch: only this project's changes");
+    import->callback([&options, &exit_code, args] {
+        exit_code = run_migration_command(args->common, [&] {
+            Migrator migrator = make_migrator(options, args->common, false);
+            ImportOptions import;
+            import.from = *ledger_source_named(args->import_from);
+            import.table = args->import_table;
+            import.project = args->import_project;
+            return print_run(migrator.import_ledger(import), args->common);
         });
     });
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "concurrent_build.hpp"
 #include "migration_file_name.hpp"
 #include "sql_scan.hpp"
 
@@ -131,7 +132,7 @@ private:
             problem(file, 0,
                     kind_ == MigrationKind::migration
                         ? "is not named like a migration: NNN_name.up.sql and NNN_name.down.sql "
-                          "(a version number, an underscore, letters, digits, _ or -)"
+                          "(a version number, an underscore, letters, digits, _, - or .)"
                         : "is not named like a seed: NNN_name.sql (and optionally NNN_name.down.sql)");
             return;
         }
@@ -170,11 +171,14 @@ private:
         }
         check_text(m.up_sql, m.file);
         detail::SqlScan scan = detail::scan_sql(m.up_sql);
-        if (!scan.has_code)
-            problem(m.file, 0, "contains no SQL statement");
+        // golang-migrate, morph and psql run a file without statements as a
+        // no-op: so does stratum (recorded, with a warning when applied).
+        m.empty = scan.statements == 0;
         std::vector<FileProblem> header_problems;
         m.header = parse_migration_header(m.up_sql, shown(relative_to_, m.file), header_problems);
         problems_.insert(problems_.end(), header_problems.begin(), header_problems.end());
+        read_flyway_config(pair.up->path, m);
+        infer_no_transaction(m, scan);
         check_dependencies(m);
 
         if (pair.down) {
@@ -209,6 +213,68 @@ private:
             return std::nullopt;
         m.checksum = migration_checksum(m.up_sql);
         return m;
+    }
+
+    // Flyway's script configuration next to the file (<file>.conf):
+    // executeInTransaction=false makes it non-transactional. Other keys would
+    // silently do nothing here, so they are problems.
+    void read_flyway_config(const fs::path &up, MigrationFile &m)
+    {
+        fs::path config = up;
+        config += ".conf";
+        std::error_code error;
+        if (!fs::is_regular_file(config, error))
+            return;
+        const std::string file = relative(config);
+        std::string text;
+        if (!read_file(config, text)) {
+            problem(file, 0, "cannot be read");
+            return;
+        }
+        std::istringstream lines(text);
+        std::string line;
+        for (int number = 1; std::getline(lines, line); number++) {
+            std::string_view entry = trim_blanks(line);
+            if (entry.empty() || entry.front() == '#')
+                continue;
+            std::size_t equals = entry.find('=');
+            std::string_view key = trim_blanks(entry.substr(0, equals));
+            std::string_view value =
+                equals == std::string_view::npos ? "" : trim_blanks(entry.substr(equals + 1));
+            if (key == "executeInTransaction" && (value == "false" || value == "true")) {
+                if (value == "false" && m.header.transactional) {
+                    m.header.transactional = false;
+                    m.header.no_transaction_by = "flyway";
+                }
+            } else if (key == "encoding" && (value == "UTF-8" || value == "UTF8")) {
+                continue;
+            } else {
+                problem(file, number, "is not understood: stratum reads executeInTransaction=true|false "
+                                      "and encoding=UTF-8 from a Flyway script configuration");
+            }
+        }
+    }
+
+    // golang-migrate sends a file as one query: a file whose one statement
+    // cannot run in a transaction block (CREATE INDEX CONCURRENTLY alone)
+    // runs outside one there. The same file runs the same way here.
+    static void infer_no_transaction(MigrationFile &m, const detail::SqlScan &scan)
+    {
+        if (!m.header.transactional || scan.statements != 1)
+            return;
+        if (detail::needs_no_transaction(std::string_view(m.up_sql).substr(scan.first_code))) {
+            m.header.transactional = false;
+            m.header.no_transaction_by = "single statement";
+        }
+    }
+
+    static std::string_view trim_blanks(std::string_view text)
+    {
+        while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+            text.remove_prefix(1);
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+            text.remove_suffix(1);
+        return text;
     }
 
     void check_text(const std::string &sql, const std::string &file)
@@ -378,7 +444,7 @@ std::optional<MigrationFileName> parse_migration_file_name(std::string_view file
     }
     for (char c : name) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-';
+                  c == '_' || c == '-' || c == '.';
         if (!ok)
             return std::nullopt;
     }

@@ -51,6 +51,7 @@ public:
         } else if (name == "no-transaction") {
             flag(name, args, seen_no_transaction_);
             header_.transactional = false;
+            header_.no_transaction_by = "stratum";
         } else if (name == "irreversible") {
             flag(name, args, seen_irreversible_);
             header_.irreversible = true;
@@ -63,6 +64,16 @@ public:
         } else {
             problem("unknown directive \"" + std::string(name) + "\" (known: " +
                     std::string(known_directives) + ")");
+        }
+    }
+
+    // morph's marker, read as no-transaction (after the stratum: directives,
+    // which win if both are there).
+    void morph_no_transaction()
+    {
+        if (header_.transactional) {
+            header_.transactional = false;
+            header_.no_transaction_by = "morph";
         }
     }
 
@@ -134,7 +145,10 @@ MigrationHeader parse_migration_header(std::string_view sql, const std::string &
                                        std::vector<FileProblem> &problems)
 {
     HeaderReader reader(file, problems);
+    bool morph = false;
     for (const auto &comment : detail::scan_sql(sql).line_comments) {
+        if (comment.in_header && trim(comment.text) == "morph:nontransactional")
+            morph = true;
         auto directive = directive_of(comment.text);
         if (!directive)
             continue;
@@ -146,6 +160,8 @@ MigrationHeader parse_migration_header(std::string_view sql, const std::string &
         }
         reader.read(comment.line, *directive);
     }
+    if (morph)
+        reader.morph_no_transaction();
     return reader.take();
 }
 

@@ -27,6 +27,8 @@ Step apply_step(const RunTarget &target, const MigratorOptions &options, const M
     step.transactional = file.header.transactional;
     step.lock_timeout = file.header.lock_timeout.value_or(options.lock_timeout);
     step.statement_timeout = file.header.statement_timeout;
+    step.build_lock_timeout = file.header.lock_timeout;
+    step.build_statement_timeout = file.header.statement_timeout;
     if (!step.statement_timeout && options.statement_timeout.count() > 0)
         step.statement_timeout = options.statement_timeout;
     step.metadata = metadata_of(target, file);

@@ -95,6 +95,10 @@ struct Step {
     bool transactional = true;
     milliseconds lock_timeout{5000};
     std::optional<milliseconds> statement_timeout;
+    // A concurrent index build's timeouts: only what the header declares
+    // (none: it waits for older snapshots instead of failing half-built).
+    std::optional<milliseconds> build_lock_timeout;
+    std::optional<milliseconds> build_statement_timeout;
     std::string metadata;  // apply and redo: JSON recorded with the ledger row
 };
 
@@ -121,6 +125,14 @@ std::optional<Error> server_error(F &&body)
     }
     return std::nullopt;
 }
+
+// Runs one statement of a non-transactional step as a simple query and hands
+// back the server's error, if any. A concurrent index build gets the care
+// of migrator_index_builds.cpp; `step_settings` (lock_timeout,
+// statement_timeout) are the step's, restored after such a build.
+std::optional<Error> run_nontransactional_statement(Session &session, const Step &step,
+                                                    const std::string &sql,
+                                                    const Params &step_settings);
 
 // Why a statement failed, for the retry decision.
 enum class Transient : std::uint8_t {

@@ -174,10 +174,12 @@ struct StatementFailure {
 };
 
 // Runs the statements one by one; the failed one and its error, if any.
-std::optional<StatementFailure> run_statements(Session &session, const std::vector<Statement> &statements)
+std::optional<StatementFailure> run_statements(Session &session, const Step &step,
+                                               const std::vector<Statement> &statements)
 {
+    const Params settings = session_settings(step);
     for (std::size_t i = 0; i < statements.size(); i++)
-        if (std::optional<Error> error = server_error([&] { simple_query(session, statements[i].sql); }))
+        if (auto error = run_nontransactional_statement(session, step, statements[i].sql, settings))
             return StatementFailure{i, std::move(*error)};
     return std::nullopt;
 }
@@ -205,8 +207,8 @@ std::string with_detail(const Error &error)
                       " is not transactional: statements 1 to " +
                       std::to_string(statement.number - 1) + " stay done." +
                       (rollback ? ""
-                                : " Make its statements idempotent (IF NOT EXISTS, drop an INVALID "
-                                  "index first) and run it again.");
+                                : " Make its statements idempotent (IF NOT EXISTS) and run it "
+                                  "again.");
     runner.impl.emit({.type = MigrationEvent::Type::failed, .scope = target.scope,
                       .version = step.version, .name = step.name, .message = fields.message});
     raise_step_error(target, step, Error(std::move(fields)), rollback ? "rollback" : "apply",
@@ -258,7 +260,7 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
             run_before_each(conn, target, step, context, result, budget.attempts());
             std::vector<Statement> statements = statements_of(planned[1]);
             auto started = SteadyClock::now();
-            std::optional<StatementFailure> failure = run_statements(session, statements);
+            std::optional<StatementFailure> failure = run_statements(session, step, statements);
             elapsed = std::chrono::duration_cast<microseconds>(SteadyClock::now() - started);
             if (failure) {
                 lock.release();

@@ -144,6 +144,10 @@ std::vector<Step> plan_up(const MigratorOptions &options, Session &session, Load
                                      : ", which is neither applied nor applied before it in this run"));
         }
         earlier.insert(file.version);
+        if (file.empty && !is_repair)
+            result.warnings.push_back(target.label(file.version, file.name) + " [" +
+                                      target.shown(file.file) +
+                                      "] has no SQL statement: recorded as applied, nothing to run");
         steps.push_back(apply_step(target, options, file, is_repair));
     }
     if (!unmet.empty())
@@ -215,6 +219,8 @@ Step rollback_step(const MigratorOptions &options, const LoadedRun &run,
     step.transactional = applied.transactional;
     step.lock_timeout = applied.lock_timeout.value_or(options.lock_timeout);
     step.statement_timeout = applied.statement_timeout;
+    step.build_lock_timeout = applied.lock_timeout;
+    step.build_statement_timeout = applied.statement_timeout;
     if (!step.statement_timeout && options.statement_timeout.count() > 0)
         step.statement_timeout = options.statement_timeout;
     return step;

@@ -1,9 +1,11 @@
 // Reading without changing: status (files against the ledger, and who waits
 // for what right now) and verify (the ledger against itself and its log, and
-// the files against the ledger of every scope). One round trip each.
+// the files against the ledger of every scope, and INVALID indexes). One
+// round trip each.
 #include <map>
 
 #include "migrator_plan.hpp"
+#include "stratum/invalid_index_sql.hpp"
 #include "stratum/ledger_sql.hpp"
 
 namespace stratum {
@@ -98,6 +100,7 @@ VerifyReport Migrator::verify()
     conn.send(ledger_sql::verify_master, master_files);
     conn.send(ledger_sql::verify_tenants, tenant_files);
     conn.send(ledger_sql::count_tenant_schemas, no_params());
+    conn.send(invalid_index_sql::all, no_params());
     std::vector<Result> results = conn.sync();
 
     VerifyReport report;
@@ -113,6 +116,9 @@ VerifyReport Migrator::verify()
         report.files.push_back(std::move(mismatch));
     }
     report.scopes_checked = 1 + results[3].value<std::size_t>();
+    for (const Row &row : results[4])
+        report.invalid_indexes.push_back(
+            {row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
     return report;
 }
 

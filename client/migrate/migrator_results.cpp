@@ -242,10 +242,14 @@ std::string VerifyReport::to_json(int indent) const
         entry["scope"] = f.scope;
         files_json.push_back(entry);
     }
+    json invalid_json = json::array();
+    for (const auto &index : invalid_indexes)
+        invalid_json.push_back({{"schema", index.schema}, {"index", index.name}, {"table", index.table}});
     json out = {{"ok", ok()},
                 {"scopes_checked", scopes_checked},
                 {"ledger", ledger_json},
-                {"files", files_json}};
+                {"files", files_json},
+                {"invalid_indexes", invalid_json}};
     return dump(out, indent);
 }
 
@@ -305,6 +309,8 @@ std::string metadata_of(const RunTarget &target, const MigrationFile &file)
         header["depends"] = file.header.depends_on;
     if (!file.header.transactional)
         header["no_transaction"] = true;
+    if (!file.header.no_transaction_by.empty() && file.header.no_transaction_by != "stratum")
+        header["no_transaction_by"] = file.header.no_transaction_by;
     if (file.header.irreversible)
         header["irreversible"] = true;
     if (file.header.lock_timeout)
@@ -325,6 +331,8 @@ std::string metadata_of(const RunTarget &target, const MigrationFile &file)
         metadata["header"] = header;
     if (!hooks.empty())
         metadata["hooks"] = hooks;
+    if (file.empty)
+        metadata["empty"] = true;
     return metadata.dump();
 }
 

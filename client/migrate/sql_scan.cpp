@@ -47,12 +47,19 @@ public:
             } else if (c == '$' && !ident_cont(previous_)) {
                 code();
                 dollar();
+            } else if (c == ';') {
+                scan_.has_code = true;
+                scan_.statements += open_statement_ ? 1 : 0;
+                open_statement_ = false;
+                previous_ = c;
+                pos_++;
             } else {
                 code();
                 previous_ = c;
                 pos_++;
             }
         }
+        scan_.statements += open_statement_ ? 1 : 0;
         return std::move(scan_);
     }
 
@@ -62,7 +69,13 @@ private:
         return pos_ + ahead < sql_.size() ? static_cast<unsigned char>(sql_[pos_ + ahead]) : 0;
     }
 
-    void code() { scan_.has_code = true; }
+    void code()
+    {
+        if (scan_.first_code == std::string_view::npos)
+            scan_.first_code = pos_;
+        scan_.has_code = true;
+        open_statement_ = true;
+    }
 
     // E'...' (or e'...') takes backslash escapes; the E must start its token.
     bool previous_is_escape_prefix() const
@@ -183,6 +196,7 @@ private:
     std::size_t pos_ = 0;
     int line_ = 1;
     unsigned char previous_ = 0;  // the previous code character (0 after blanks and comments)
+    bool open_statement_ = false;  // code seen since the last ';'
     SqlScan scan_;
 };
 

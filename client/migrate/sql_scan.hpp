@@ -25,6 +25,10 @@ struct SqlScan {
     std::vector<SqlLineComment> line_comments;
     std::vector<SqlScanProblem> problems;  // unterminated constructs
     bool has_code = false;                 // something besides comments and blanks
+    // Statements, counted by their terminating ';' (and a last one without
+    // it); a ';' inside a BEGIN ATOMIC body counts too, so this is an upper bound.
+    int statements = 0;
+    std::size_t first_code = std::string_view::npos;  // offset of the first statement's first token
 };
 
 SqlScan scan_sql(std::string_view sql);

@@ -57,6 +57,11 @@ std::string migration_error(const MigrationFacts &facts)
             "the ledger check found " +
             plural(static_cast<std::int64_t>(facts.problems.size()), "problem", "problems") + ": " +
             facts.problems.front());
+    if (!facts.invalid_indexes.empty())
+        parts.push_back(plural(static_cast<std::int64_t>(facts.invalid_indexes.size()),
+                               "INVALID index", "INVALID indexes") +
+                        " (left by a failed concurrent build: drop and build again): " +
+                        facts.invalid_indexes.front());
     if (facts.pending.value_or(0) > 0)
         parts.push_back(plural(*facts.pending, "migration", "migrations") + " pending");
     if (facts.out_of_order > 0)

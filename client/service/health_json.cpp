@@ -121,6 +121,7 @@ Json component_json(const ComponentHealth &component)
         for (const std::string &problem : m->problems)
             problems.push_back(presentable_error(problem));
         out["problems"] = std::move(problems);
+        out["invalid_indexes"] = m->invalid_indexes;
     }
     return out;
 }

@@ -1,12 +1,14 @@
 // The migration probes: the master scope's ledger alone, or planned against
 // the migration files (stratum.migration_plan), each with verify_ledger, in
-// one round trip; and which one a configuration gets.
+// one round trip, with the INVALID indexes of the database; and which one a
+// configuration gets.
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
 #include "stratum/connection.hpp"
 #include "stratum/health.hpp"
+#include "stratum/invalid_index_sql.hpp"
 #include "stratum/ledger_sql.hpp"
 #include "stratum/migration_files.hpp"
 
@@ -20,6 +22,12 @@ void add_problems(MigrationFacts &facts, const Result &rows)
         facts.problems.push_back(row[0].as<std::string>());
 }
 
+void add_invalid_indexes(MigrationFacts &facts, const Result &rows)
+{
+    for (const Row &row : rows)
+        facts.invalid_indexes.push_back(row[0].as<std::string>());
+}
+
 }  // namespace
 
 MigrationFacts probe_migration_ledger(Connection &connection)
@@ -27,6 +35,7 @@ MigrationFacts probe_migration_ledger(Connection &connection)
     const Params none;
     connection.send(ledger_sql::master_summary, none);
     connection.send(ledger_sql::verify_ledger_lines, none);
+    connection.send(invalid_index_sql::all_lines, none);
     std::vector<Result> results = connection.sync();
     MigrationFacts facts;
     facts.source = "ledger";
@@ -34,6 +43,7 @@ MigrationFacts probe_migration_ledger(Connection &connection)
     facts.version = summary[0].as<std::optional<std::int64_t>>();
     facts.applied = summary[1].as<std::int64_t>();
     add_problems(facts, results.at(1));
+    add_invalid_indexes(facts, results.at(2));
     return facts;
 }
 
@@ -45,6 +55,7 @@ MigrationFacts probe_migration_plan(Connection &connection,
     const Params none;
     connection.send(ledger_sql::master_plan_by_state, plan_params);
     connection.send(ledger_sql::verify_ledger_lines, none);
+    connection.send(invalid_index_sql::all_lines, none);
     std::vector<Result> results = connection.sync();
     MigrationFacts facts;
     facts.source = "files";
@@ -72,6 +83,7 @@ MigrationFacts probe_migration_plan(Connection &connection,
         facts.version = std::max(facts.version.value_or(highest), highest);
     }
     add_problems(facts, results.at(1));
+    add_invalid_indexes(facts, results.at(2));
     return facts;
 }
 

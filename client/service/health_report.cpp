@@ -103,7 +103,7 @@ HealthState migration_state(const MigrationFacts &facts) noexcept
     if (facts.drifted > 0 || !facts.problems.empty())
         return HealthState::down;
     if (facts.pending.value_or(0) > 0 || facts.out_of_order > 0 || facts.missing > 0 ||
-        facts.unknown > 0)
+        facts.unknown > 0 || !facts.invalid_indexes.empty())
         return HealthState::degraded;
     return HealthState::up;
 }

@@ -148,6 +148,45 @@ TEST_F(CliMigrateTest, BadFilesExitOneWithEveryProblem)
     EXPECT_EQ(sql("SELECT count(*) FROM stratum.schema_migrations"), "0");
 }
 
+TEST_F(CliMigrateTest, ImportFromGolangMigrate)
+{
+    // The project's migrations, applied by golang-migrate up to version 2.
+    ASSERT_EQ(stratum(migrate("up -q --to 2")).status, 0);
+    sql("TRUNCATE stratum.schema_migrations, stratum.schema_migration_log; "
+        "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); "
+        "INSERT INTO schema_migrations VALUES (2, true); "
+        "GRANT SELECT ON schema_migrations TO stratum_owner");
+    Output dirty = stratum(migrate("import --from golang-migrate"));
+    EXPECT_EQ(dirty.status, 1);
+    EXPECT_NE(dirty.err.find("is dirty at version 2"), std::string::npos) << dirty.err;
+    EXPECT_EQ(stratum(migrate("import --from nosuch")).status, 2);
+
+    sql("UPDATE schema_migrations SET dirty = false");
+    Output imported = stratum(migrate("import --from golang-migrate"));
+    ASSERT_EQ(imported.status, 0) << imported.err;
+    EXPECT_NE(imported.out.find("import master: 2 imported"), std::string::npos) << imported.out;
+    Output again = stratum(migrate("import --from golang-migrate --detailed-exitcode"));
+    EXPECT_EQ(again.status, 4) << again.out << again.err;
+    Output up = stratum(migrate("up --json"));
+    ASSERT_EQ(up.status, 0) << up.err;
+    EXPECT_EQ(json::parse(up.out)["counts"]["applied"], 2);  // 3 and 4 only: 1 and 2 are not run again
+}
+
+TEST_F(CliMigrateTest, VerifyNamesInvalidIndexes)
+{
+    ASSERT_EQ(stratum(migrate("up -q")).status, 0);
+    sql("CREATE TABLE dupes (id int); INSERT INTO dupes VALUES (1), (1)");
+    CommandOutput failed = run_command("psql -X -q -h " + required_env("STRATUM_TEST_PGHOST") + " -p " +
+                                       required_env("STRATUM_TEST_PGPORT") + " -U postgres -d " + db +
+                                       " -c 'CREATE UNIQUE INDEX CONCURRENTLY dupes_id ON dupes (id)' 2>&1");
+    EXPECT_NE(failed.status, 0) << failed.out;
+    Output verify = stratum(migrate("verify"));
+    EXPECT_EQ(verify.status, 3);
+    EXPECT_NE(verify.out.find("index   public.dupes_id on dupes  INVALID"), std::string::npos) << verify.out;
+    Output as_json = stratum(migrate("verify --json"));
+    EXPECT_EQ(json::parse(as_json.out)["invalid_indexes"][0]["index"], "dupes_id");
+}
+
 TEST_F(CliMigrateTest, DownRedoAndUsageErrors)
 {
     ASSERT_EQ(stratum(migrate("up -q")).status, 0);

@@ -239,11 +239,58 @@ TEST(MigrationFiles, UnterminatedStatementIsRefusedNamingTheFile)
     }
 }
 
-TEST(MigrationFiles, EmptyUpFileIsAnError)
+TEST(MigrationFiles, UpFilesWithoutStatementsAreNoOps)
+{
+    // golang-migrate, morph and psql run them as no-ops: not a problem here either.
+    MigrationDir dir;
+    dir.migration(1, "comment", "-- only a comment\n", "SELECT 1;");
+    dir.write("master/002_nothing.up.sql", "");
+    dir.write("master/002_nothing.down.sql", "");
+    dir.migration(3, "real", "SELECT 1;", "SELECT 1;");
+    MigrationSet set = load(dir);
+    ASSERT_EQ(set.files.size(), 3u) << problems_of(dir);
+    EXPECT_TRUE(set.files[0].empty);
+    EXPECT_TRUE(set.files[1].empty);
+    EXPECT_FALSE(set.files[2].empty);
+}
+
+TEST(MigrationFiles, NamesMayHoldDots)
 {
     MigrationDir dir;
-    dir.migration(1, "nothing", "-- only a comment\n", "SELECT 1;");
-    EXPECT_NE(problems_of(dir).find("contains no SQL statement"), std::string::npos);
+    dir.write("master/000056_upgrade_channels_v6.0.up.sql", "SELECT 1;");
+    dir.write("master/000056_upgrade_channels_v6.0.down.sql", "SELECT 1;");
+    MigrationSet set = load(dir);
+    ASSERT_EQ(set.files.size(), 1u) << problems_of(dir);
+    EXPECT_EQ(set.files[0].version, 56);
+    EXPECT_EQ(set.files[0].name, "upgrade_channels_v6.0");
+}
+
+TEST(MigrationFiles, OtherToolsNonTransactionalMarkers)
+{
+    MigrationDir dir;
+    dir.migration(1, "morph", "-- morph:nontransactional\nCREATE INDEX CONCURRENTLY a ON t (x);\n"
+                              "CREATE INDEX CONCURRENTLY b ON t (y);", "SELECT 1;");
+    dir.migration(2, "flyway", "CREATE INDEX CONCURRENTLY c ON t (x);\nCREATE INDEX CONCURRENTLY d ON t (y);",
+                  "SELECT 1;");
+    dir.write("master/002_flyway.up.sql.conf", "# script config\nexecuteInTransaction=false\n");
+    // golang-migrate sends a file as one query: one statement that needs no
+    // transaction block runs outside one, whatever comments surround it.
+    dir.migration(3, "single", "/* the index */ CREATE UNIQUE INDEX\n  CONCURRENTLY IF NOT EXISTS e ON t (x);\n-- done\n",
+                  "SELECT 1;");
+    dir.migration(4, "drop", "DROP INDEX CONCURRENTLY IF EXISTS e", "SELECT 1;");
+    dir.migration(5, "two", "CREATE TABLE t2 (x int);\nCREATE INDEX CONCURRENTLY f ON t2 (x);", "SELECT 1;");
+    dir.migration(6, "plain", "CREATE INDEX g ON t (x);", "SELECT 1;");
+    dir.migration(7, "quoted", "SELECT 'CREATE INDEX CONCURRENTLY';", "SELECT 1;");
+    MigrationSet set = load(dir);
+    ASSERT_EQ(set.files.size(), 7u) << problems_of(dir);
+    std::vector<std::string> by;
+    for (const auto &file : set.files)
+        by.push_back(file.header.transactional ? "tx" : file.header.no_transaction_by);
+    EXPECT_EQ(by, (std::vector<std::string>{"morph", "flyway", "single statement", "single statement", "tx", "tx", "tx"}));
+
+    dir.write("master/002_flyway.up.sql.conf", "executeInTransaction=false\nmixed=true\n");
+    EXPECT_NE(problems_of(dir).find("002_flyway.up.sql.conf:2: is not understood"), std::string::npos)
+        << problems_of(dir);
 }
 
 TEST(MigrationFiles, SeedsAreNamedWithoutUpAndMayHaveADownFile)

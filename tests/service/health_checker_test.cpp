@@ -334,6 +334,25 @@ TEST_F(HealthCheckerTest, MigrationLedgerVersionAndProblems)
     EXPECT_EQ(component(checker.check(), "migrations").result.state, HealthState::up);
 }
 
+TEST_F(HealthCheckerTest, InvalidIndexDegradesTheMigrations)
+{
+    test::Topology t = topology();
+    t.replicas = t.redis = t.minio = false;
+    HealthChecker checker(test::topology_config(t));
+    test::admin_sql("CREATE TABLE health_dupes (id int); INSERT INTO health_dupes VALUES (1), (1)", db);
+    auto conn = Connection::open(test::superuser_conninfo(db), {}, std::chrono::steady_clock::now() + 10s);
+    // A unique concurrent build that fails leaves its index INVALID.
+    EXPECT_THROW(conn->exec("CREATE UNIQUE INDEX CONCURRENTLY health_dupes_id ON health_dupes (id)"), Error);
+    const ComponentHealth broken = component(checker.check(), "migrations");
+    EXPECT_NE(broken.result.state, HealthState::up);
+    ASSERT_TRUE(broken.migrations);
+    ASSERT_EQ(broken.migrations->invalid_indexes.size(), 1u);
+    EXPECT_EQ(broken.migrations->invalid_indexes[0], "health_dupes_id on health_dupes");
+    EXPECT_THAT(broken.result.error, HasSubstr("1 INVALID index"));
+    test::admin_sql("DROP TABLE health_dupes", db);
+    EXPECT_TRUE(component(checker.check(), "migrations").migrations->invalid_indexes.empty());
+}
+
 TEST_F(HealthCheckerTest, MigrationPlanAgainstFiles)
 {
     test::recreate_database("stratum_health_plan_test");
@@ -567,6 +586,9 @@ TEST(OverallState, MigrationStates)
     facts = {};
     facts.problems = {"master/3: up_sql_changed"};
     EXPECT_EQ(migration_state(facts), HealthState::down);
+    facts = {};
+    facts.invalid_indexes = {"public.t_id on t"};
+    EXPECT_EQ(migration_state(facts), HealthState::degraded);
 }
 
 }  // namespace

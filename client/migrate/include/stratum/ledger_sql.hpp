@@ -22,9 +22,14 @@ inline constexpr std::string_view applied_versions =
     "SELECT coalesce(array_agg(version ORDER BY version), '{}') FROM stratum.schema_migrations "
     "WHERE scope = $1 AND kind = 'migration' AND status = 'applied'";
 // scope, kind, environment: the applied rows, newest first, with what a
-// rollback needs (transactional, reversible, the header's timeouts).
+// rollback needs (transactional, reversible, the header's timeouts). A row
+// imported from another tool's ledger was recorded by record_migration
+// (transactional = false) without running: it rolls back in a transaction
+// unless its file declared otherwise.
 inline constexpr std::string_view applied_rows =
-    "SELECT version, name, transactional, down_sql IS NOT NULL, "
+    "SELECT version, name, transactional OR (metadata ? 'imported_from' AND "
+    "NOT coalesce((metadata #>> '{header,no_transaction}')::boolean, false)), "
+    "down_sql IS NOT NULL, "
     "(metadata #>> '{header,lock_timeout_ms}')::bigint, "
     "(metadata #>> '{header,statement_timeout_ms}')::bigint "
     "FROM stratum.schema_migrations "

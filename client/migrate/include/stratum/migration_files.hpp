@@ -27,6 +27,11 @@ std::string_view to_string(MigrationKind kind) noexcept;
 struct MigrationHeader {
     std::vector<std::int64_t> depends_on;                     // depends 3, 5
     bool transactional = true;                                // no-transaction
+    // What made it non-transactional: "stratum" (the directive), "morph"
+    // (-- morph:nontransactional), "flyway" (executeInTransaction=false in
+    // <file>.conf) or "single statement" (the file's one statement cannot
+    // run in a transaction block, as golang-migrate runs it).
+    std::string no_transaction_by;
     bool irreversible = false;                                // irreversible (no down file)
     std::optional<std::chrono::milliseconds> lock_timeout;    // lock-timeout 10s
     std::optional<std::chrono::milliseconds> statement_timeout;  // statement-timeout 5min
@@ -42,6 +47,7 @@ struct MigrationFile {
     std::optional<std::string> down_sql;
     std::string checksum;                // SHA-256 of up_sql as the ledger computes it
     MigrationHeader header;
+    bool empty = false;                  // no SQL statement (comments only, or no bytes): a no-op
 };
 
 // A directory of migrations, ordered by version (numerically).

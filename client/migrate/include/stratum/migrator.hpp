@@ -258,10 +258,39 @@ struct VerifyReport {
         StatusEntry entry;
     };
     std::vector<FileMismatch> files;
+    // INVALID indexes in the database (a failed or cancelled concurrent
+    // build left them; PostgreSQL maintains them on every write and never
+    // uses them), except those being built right now.
+    struct InvalidIndex {
+        std::string schema;
+        std::string name;
+        std::string table;
+    };
+    std::vector<InvalidIndex> invalid_indexes;
     std::size_t scopes_checked = 0;
 
-    bool ok() const noexcept { return ledger.empty() && files.empty(); }
+    bool ok() const noexcept { return ledger.empty() && files.empty() && invalid_indexes.empty(); }
     std::string to_json(int indent = -1) const;
+};
+
+// Another migration tool whose ledger Migrator::import_ledger reads.
+enum class LedgerSource : std::uint8_t {
+    golang_migrate,  // schema_migrations(version bigint, dirty boolean): one row, the current version
+    flyway,          // flyway_schema_history: a row per migration run, success flag, BASELINE rows
+    sqitch,          // sqitch.changes: a row per deployed change, by name
+};
+
+// "golang-migrate", "flyway", "sqitch".
+std::string_view to_string(LedgerSource source) noexcept;
+std::optional<LedgerSource> ledger_source_named(std::string_view name) noexcept;
+
+struct ImportOptions {
+    LedgerSource from = LedgerSource::golang_migrate;
+    // The tool's ledger table; "" = its default: public.schema_migrations,
+    // public.flyway_schema_history, sqitch.changes.
+    std::string table;
+    // sqitch: only this project's changes ("" = every project in the table).
+    std::string project;
 };
 
 struct TenantInfo {
@@ -331,6 +360,16 @@ public:
     // The ledger against itself (stratum.verify_ledger) and the files
     // against the ledger, for master and every tenant schema.
     VerifyReport verify();
+    // Adopting stratum where another tool applied the migrations: records in
+    // the ledger of master, without running them, the files of master/ that
+    // the tool's ledger says are applied (golang-migrate: every version up to
+    // its current one; Flyway: its successful versioned rows and baseline;
+    // sqitch: the files named like its deployed changes), with their
+    // checksums and down SQL, all in one transaction. Refuses a dirty ledger
+    // (a failed migration the tool left half-done), and applied entries
+    // without a file. Already recorded ones are skipped; `up` then applies
+    // only the rest. Outcomes say "imported" or "skipped".
+    RunResult import_ledger(const ImportOptions &options);
     // Applies seeds/<environment>/ (default: options().environment).
     RunResult seed(std::optional<std::string> environment = std::nullopt);
 

@@ -69,6 +69,9 @@ struct MigrationFacts {
     std::int64_t missing = 0;             // applied, file gone
     std::int64_t unknown = 0;             // applied, newer than every file
     std::vector<std::string> problems;    // stratum.verify_ledger findings, one line each
+    // INVALID indexes ("public.t_id on t"): a failed concurrent build left
+    // them; they slow every write and serve no read (degraded, not down).
+    std::vector<std::string> invalid_indexes;
 };
 
 struct ComponentHealth {
