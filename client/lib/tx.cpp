@@ -149,6 +149,13 @@ void Tx::commit()
     check_open();
     try {
         connection_.send_internal("COMMIT", no_params);
+    } catch (Error &error) {
+        // Queued only, nothing sent: the server never saw this COMMIT.
+        state_ = State::rolled_back;
+        error.set_committed_unknown(false);
+        throw;
+    }
+    try {
         connection_.sync();
     } catch (ConnectionLost &error) {
         // The reply is lost, not necessarily the commit: ask the server.
