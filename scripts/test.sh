@@ -56,12 +56,19 @@ pg_replica_start failover_standby "$FAILOVER_PORT"
 pg_start fault_primary
 setup_test_cluster "$FAULT_PRIMARY_PORT" "$FAULT_PRIMARY_DIR"
 pg_replica_start fault_standby "$FAULT_PRIMARY_PORT"
+# A cluster of its own for the commit-outcome fault test
+# (tests/lib/commit_outcome_fault_test.cpp): it kills its backends, crashes
+# it, stops and restarts it, and names a synchronous standby that never comes.
+pg_start commit_fault
+setup_test_cluster "$COMMIT_FAULT_PORT" "$COMMIT_FAULT_DIR"
 # A cluster that does not preload the library: a backend loads it at its
 # first stratum call (tests/lib/lazy_load_test.cpp).
 pg_start nopreload "shared_preload_libraries = ''"
 setup_test_cluster "$NOPRELOAD_PORT" "$NOPRELOAD_DIR"
 export STRATUM_TEST_NOPRELOAD_PORT=$NOPRELOAD_PORT
 pgctl() { echo "$root/scripts/pgctl.sh $1/data $PG_TREE_POSTGRES"; }
+export STRATUM_TEST_COMMIT_FAULT_PORT=$COMMIT_FAULT_PORT
+export STRATUM_TEST_PGCTL_COMMIT_FAULT=$(pgctl "$COMMIT_FAULT_DIR")
 export STRATUM_TEST_FAULT_PRIMARY_PORT=$FAULT_PRIMARY_PORT STRATUM_TEST_FAULT_STANDBY_PORT=$FAULT_STANDBY_PORT
 export STRATUM_TEST_PGCTL_FAULT_PRIMARY=$(pgctl "$FAULT_PRIMARY_DIR")
 export STRATUM_TEST_PGCTL_FAULT_STANDBY=$(pgctl "$FAULT_STANDBY_DIR")

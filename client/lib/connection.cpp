@@ -2,6 +2,7 @@
 // per-connection prepared statement cache and the Sync/result loop.
 #include "stratum/connection.hpp"
 
+#include "commit_resolution.hpp"
 #include "stratum/context_sql.hpp"
 
 #include <poll.h>
@@ -17,6 +18,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr Connection::Deadline no_deadline = Connection::Deadline::max();
+const Params no_params;
 
 std::string trimmed(const char *message)
 {
@@ -83,7 +85,9 @@ std::unique_ptr<Connection> Connection::open(const std::string &conninfo,
     }
     if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1)
         fail(trimmed(PQerrorMessage(conn)));
-    return std::unique_ptr<Connection>(new Connection(conn, options));
+    std::unique_ptr<Connection> connection(new Connection(conn, options));
+    connection->conninfo_ = conninfo;
+    return connection;
 }
 
 // Notices and errors that arrive outside a query (a FATAL sent to an idle
@@ -330,16 +334,23 @@ pg_result *Connection::next_result(Deadline deadline)
 
 std::vector<Result> Connection::sync()
 {
+    std::vector<Result> results;
+    sync(results);
+    return results;
+}
+
+void Connection::sync(std::vector<Result> &results)
+{
     if (broken_)
         lost("connection is broken");
     // Swapped, not moved: both vectors keep their capacity from one round trip to the next.
     std::vector<Step> &steps = in_flight_;
     steps.clear();
     steps.swap(steps_);
-    std::vector<Result> results;
+    results.clear();
     results.reserve(steps.size());
     if (steps.empty())
-        return results;
+        return;
 
     ++round_trips_;
     if (shared_round_trips_ != nullptr)
@@ -451,7 +462,6 @@ std::vector<Result> Connection::sync()
     }
     if (first_error)
         throw_error(std::move(*first_error));
-    return results;
 }
 
 Result Connection::exec(std::string_view sql, const Params &params)
@@ -483,27 +493,56 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // On Citus the context reaches the workers inside a transaction block
     // only; outside one they would refuse the statement.
     const bool block = needs_block_ && !in_transaction();
-    static const Params no_params;
+    // A standby commits nothing: no id to learn there.
+    const bool learn_id = !server_is_standby();
+    const std::size_t statement = block ? 2 : 1, id_result = statement + 1;
+    std::vector<Result> results;
     try {
         if (block)
             send_internal("BEGIN", no_params);
         send_internal(context_sql::statement(true, options.actor.has_value()), context_params_);
         send(sql, params);
+        if (learn_id) {
+            send_internal(detail::current_xact_id_sql, no_params);
+            // The server sends what it has so far before it reaches the
+            // commit: no id received means no commit happened.
+            if (PQsendFlushRequest(conn_) != 1)
+                lost(trimmed(PQerrorMessage(conn_)));
+        }
         if (block)
             send_internal("COMMIT", no_params);
-        std::vector<Result> results = sync();
+        sync(results);
         event_tenant_ = previous;
-        return std::move(results[block ? 2 : 1]);
-    } catch (const ConnectionLost &) {
+        return std::move(results[statement]);
+    } catch (ConnectionLost &error) {
         event_tenant_ = previous;
-        throw;
+        std::optional<detail::XactId> xid;
+        if (learn_id && results.size() > id_result)
+            xid = detail::xact_id_of(results[id_result]);
+        if (!xid) {
+            // Lost before the id arrived (the server never reached the
+            // commit), or the statement wrote nothing — on this node: on
+            // Citus the writes may be the workers' alone, committed in two
+            // phases without a local id until the commit.
+            error.set_committed_unknown(block && results.size() > id_result);
+            throw;
+        }
+        const detail::CommitResolution outcome = detail::resolve_commit(conninfo_, options_, *xid);
+        if (outcome.verdict == detail::CommitVerdict::committed)
+            return std::move(results[statement]);
+        if (outcome.verdict == detail::CommitVerdict::aborted) {
+            error.set_committed_unknown(false);
+            throw;
+        }
+        throw CommitOutcomeUnknown(xid->xid, outcome.why);
     } catch (...) {
         event_tenant_ = previous;
         // The block failed: the server keeps it open, aborted, until ROLLBACK.
         if (block && in_transaction() && !is_broken()) {
             try {
                 send_internal("ROLLBACK", no_params);
-                sync();
+                std::vector<Result> ignored;
+                sync(ignored);
             } catch (...) {
                 // The pool discards a connection left in a transaction.
             }

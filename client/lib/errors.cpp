@@ -82,9 +82,38 @@ std::string exhausted_message(std::size_t pool_size, std::size_t waiters,
 PoolExhausted::PoolExhausted(std::size_t pool_size, std::size_t waiters,
                              std::chrono::milliseconds longest_holder_age,
                              std::chrono::milliseconds waited)
-    : Timeout(ErrorFields{.message = exhausted_message(pool_size, waiters, longest_holder_age,
+    : AcquireTimeout(ErrorFields{.message = exhausted_message(pool_size, waiters, longest_holder_age,
                                                        waited)}),
       pool_size_(pool_size), waiters_(waiters), longest_holder_age_(longest_holder_age)
+{
+}
+
+ConnectionLost::ConnectionLost(ErrorFields fields) : Error(std::move(fields))
+{
+    set_committed_unknown(true);
+}
+
+ConnectionLost::ConnectionLost(std::string sqlstate, std::string message)
+    : ConnectionLost(ErrorFields{.sqlstate = std::move(sqlstate), .message = std::move(message)})
+{
+}
+
+CannotConnect::CannotConnect(ErrorFields fields) : ConnectionLost(std::move(fields))
+{
+    set_committed_unknown(false);
+}
+
+CannotConnect::CannotConnect(std::string sqlstate, std::string message)
+    : CannotConnect(ErrorFields{.sqlstate = std::move(sqlstate), .message = std::move(message)})
+{
+}
+
+CommitOutcomeUnknown::CommitOutcomeUnknown(std::string xid, std::string why)
+    : ConnectionLost(ErrorFields{
+          .sqlstate = "08007",
+          .message = "the connection was lost during COMMIT and whether transaction " + xid +
+                     " committed is unknown: " + why}),
+      xid_(std::move(xid))
 {
 }
 

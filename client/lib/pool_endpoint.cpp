@@ -175,8 +175,7 @@ void Endpoint::dispatch_locked(SlotList &to_close, Clock::time_point now)
             waiters_.remove(w);
             waiting_--;
             w->cv.notify_one();
-        } else if (total_ + dialing_ < max_size_ &&
-                   dialing_ < pool_.options.max_concurrent_dials) {
+        } else if (total_ + dialing_ < max_size_ && dialing_ < dial_limit_locked()) {
             dialing_++;
             w->dial = true;
             w->dialing = true;
@@ -248,22 +247,44 @@ void Endpoint::dial_failed_locked(const std::string &error)
     failed_++;
     consecutive_failures_++;
     last_error_ = error;
-    next_dial_at_ = SteadyClock::now() + backoff_locked();
+    last_failure_at_ = SteadyClock::now();
+    next_dial_at_ = last_failure_at_ + backoff_locked();
     healthy_.store(false, std::memory_order_relaxed);
 }
 
-Slot *Endpoint::dial(Deadline deadline, bool wait_for_backoff)
+std::size_t Endpoint::dial_limit_locked() const noexcept
 {
-    SteadyClock::time_point not_before;
-    {
+    // While dials fail, one probe at a time: the others wait for its verdict.
+    return consecutive_failures_ > 0 ? 1 : pool_.options.max_concurrent_dials;
+}
+
+Deadline Endpoint::next_waiting_dial_locked() const noexcept
+{
+    if (consecutive_failures_ == 0)
+        return {};
+    return std::min(next_dial_at_, last_failure_at_ + probe_interval_while_waiting);
+}
+
+void Endpoint::dial_succeeded_locked()
+{
+    if (consecutive_failures_ > 0)
+        log(LogLevel::info, "connected again after " + std::to_string(consecutive_failures_) +
+                                " failed attempts");
+    consecutive_failures_ = 0;
+    next_dial_at_ = {};
+    healthy_.store(true, std::memory_order_relaxed);
+    // Callers holding a dial permission may be waiting out a backoff: the
+    // server is back, so they dial now instead of sleeping past its return.
+    for (Waiter *w = waiters_.head; w != nullptr; w = w->next)
+        if (w->dialing)
+            w->cv.notify_one();
+}
+
+Slot *Endpoint::dial(Deadline deadline, bool respect_backoff)
+{
+    if (respect_backoff) {
         std::lock_guard lock(mutex_);
-        not_before = next_dial_at_;
-    }
-    if (SteadyClock::now() < not_before) {
-        if (!wait_for_backoff)
-            return nullptr;
-        std::this_thread::sleep_until(std::min(not_before, deadline));
-        if (SteadyClock::now() >= deadline)
+        if (SteadyClock::now() < next_dial_at_)
             return nullptr;
     }
     const Deadline full = SteadyClock::now() + pool_.options.connect_timeout;
@@ -299,11 +320,7 @@ Slot *Endpoint::dial(Deadline deadline, bool wait_for_backoff)
         slot->expires_at = Clock::time_point::max();
     }
     std::lock_guard lock(mutex_);
-    if (consecutive_failures_ > 0)
-        log(LogLevel::info, "connected again after " + std::to_string(consecutive_failures_) +
-                                " failed attempts");
-    consecutive_failures_ = 0;
-    healthy_.store(true, std::memory_order_relaxed);
+    dial_succeeded_locked();
     slot->generation = generation_;
     return slot;
 }
@@ -404,10 +421,16 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
         }
 
         // Permission to open a connection; our place in the queue is kept.
+        // While the server fails, the next probe waits a little (bounded by
+        // probe_interval_while_waiting, not by the full backoff), and a dial
+        // that succeeds elsewhere wakes us at once.
         w.dial = false;
+        while (!fail_fast && SteadyClock::now() < next_waiting_dial_locked() &&
+               SteadyClock::now() < deadline)
+            w.cv.wait_until(lock, std::min(next_waiting_dial_locked(), deadline));
         lock.unlock();
         close(to_close);
-        Slot *fresh = dial(deadline, !fail_fast);
+        Slot *fresh = SteadyClock::now() < deadline ? dial(deadline, fail_fast) : nullptr;
         lock.lock();
         dialing_--;
         w.dialing = false;
@@ -434,7 +457,7 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
             lock.unlock();
             close(to_close);
             if (slow)
-                throw Timeout(ErrorFields{
+                throw AcquireTimeout(ErrorFields{
                     .message = "no connection within " +
                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   SteadyClock::now() - started)
@@ -553,12 +576,12 @@ void Endpoint::maintain()
             std::lock_guard lock(mutex_);
             const bool below_min = total_ + dialing_ < min_size_;
             const bool probe = !healthy() && total_ + dialing_ < max_size_ && dialing_ == 0;
-            if ((!below_min && !probe) || dialing_ >= o.max_concurrent_dials ||
+            if ((!below_min && !probe) || dialing_ >= dial_limit_locked() ||
                 SteadyClock::now() < next_dial_at_)
                 break;
             dialing_++;
         }
-        Slot *fresh = dial(SteadyClock::now() + o.connect_timeout, false);
+        Slot *fresh = dial(SteadyClock::now() + o.connect_timeout, true);
         std::lock_guard lock(mutex_);
         dialing_--;
         if (fresh == nullptr)

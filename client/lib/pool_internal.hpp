@@ -74,6 +74,11 @@ class PoolState;
 
 enum class Role : std::uint8_t { primary, replica };
 
+// While callers wait and dials fail, one probe dial at most this often
+// (however long the backoff has grown): a server that is back is found
+// within this, and a down one sees at most a few dials a second per pool.
+inline constexpr std::chrono::milliseconds probe_interval_while_waiting{200};
+
 // The pool of connections to one server (or one multi-host primary).
 class Endpoint {
 public:
@@ -102,8 +107,14 @@ private:
     void trim_idle_locked(SlotList &to_close);
     void on_failure_locked(Failure failure, std::uint64_t generation, SlotList &to_close);
     void dial_failed_locked(const std::string &error);
-    // Opens a connection (after the backoff delay unless fail_fast); nullptr on failure.
-    Slot *dial(Deadline deadline, bool wait_for_backoff);
+    void dial_succeeded_locked();
+    // Dials allowed at once: max_concurrent_dials, or one probe while dials fail.
+    std::size_t dial_limit_locked() const noexcept;
+    // When a caller waiting for a connection may dial again after a failure.
+    Deadline next_waiting_dial_locked() const noexcept;
+    // Opens a connection; nullptr on failure (or, with respect_backoff, while
+    // the backoff after a failure runs).
+    Slot *dial(Deadline deadline, bool respect_backoff);
     void close(SlotList &slots) noexcept;
     std::chrono::milliseconds backoff_locked();
     [[noreturn]] void throw_timeout_locked(SteadyClock::time_point started);
@@ -129,7 +140,8 @@ private:
     std::uint64_t generation_ = 1;
     std::unordered_map<TenantId, std::size_t> tenant_counts_;
     std::uint32_t consecutive_failures_ = 0;
-    SteadyClock::time_point next_dial_at_{};
+    SteadyClock::time_point next_dial_at_{};     // background probes wait for this
+    SteadyClock::time_point last_failure_at_{};
     std::string last_error_;
     std::atomic<bool> healthy_{true};
 

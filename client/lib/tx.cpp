@@ -1,6 +1,7 @@
 // Tx: lazy BEGIN + tenant context pipelined with the first statement.
 #include "stratum/tx.hpp"
 
+#include "commit_resolution.hpp"
 #include "stratum/context_sql.hpp"
 
 namespace stratum {
@@ -88,20 +89,37 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
         send_begin();
         internal = connection_.queued();
     }
+    // Until the transaction has an id, ask for it after the statements (a
+    // read-only one never gets one).
+    const bool learn_id = xid_.empty() && !options_.read_only;
     std::vector<Result> results;
     try {
         if (single_params != nullptr)
             connection_.send(single_sql, *single_params);
         for (const Statement &statement : statements)
             connection_.send(statement.sql, statement.params);
-        results = connection_.sync();
-    } catch (...) {
+        if (learn_id)
+            connection_.send_internal(detail::current_xact_id_sql, no_params);
+        connection_.sync(results);
+    } catch (Error &error) {
+        // COMMIT was not sent: nothing of this transaction can have committed.
+        error.set_committed_unknown(false);
         // BEGIN ran, a statement failed: the server holds an aborted
         // transaction until we roll it back. Otherwise nothing is open.
         state_ = connection_.in_transaction() ? State::failed : State::rolled_back;
         throw;
+    } catch (...) {
+        state_ = connection_.in_transaction() ? State::failed : State::rolled_back;
+        throw;
     }
     state_ = State::active;
+    if (learn_id) {
+        if (std::optional<detail::XactId> id = detail::xact_id_of(results.back())) {
+            xid_ = std::move(id->xid);
+            xid_learnt_at_ = std::move(id->learnt_at);
+        }
+        results.pop_back();
+    }
     results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(internal));
     return results;
 }
@@ -131,10 +149,36 @@ void Tx::commit()
     check_open();
     try {
         connection_.send_internal("COMMIT", no_params);
+    } catch (Error &error) {
+        // Queued only, nothing sent: the server never saw this COMMIT.
+        state_ = State::rolled_back;
+        error.set_committed_unknown(false);
+        throw;
+    }
+    try {
         connection_.sync();
+    } catch (ConnectionLost &error) {
+        // The reply is lost, not necessarily the commit: ask the server.
+        state_ = State::rolled_back;  // either way nothing is left open on this connection
+        if (xid_.empty()) {
+            error.set_committed_unknown(false);  // it wrote nothing: nothing to commit
+            throw;
+        }
+        const detail::CommitResolution outcome =
+            detail::resolve_commit(connection_.conninfo(), connection_.options(),
+                                   detail::XactId{xid_, xid_learnt_at_});
+        if (outcome.verdict == detail::CommitVerdict::committed) {
+            state_ = State::committed;
+            return;
+        }
+        if (outcome.verdict == detail::CommitVerdict::aborted) {
+            error.set_committed_unknown(false);
+            throw;
+        }
+        throw CommitOutcomeUnknown(xid_, outcome.why);
     } catch (...) {
         // A failed COMMIT (serialization failure, deferred constraint) ends
-        // the transaction on the server.
+        // the transaction on the server: rolled back.
         state_ = connection_.in_transaction() ? State::failed : State::rolled_back;
         throw;
     }
@@ -150,8 +194,13 @@ void Tx::rollback()
     if (state_ == State::committed || state_ == State::rolled_back)
         return;
     state_ = State::rolled_back;  // whatever happens next, the server will not commit it
-    connection_.send_internal("ROLLBACK", no_params);
-    connection_.sync();
+    try {
+        connection_.send_internal("ROLLBACK", no_params);
+        connection_.sync();
+    } catch (Error &error) {
+        error.set_committed_unknown(false);
+        throw;
+    }
 }
 
 }  // namespace stratum

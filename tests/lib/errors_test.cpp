@@ -223,6 +223,30 @@ TEST(ErrorMapping, ClassFallbacksAndTransience)
     EXPECT_FALSE(Error("23505", "x").is_transient());
 }
 
+// Each error says whether its work may have committed.
+TEST(ErrorMapping, CommitOutcomeOfEachClass)
+{
+    EXPECT_TRUE(ConnectionLost("08006", "x").committed_unknown());  // until libstratum knows better
+    EXPECT_TRUE(ServerShutdown("57P01", "x").committed_unknown());
+    EXPECT_TRUE(CannotConnect("08001", "x").definitely_not_committed());  // nothing sent
+    EXPECT_TRUE(PoolExhausted(1, 0, {}, {}).definitely_not_committed());
+    EXPECT_TRUE(AcquireTimeout(ErrorFields{.message = "x"}).definitely_not_committed());
+    EXPECT_TRUE(UniqueViolation("23505", "x").definitely_not_committed());
+    CommitOutcomeUnknown unknown("123456", "the server is down");
+    EXPECT_TRUE(unknown.committed_unknown());
+    EXPECT_EQ(unknown.sqlstate(), "08007");
+    EXPECT_EQ(unknown.xid(), "123456");
+    EXPECT_NE(std::string(unknown.what()).find("123456"), std::string::npos);
+    EXPECT_TRUE((std::is_base_of_v<ConnectionLost, CommitOutcomeUnknown>));
+    EXPECT_TRUE((std::is_base_of_v<AcquireTimeout, PoolExhausted>));
+    EXPECT_FALSE((std::is_base_of_v<AcquireTimeout, QueryCanceled>));
+    // Copies keep it (exceptions are copied).
+    ConnectionLost lost("08006", "x");
+    lost.set_committed_unknown(false);
+    ConnectionLost copy = lost;
+    EXPECT_TRUE(copy.definitely_not_committed());
+}
+
 TEST(ErrorMapping, PoolExhaustedNamesSizeWaitersAndHolder)
 {
     PoolExhausted e(25, 7, std::chrono::milliseconds(1234), std::chrono::milliseconds(500));

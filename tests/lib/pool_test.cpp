@@ -352,22 +352,33 @@ TEST_F(PoolTest, ABackendKilledMidTransactionIsReplaced)
     PoolOptions o = options();
     Pool pool(o);
     pool.query(test::acme, "SELECT 1");
-    try {
-        pool.with_tenant(test::acme, [&](Tx &tx) {
-            tx.exec("INSERT INTO notes (body) VALUES ('lost')");
-            test::admin_sql("SELECT pg_terminate_backend(" +
-                            std::to_string(tx.connection().backend_pid()) + ")");
+    // Lost before COMMIT: surely not committed, so with_tenant runs it again
+    // on a new connection.
+    int attempts = 0;
+    pool.with_tenant(test::acme, [&](Tx &tx) {
+        if (++attempts > 1) {
+            tx.exec("INSERT INTO notes (body) VALUES ('retried')");
+            return;
+        }
+        tx.exec("INSERT INTO notes (body) VALUES ('lost')");
+        test::admin_sql("SELECT pg_terminate_backend(" + std::to_string(tx.connection().backend_pid()) + ")");
+        try {
             tx.exec("INSERT INTO notes (body) VALUES ('never')");
-        });
-        FAIL() << "the transaction's connection was terminated";
-    } catch (const ConnectionLost &e) {
-        EXPECT_TRUE(e.sqlstate() == "57P01" || e.sqlstate().starts_with("08")) << e.what();
-    }
+            ADD_FAILURE() << "the transaction's connection was terminated";
+        } catch (const ConnectionLost &e) {
+            EXPECT_TRUE(e.sqlstate() == "57P01" || e.sqlstate().starts_with("08")) << e.what();
+            EXPECT_TRUE(e.definitely_not_committed()) << "COMMIT was never sent";
+            throw;
+        }
+    });
+    EXPECT_EQ(attempts, 2);
     PoolMetrics m = pool.metrics();
     EXPECT_GE(m.broken, 1u);
     EXPECT_EQ(m.in_use, 0u);
-    // The next user gets a working connection and the insert never committed.
-    EXPECT_EQ(pool.query(test::acme, "SELECT count(*)::int FROM notes WHERE body = 'lost'").value<int>(), 0);
+    EXPECT_EQ(m.retries, 1u);
+    // The first attempt never committed; the second did, once.
+    EXPECT_EQ(pool.query(test::acme, "SELECT count(*)::int FROM notes WHERE body IN ('lost', 'never')").value<int>(), 0);
+    EXPECT_EQ(pool.query(test::acme, "SELECT count(*)::int FROM notes WHERE body = 'retried'").value<int>(), 1);
 }
 
 TEST_F(PoolTest, AnIdleConnectionThatDiedIsNeverHandedOut)

@@ -133,6 +133,33 @@ TEST_F(TxTest, WithTenantCostsOneRoundTripMoreThanItsStatements)
     EXPECT_EQ(round_trips() - idle_before, 0u);
 }
 
+// The id a lost COMMIT is resolved by is learnt with the statements: no
+// round trip of its own, and only once the transaction wrote.
+TEST_F(TxTest, TheTransactionIdIsLearntWithoutARoundTrip)
+{
+    Lease lease = pool->acquire(test::acme);
+    const std::uint64_t before = round_trips();
+    {
+        Tx tx(*lease, test::acme);
+        tx.exec("SELECT count(*) FROM items");
+        EXPECT_EQ(tx.xid(), "") << "a transaction that only read has no id";
+        tx.exec("INSERT INTO items (name) VALUES ($1)", "xid");
+        ASSERT_NE(tx.xid(), "");
+        const std::string xid = tx.xid();
+        tx.exec_batch(std::vector<Statement>{{"SELECT 1"}, {"SELECT 2"}});
+        EXPECT_EQ(tx.xid(), xid);
+        EXPECT_EQ(tx.round_trips(), 3u);
+        tx.commit();
+        EXPECT_EQ(tx.round_trips(), 4u);
+        EXPECT_EQ(test::admin_sql("SELECT pg_xact_status('" + xid + "'::xid8)", db), "committed");
+    }
+    EXPECT_EQ(round_trips() - before, 4u);
+    Tx read_only(*lease, test::acme, TxOptions{.read_only = true});
+    read_only.exec("SELECT count(*) FROM items");
+    EXPECT_EQ(read_only.xid(), "");
+    read_only.commit();
+}
+
 TEST_F(TxTest, BatchIsOneRoundTrip)
 {
     const auto before = round_trips();

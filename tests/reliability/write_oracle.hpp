@@ -1,8 +1,9 @@
 // The oracle of the fault tests. Every transaction of the write workload
-// carries an id the client made; the client records what it saw of it
-// (committed, failed, or unknown: the connection died around COMMIT), and
-// after the fault the tables must agree: every committed id is there exactly
-// once with all its rows, no failed id is there, an unknown one at most once.
+// carries an id the client made; the client records what the library told it
+// (committed; failed: the error is definitely_not_committed(); unknown: the
+// error is committed_unknown(), i.e. CommitOutcomeUnknown), and after the
+// fault the tables must agree: every committed id is there exactly once with
+// all its rows, no failed id is there, an unknown one at most once.
 #pragma once
 
 #include <atomic>
@@ -70,18 +71,16 @@ public:
     }
 
     // One transaction as `tenant`: a ledger row and two item rows. Odd calls
-    // use a Tx (statements, then COMMIT: an error before COMMIT was sent is a
-    // sure failure); even ones pool.query (one round trip, statement and
-    // commit together: a lost connection is an unknown outcome). Never throws.
+    // use a Tx (statements, then COMMIT); even ones pool.query (one round
+    // trip, statement and commit together). The outcome is what the error
+    // says (committed_unknown() or not), never a guess. Never throws.
     Outcome run_one(Pool &pool, const TenantId &tenant, int worker)
     {
         const std::string id = random_id();
         const bool single_round_trip = (calls_.fetch_add(1, std::memory_order_relaxed) & 1) == 0;
-        bool commit_sent = false;
         Outcome outcome;
         try {
             if (single_round_trip) {
-                commit_sent = true;
                 pool.query(tenant,
                            "WITH l AS (INSERT INTO fault_ledger (tx_id, worker) VALUES ($1::uuid, $2) "
                            "RETURNING tx_id) INSERT INTO fault_items (tx_id, k) "
@@ -92,23 +91,18 @@ public:
                 Tx tx(*lease, tenant);
                 tx.exec("INSERT INTO fault_ledger (tx_id, worker) VALUES ($1::uuid, $2)", id, worker);
                 tx.exec("INSERT INTO fault_items (tx_id, k) VALUES ($1::uuid, 1), ($1::uuid, 2)", id);
-                commit_sent = true;
                 tx.commit();
             }
             outcome = Outcome::committed;
-        } catch (const CannotConnect &) {
-            outcome = Outcome::failed;  // no connection: nothing was sent
-        } catch (const ConnectionLost &) {
-            outcome = commit_sent ? Outcome::unknown : Outcome::failed;
-        } catch (const PoolExhausted &) {
-            outcome = Outcome::failed;
         } catch (const Error &error) {
-            // The server answered with an error (the transaction rolled back), or
-            // the client gave up before sending anything (Timeout).
-            outcome = Outcome::failed;
-            std::lock_guard lock(mutex_);
-            if (other_errors_.size() < 20)
-                other_errors_.push_back(error.what());
+            outcome = error.committed_unknown() ? Outcome::unknown : Outcome::failed;
+            if (dynamic_cast<const ConnectionLost *>(&error) == nullptr &&
+                dynamic_cast<const AcquireTimeout *>(&error) == nullptr) {
+                // The server answered with an error (the transaction rolled back).
+                std::lock_guard lock(mutex_);
+                if (other_errors_.size() < 20)
+                    other_errors_.push_back(error.what());
+            }
         }
         std::lock_guard lock(mutex_);
         (outcome == Outcome::committed ? committed_ : outcome == Outcome::failed ? failed_ : unknown_)
@@ -188,6 +182,12 @@ public:
     {
         std::lock_guard lock(mutex_);
         return failed_.size() + unknown_.size();
+    }
+    // Transactions reported CommitOutcomeUnknown.
+    std::size_t unknown() const
+    {
+        std::lock_guard lock(mutex_);
+        return unknown_.size();
     }
     // The errors the server (or the client) gave transactions that did not
     // commit, the first 20.

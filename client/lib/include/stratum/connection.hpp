@@ -39,6 +39,10 @@ struct ConnectionOptions {
     std::chrono::milliseconds round_trip_timeout{0};
     // Used in application_name when the connection string sets none.
     std::string application_name = "stratum";
+    // When the reply to a COMMIT (Tx::commit, Connection::query) is lost, how
+    // long to keep asking the server on fresh connections whether it
+    // committed before throwing CommitOutcomeUnknown.
+    std::chrono::milliseconds commit_resolution_timeout{10000};
 };
 
 // Per-call options of a one-round-trip tenant query (Connection::query,
@@ -83,7 +87,12 @@ public:
 
     // One statement as `tenant` in ONE round trip: stratum.set_tenant($1) and
     // the statement pipelined in one implicit transaction that ends at the
-    // Sync (committed if both succeed, rolled back otherwise).
+    // Sync (committed if both succeed, rolled back otherwise). The
+    // transaction's id travels back ahead of the commit (a Flush after
+    // pg_current_xact_id_if_assigned()), so when the connection breaks
+    // before the reply, a write is resolved: returned if it committed,
+    // ConnectionLost (definitely_not_committed) if not, CommitOutcomeUnknown
+    // if the server could not tell in time.
     Result query(const TenantId &tenant, std::string_view sql, const Params &params);
     template <class... Args>
         requires are_values_v<Args...>
@@ -110,6 +119,9 @@ public:
     // must stay alive until sync() returns.
     void send(std::string_view sql, const Params &params);
     std::vector<Result> sync();
+    // The same, filling `results` as they arrive: after a ConnectionLost it
+    // holds those read before the connection broke.
+    void sync(std::vector<Result> &results);
     std::size_t queued() const noexcept;
     // Like send(), for statements libstratum adds itself (BEGIN, set_tenant,
     // COMMIT): not reported to the query hooks.
@@ -144,6 +156,10 @@ public:
     int backend_pid() const noexcept;
     // host:port (never the password or other options).
     const std::string &endpoint() const noexcept { return endpoint_; }
+    // What this connection was opened with (to open another to the same
+    // server: resolving a lost COMMIT). Holds the password if it had one.
+    const std::string &conninfo() const noexcept { return conninfo_; }
+    const ConnectionOptions &options() const noexcept { return options_; }
     bool server_is_standby() const noexcept;
     // The server reports stratum.context_needs_transaction_block = on (Citus):
     // query() then wraps its statement in BEGIN ... COMMIT, in the same round trip.
@@ -178,6 +194,7 @@ private:
     std::shared_ptr<const QueryObserver> observer_;
     const TenantId *event_tenant_ = nullptr;
     std::string endpoint_;
+    std::string conninfo_;
     std::vector<Step> steps_;      // queued, not yet sent with a Sync
     std::vector<Step> in_flight_;  // the round trip being read
     Params context_params_;        // query(): the last tenant (and actor), ready to send

@@ -54,8 +54,23 @@ public:
     // Serialization failures and deadlocks: running the transaction again may succeed.
     bool is_transient() const noexcept;
 
+    // Whether the failed work may have been committed. Every error out of
+    // Pool::with_tenant, Pool::query, Tx::exec/exec_batch/commit says one of
+    // the two: definitely_not_committed() (nothing of it is in the database,
+    // running it again is safe) or committed_unknown() (only
+    // CommitOutcomeUnknown there: the connection broke during COMMIT and the
+    // server could not be asked in time). A ConnectionLost from a bare
+    // Connection::exec in autocommit is unknown too: libstratum did not ask.
+    bool committed_unknown() const noexcept { return committed_unknown_; }
+    bool definitely_not_committed() const noexcept { return !committed_unknown_; }
+    // Set by libstratum where it knows better than the error's class (a
+    // connection lost before COMMIT was sent, or after the server said the
+    // transaction aborted).
+    void set_committed_unknown(bool unknown) noexcept { committed_unknown_ = unknown; }
+
 private:
     std::shared_ptr<const ErrorFields> fields_;  // shared: exceptions are copied
+    bool committed_unknown_ = false;
 };
 
 // --- client side ------------------------------------------------------------
@@ -71,14 +86,25 @@ private:
     std::string field_;
 };
 
-// An operation did not finish in time (acquire, query timeout, statement_timeout 57014).
+// An operation did not finish in time. Two kinds, told apart by class:
+// AcquireTimeout (no connection in time: nothing was sent) and QueryCanceled
+// (57014: statement_timeout, or the round-trip timeout's cancel, answered by
+// the server: the statement failed and its transaction did not commit). A
+// round trip whose cancel gets no answer is a ConnectionLost instead (a
+// COMMIT in it is resolved like any lost COMMIT).
 class Timeout : public Error {
 public:
     using Error::Error;
 };
 
+// No connection within the acquire timeout; nothing was sent to the server.
+class AcquireTimeout : public Timeout {
+public:
+    using Timeout::Timeout;
+};
+
 // No connection became free within the acquire timeout.
-class PoolExhausted : public Timeout {
+class PoolExhausted : public AcquireTimeout {
 public:
     PoolExhausted(std::size_t pool_size, std::size_t waiters,
                   std::chrono::milliseconds longest_holder_age,
@@ -109,17 +135,38 @@ public:
 // --- connection -------------------------------------------------------------
 
 // The connection broke (class 08, admin shutdown 57P01, crash 57P02, server
-// starting 57P03, or the socket closed). Whether the last statement committed
-// is unknown: libstratum never retries it by itself.
+// starting 57P03, or the socket closed). Born committed_unknown(); libstratum
+// clears that where it knows nothing was committed: before COMMIT was sent,
+// or after asking the server (pg_xact_status) about a COMMIT in flight, which
+// it does by itself. with_tenant runs the transaction again only then.
 class ConnectionLost : public Error {
 public:
-    using Error::Error;
+    explicit ConnectionLost(ErrorFields fields);
+    ConnectionLost(std::string sqlstate, std::string message);
 };
 
 // A new connection could not be made (server down, refused, authentication...).
+// Nothing was sent: definitely not committed.
 class CannotConnect : public ConnectionLost {
 public:
-    using ConnectionLost::ConnectionLost;
+    explicit CannotConnect(ErrorFields fields);
+    CannotConnect(std::string sqlstate, std::string message);
+};
+
+// 08007: the connection broke while COMMIT was in flight and the server
+// could not tell in time (commit_resolution_timeout) whether the transaction
+// committed: the server stayed down, or the transaction stayed in progress.
+// The only error whose committed_unknown() is true after with_tenant,
+// Tx::commit or Pool::query; never retried. Check with xid():
+// SELECT pg_xact_status('<xid>'::xid8) once the server is back.
+class CommitOutcomeUnknown : public ConnectionLost {
+public:
+    CommitOutcomeUnknown(std::string xid, std::string why);
+    // The transaction's id (xid8, with its epoch), as text.
+    const std::string &xid() const noexcept { return xid_; }
+
+private:
+    std::string xid_;
 };
 
 // 57P01 / 57P02 / 57P03: the server is shutting down, crashed or starting.

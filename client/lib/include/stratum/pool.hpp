@@ -79,8 +79,8 @@ public:
     Pool &operator=(const Pool &) = delete;
 
     // A connection to the primary. Throws PoolExhausted after acquire_timeout
-    // (CannotConnect when dials failed in that time; Timeout when a new
-    // connection was still being opened).
+    // (CannotConnect when dials failed in that time; AcquireTimeout when a
+    // new connection was still being opened). None of them sent anything.
     Lease acquire();
     // The same, counted against per_tenant_limit for `tenant`.
     Lease acquire(const TenantId &tenant);
@@ -90,7 +90,8 @@ public:
     Lease replica(const TenantId &tenant);
 
     // One statement as `tenant` in ONE round trip (tenant context, statement
-    // and commit pipelined; one implicit transaction). Not retried.
+    // and commit pipelined; one implicit transaction). Not retried. A commit
+    // whose reply is lost is resolved like Tx::commit's (Connection::query).
     template <class... Args>
         requires are_values_v<Args...>
     Result query(const TenantId &tenant, std::string_view sql, Args &&...args)
@@ -132,9 +133,13 @@ public:
 
     // Runs fn(tx) in one transaction as `tenant` and commits: one round trip
     // more than the statements fn runs (BEGIN and the tenant context travel
-    // with the first statement). A serialization failure or deadlock runs it
-    // again (bounded, with backoff and jitter), anything else does not; any
-    // exception rolls back. Returns what fn returns.
+    // with the first statement). A serialization failure, a deadlock, or a
+    // lost connection that surely did not commit (before COMMIT, or a COMMIT
+    // the server says aborted) runs it again on a new connection (bounded by
+    // retry, with backoff and jitter); anything else does not, and a
+    // transaction that committed is never run twice: a lost COMMIT is
+    // resolved with the server (see Tx::commit), CommitOutcomeUnknown is
+    // thrown when it cannot be. Any exception rolls back. Returns what fn returns.
     template <class F>
     auto with_tenant(const TenantId &tenant, F &&fn, const TxOptions &options = {})
         -> std::invoke_result_t<F &, Tx &>
@@ -181,6 +186,13 @@ private:
                 }
             } catch (const TransactionRollback &error) {
                 if (!error.is_transient() || !retry_after(attempt))
+                    throw;
+            } catch (const CannotConnect &) {
+                throw;  // acquire already waited its acquire_timeout
+            } catch (const ConnectionLost &error) {
+                // Only what surely did not commit runs again; a commit whose
+                // outcome is unknown (CommitOutcomeUnknown) never does.
+                if (error.committed_unknown() || !retry_after(attempt))
                     throw;
             }
         }

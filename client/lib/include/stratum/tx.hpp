@@ -1,7 +1,9 @@
 // stratum::Tx: one transaction on one connection, usually as a tenant.
 // BEGIN and stratum.set_tenant() travel with the first statement (no extra
 // round trip); commit() is one round trip; the destructor rolls back what was
-// not committed and never throws.
+// not committed and never throws. Until the transaction has an id (until it
+// writes), each round trip also asks for it, so a COMMIT whose reply is lost
+// can be resolved with the server instead of guessed.
 #pragma once
 
 #include <cstdint>
@@ -52,8 +54,16 @@ public:
     // transaction is aborted (roll it back or let the destructor do it).
     std::vector<Result> exec_batch(std::span<const Statement> statements);
 
-    // COMMIT (one round trip; none when no statement ran). A failed commit
-    // throws and leaves the transaction rolled back.
+    // COMMIT (one round trip; none when no statement ran). When it throws,
+    // the error says whether anything may have committed:
+    // - the server refused the COMMIT (serialization failure, deferred
+    //   constraint ...): rolled back, definitely_not_committed();
+    // - the connection broke before the reply: the server is asked
+    //   (pg_xact_status, on a fresh connection, for up to
+    //   ConnectionOptions::commit_resolution_timeout). Committed: commit()
+    //   returns normally. Aborted (or the transaction wrote nothing): a
+    //   ConnectionLost that is definitely_not_committed(). No answer in time:
+    //   CommitOutcomeUnknown (committed_unknown()), the only such case.
     void commit();
     // ROLLBACK (one round trip when the transaction began on the server).
     void rollback();
@@ -63,6 +73,8 @@ public:
     Connection &connection() noexcept { return connection_; }
     // Round trips this transaction made so far.
     std::uint64_t round_trips() const noexcept { return connection_.round_trips() - round_trips_at_start_; }
+    // The transaction's id (xid8 as text) once it has written; "" before.
+    const std::string &xid() const noexcept { return xid_; }
 
 private:
     enum class State : std::uint8_t { pending, active, failed, committed, rolled_back };
@@ -77,6 +89,8 @@ private:
     Params context_params_;
     State state_ = State::pending;
     std::uint64_t round_trips_at_start_;
+    std::string xid_;  // learnt with the first round trip after the first write
+    std::string xid_learnt_at_;  // the server's clock then (resolving a lost COMMIT)
 };
 
 }  // namespace stratum
