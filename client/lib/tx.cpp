@@ -161,7 +161,9 @@ void Tx::commit()
         // The reply is lost, not necessarily the commit: ask the server.
         state_ = State::rolled_back;  // either way nothing is left open on this connection
         if (xid_.empty()) {
-            error.set_committed_unknown(false);  // it wrote nothing: nothing to commit
+            // It wrote nothing here: nothing to commit. On Citus the writes
+            // may be the workers' alone (no local id before the commit).
+            error.set_committed_unknown(connection_.context_needs_transaction_block());
             throw;
         }
         const detail::CommitResolution outcome =
