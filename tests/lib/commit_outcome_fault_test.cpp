@@ -262,6 +262,26 @@ TEST_F(CommitOutcomeFault, PoolQueryResolvesALostCommitBothWays)
     }
 }
 
+// A read sends no id probe (it would cost every SELECT a statement): its
+// lost connection says "unknown" — a SELECT may call a writing function —
+// and is never resolved.
+TEST_F(CommitOutcomeFault, PoolQueryReadIsReportedUnknownNotResolved)
+{
+    Pool pool(options(false));
+    auto done = std::async(std::launch::async, [&] {
+        pool.query(test::acme, "  -- a read\n SELECT pg_sleep(30)");
+    });
+    inject(Fault::terminate, backend_waiting_on("PgSleep"));
+    try {
+        done.get();
+        ADD_FAILURE() << "reported a success";
+    } catch (const CommitOutcomeUnknown &e) {
+        ADD_FAILURE() << "a read was resolved as a commit: " << e.what();
+    } catch (const ConnectionLost &e) {
+        EXPECT_TRUE(e.committed_unknown()) << e.what();
+    }
+}
+
 // with_tenant: a committed transaction whose reply is lost runs once; one
 // whose COMMIT aborted runs again and commits once.
 TEST_F(CommitOutcomeFault, WithTenantNeverRunsACommittedTransactionTwice)
