@@ -2,6 +2,7 @@
 #include "commit_resolution.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 #include <thread>
 
@@ -89,6 +90,38 @@ CommitResolution resolve_commit(const std::string &conninfo, const ConnectionOpt
             return {CommitVerdict::unknown, why};
         std::this_thread::sleep_for(std::min<Clock::duration>(poll_interval, deadline - now));
     }
+}
+
+bool reads_only(std::string_view sql) noexcept
+{
+    std::size_t i = 0;
+    for (;;) {
+        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
+            i++;
+        if (sql.substr(i, 2) == "--") {
+            i = sql.find('\n', i);
+            if (i == std::string_view::npos)
+                return false;
+        } else if (sql.substr(i, 2) == "/*") {
+            i = sql.find("*/", i);  // nested comments: a write is assumed
+            if (i == std::string_view::npos)
+                return false;
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    std::size_t end = i;
+    while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end])))
+        end++;
+    const std::string_view word = sql.substr(i, end - i);
+    auto is = [&](std::string_view keyword) {
+        return word.size() == keyword.size() &&
+               std::equal(word.begin(), word.end(), keyword.begin(), [](char a, char b) {
+                   return std::toupper(static_cast<unsigned char>(a)) == b;
+               });
+    };
+    return is("SELECT") || is("VALUES") || is("TABLE") || is("SHOW");
 }
 
 }  // namespace stratum::detail

@@ -20,6 +20,13 @@ namespace stratum::detail {
 inline constexpr std::string_view current_xact_id_sql =
     "SELECT pg_current_xact_id_if_assigned()::text, extract(epoch FROM clock_timestamp())::text";
 
+// Whether a statement reads only, by its first word: SELECT, VALUES, TABLE
+// or SHOW. No id probe rides with such a statement (the probe is a statement
+// of its own on the server). A SELECT that calls a writing function passes
+// for a read: a Tx asks for its id with the COMMIT instead, and a lost
+// pool.query read is reported as of unknown outcome.
+bool reads_only(std::string_view sql) noexcept;
+
 // A transaction's id and when the server had given it out.
 struct XactId {
     std::string xid;        // xid8 as text

@@ -7,8 +7,6 @@
 
 #include <poll.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -21,41 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr Connection::Deadline no_deadline = Connection::Deadline::max();
 
-// Whether a statement reads only, by its first word: SELECT, VALUES, TABLE
-// or SHOW (a SELECT that calls a writing function is not, and is reported
-// as of unknown outcome when its connection is lost). Anything else,
-// WITH included (it may hold DML), may write.
-bool reads_only(std::string_view sql) noexcept
-{
-    std::size_t i = 0;
-    for (;;) {
-        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
-            i++;
-        if (sql.substr(i, 2) == "--") {
-            i = sql.find('\n', i);
-            if (i == std::string_view::npos)
-                return false;
-        } else if (sql.substr(i, 2) == "/*") {
-            i = sql.find("*/", i);  // nested comments: a write is assumed
-            if (i == std::string_view::npos)
-                return false;
-            i += 2;
-        } else {
-            break;
-        }
-    }
-    std::size_t end = i;
-    while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end])))
-        end++;
-    const std::string_view word = sql.substr(i, end - i);
-    auto is = [&](std::string_view keyword) {
-        return word.size() == keyword.size() &&
-               std::equal(word.begin(), word.end(), keyword.begin(), [](char a, char b) {
-                   return std::toupper(static_cast<unsigned char>(a)) == b;
-               });
-    };
-    return is("SELECT") || is("VALUES") || is("TABLE") || is("SHOW");
-}
 const Params no_params;
 
 std::string trimmed(const char *message)
@@ -278,6 +241,14 @@ Connection::Deadline Connection::round_trip_deadline() const noexcept
 void Connection::send(std::string_view sql, const Params &params)
 {
     queue(sql, params, true);
+}
+
+void Connection::send_flush()
+{
+    if (broken_)
+        lost("connection is broken");
+    if (PQsendFlushRequest(conn_) != 1)
+        lost(trimmed(PQerrorMessage(conn_)));
 }
 
 void Connection::send_internal(std::string_view sql, const Params &params)
@@ -533,7 +504,7 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     const bool block = needs_block_ && !in_transaction();
     // A standby commits nothing, a read nothing worth resolving: no id to
     // learn there (the probe is a statement of its own on the server).
-    const bool read_only = reads_only(sql);
+    const bool read_only = detail::reads_only(sql);
     const bool learn_id = !read_only && !server_is_standby();
     const std::size_t statement = block ? 2 : 1, id_result = statement + 1;
     std::vector<Result> results;
@@ -546,8 +517,7 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
             send_internal(detail::current_xact_id_sql, no_params);
             // The server sends what it has so far before it reaches the
             // commit: no id received means no commit happened.
-            if (PQsendFlushRequest(conn_) != 1)
-                lost(trimmed(PQerrorMessage(conn_)));
+            send_flush();
         }
         if (block)
             send_internal("COMMIT", no_params);

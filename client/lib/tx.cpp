@@ -89,9 +89,12 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
         send_begin();
         internal = connection_.queued();
     }
-    // Until the transaction has an id, ask for it after the statements (a
-    // read-only one never gets one).
-    const bool learn_id = xid_.empty() && !options_.read_only;
+    // Until the transaction has an id, ask for it after statements that may
+    // write (a read-only one never gets one; reads ask with the COMMIT).
+    bool may_write = single_params != nullptr && !detail::reads_only(single_sql);
+    for (const Statement &statement : statements)
+        may_write = may_write || !detail::reads_only(statement.sql);
+    const bool learn_id = xid_.empty() && !options_.read_only && may_write;
     std::vector<Result> results;
     try {
         if (single_params != nullptr)
@@ -147,7 +150,16 @@ void Tx::commit()
         throw UsageError("cannot commit: an earlier statement failed, the transaction was rolled back");
     }
     check_open();
+    // No id yet (only reads so far, or a SELECT that called a writing
+    // function): ask with the COMMIT, flushed ahead of it, so the answer is
+    // on its way before the server commits.
+    const bool learn_id = xid_.empty() && !options_.read_only;
+    std::vector<Result> results;
     try {
+        if (learn_id) {
+            connection_.send_internal(detail::current_xact_id_sql, no_params);
+            connection_.send_flush();
+        }
         connection_.send_internal("COMMIT", no_params);
     } catch (Error &error) {
         // Queued only, nothing sent: the server never saw this COMMIT.
@@ -156,10 +168,20 @@ void Tx::commit()
         throw;
     }
     try {
-        connection_.sync();
+        connection_.sync(results);
     } catch (ConnectionLost &error) {
         // The reply is lost, not necessarily the commit: ask the server.
         state_ = State::rolled_back;  // either way nothing is left open on this connection
+        if (learn_id && !results.empty())
+            if (std::optional<detail::XactId> id = detail::xact_id_of(results.front())) {
+                xid_ = std::move(id->xid);
+                xid_learnt_at_ = std::move(id->learnt_at);
+            }
+        if (xid_.empty() && learn_id && results.empty()) {
+            // The id never came back: the server did not reach the COMMIT.
+            error.set_committed_unknown(false);
+            throw;
+        }
         if (xid_.empty()) {
             // It wrote nothing here: nothing to commit. On Citus the writes
             // may be the workers' alone (no local id before the commit).

@@ -145,6 +145,9 @@ protected:
         sql("CREATE CONSTRAINT TRIGGER commit_probe_slow AFTER INSERT ON commit_probe "
             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_probe_slow()");
         sql("GRANT SELECT, INSERT ON commit_probe TO stratum_app");
+        // A write that looks like a read: no id probe rides with it.
+        sql("CREATE OR REPLACE FUNCTION commit_probe_insert(p_id text, p_slow boolean) RETURNS void "
+            "LANGUAGE sql AS $$INSERT INTO commit_probe (id, slow) VALUES (p_id, p_slow)$$");
         // Holds a COMMIT after its commit record, in sessions with
         // synchronous_commit on: a standby that never connects.
         sql("ALTER SYSTEM SET synchronous_standby_names = 'stratum_nobody'");
@@ -203,6 +206,37 @@ TEST_F(CommitOutcomeFault, ACommittedTransactionWhoseReplyIsLostIsASuccess)
         inject(fault, backend_waiting_on("SyncRep"));
         EXPECT_NO_THROW(done.get()) << "it committed";
         EXPECT_EQ(rows_with_id(id), 1);
+    }
+}
+
+// A transaction whose only write hides in a SELECT learns its id with the
+// COMMIT: a lost reply is still resolved, both ways.
+TEST_F(CommitOutcomeFault, AWriteInsideASelectIsResolvedAtCommit)
+{
+    for (const bool slow : {false, true}) {
+        SCOPED_TRACE(slow ? "killed before the commit record" : "killed after the commit record");
+        Pool pool(options(!slow));
+        const std::string id = next_id();
+        auto done = std::async(std::launch::async, [&] {
+            Lease lease = pool.acquire();
+            Tx tx(*lease, test::acme);
+            tx.exec("SELECT commit_probe_insert($1, $2)", id, slow);
+            EXPECT_TRUE(tx.xid().empty()) << "a SELECT carries no id probe";
+            tx.commit();
+        });
+        inject(Fault::terminate, backend_waiting_on(slow ? "PgSleep" : "SyncRep"));
+        if (!slow) {
+            EXPECT_NO_THROW(done.get()) << "it committed";
+            EXPECT_EQ(rows_with_id(id), 1);
+            continue;
+        }
+        try {
+            done.get();
+            ADD_FAILURE() << "reported a success";
+        } catch (const ConnectionLost &e) {
+            EXPECT_TRUE(e.definitely_not_committed()) << e.what();
+        }
+        EXPECT_EQ(rows_with_id(id), 0);
     }
 }
 

@@ -160,6 +160,9 @@ public:
     // server: resolving a lost COMMIT). Holds the password if it had one.
     const std::string &conninfo() const noexcept { return conninfo_; }
     const ConnectionOptions &options() const noexcept { return options_; }
+    // Queues a Flush: the server sends the results so far without waiting
+    // for the Sync (how an id asked for ahead of COMMIT arrives first).
+    void send_flush();
     bool server_is_standby() const noexcept;
     // The server reports stratum.context_needs_transaction_block = on (Citus):
     // query() then wraps its statement in BEGIN ... COMMIT, in the same round trip.
