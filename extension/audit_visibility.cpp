@@ -25,8 +25,6 @@ struct ReaderEntry {
 
 HTAB *readers = nullptr;
 
-// Privileges live in pg_class, pg_attribute and the role catalogs; any
-// change there may change an answer.
 bool may_read_whole_table(Oid table, Oid user)
 {
     if (readers == nullptr) {
@@ -74,6 +72,8 @@ bool keys_readable(Oid table, Oid user, Jsonb *row)
 
 }  // namespace
 
+// Privileges live in pg_class, pg_attribute and the role catalogs; any
+// change there may change an answer.
 void forget_audit_readers()
 {
     if (readers != nullptr) {

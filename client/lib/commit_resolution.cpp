@@ -92,6 +92,19 @@ CommitResolution resolve_commit(const std::string &conninfo, const ConnectionOpt
     }
 }
 
+void settle_lost_commit(ConnectionLost &lost, const std::string &conninfo,
+                        const ConnectionOptions &options, const XactId &id)
+{
+    const CommitResolution outcome = resolve_commit(conninfo, options, id);
+    if (outcome.verdict == CommitVerdict::committed)
+        return;
+    if (outcome.verdict == CommitVerdict::aborted) {
+        lost.set_committed_unknown(false);
+        throw;
+    }
+    throw CommitOutcomeUnknown(id.xid, outcome.why);
+}
+
 bool reads_only(std::string_view sql) noexcept
 {
     std::size_t i = 0;

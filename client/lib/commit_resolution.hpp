@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "stratum/connection.hpp"
+#include "stratum/errors.hpp"
 #include "stratum/result.hpp"
 
 namespace stratum::detail {
@@ -49,5 +50,12 @@ struct CommitResolution {
 // options.commit_resolution_timeout has passed. Never throws a database error.
 CommitResolution resolve_commit(const std::string &conninfo, const ConnectionOptions &options,
                                 const XactId &id);
+
+// Called while `lost` (the reply to a COMMIT of transaction `id`) is being
+// handled: returns when the transaction committed; rethrows `lost`, marked
+// definitely not committed, when it aborted; throws CommitOutcomeUnknown
+// when the server could not say in time.
+void settle_lost_commit(ConnectionLost &lost, const std::string &conninfo,
+                        const ConnectionOptions &options, const XactId &id);
 
 }  // namespace stratum::detail

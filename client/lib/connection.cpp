@@ -539,14 +539,8 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
             error.set_committed_unknown(block && results.size() > id_result);
             throw;
         }
-        const detail::CommitResolution outcome = detail::resolve_commit(conninfo_, options_, *xid);
-        if (outcome.verdict == detail::CommitVerdict::committed)
-            return std::move(results[statement]);
-        if (outcome.verdict == detail::CommitVerdict::aborted) {
-            error.set_committed_unknown(false);
-            throw;
-        }
-        throw CommitOutcomeUnknown(xid->xid, outcome.why);
+        detail::settle_lost_commit(error, conninfo_, options_, *xid);
+        return std::move(results[statement]);  // it committed
     } catch (...) {
         event_tenant_ = previous;
         // The block failed: the server keeps it open, aborted, until ROLLBACK.

@@ -1,6 +1,8 @@
 // Tx: lazy BEGIN + tenant context pipelined with the first statement.
 #include "stratum/tx.hpp"
 
+#include <algorithm>
+
 #include "commit_resolution.hpp"
 #include "stratum/context_sql.hpp"
 
@@ -91,10 +93,13 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
     }
     // Until the transaction has an id, ask for it after statements that may
     // write (a read-only one never gets one; reads ask with the COMMIT).
-    bool may_write = single_params != nullptr && !detail::reads_only(single_sql);
-    for (const Statement &statement : statements)
-        may_write = may_write || !detail::reads_only(statement.sql);
-    const bool learn_id = xid_.empty() && !options_.read_only && may_write;
+    auto may_write = [&] {
+        if (single_params != nullptr && !detail::reads_only(single_sql))
+            return true;
+        return std::any_of(statements.begin(), statements.end(),
+                           [](const Statement &s) { return !detail::reads_only(s.sql); });
+    };
+    const bool learn_id = xid_.empty() && !options_.read_only && may_write();
     std::vector<Result> results;
     try {
         if (single_params != nullptr)
@@ -188,18 +193,9 @@ void Tx::commit()
             error.set_committed_unknown(connection_.context_needs_transaction_block());
             throw;
         }
-        const detail::CommitResolution outcome =
-            detail::resolve_commit(connection_.conninfo(), connection_.options(),
+        detail::settle_lost_commit(error, connection_.conninfo(), connection_.options(),
                                    detail::XactId{xid_, xid_learnt_at_});
-        if (outcome.verdict == detail::CommitVerdict::committed) {
-            state_ = State::committed;
-            return;
-        }
-        if (outcome.verdict == detail::CommitVerdict::aborted) {
-            error.set_committed_unknown(false);
-            throw;
-        }
-        throw CommitOutcomeUnknown(xid_, outcome.why);
+        // It committed: a success, like a reply that arrived.
     } catch (...) {
         // A failed COMMIT (serialization failure, deferred constraint) ends
         // the transaction on the server: rolled back.

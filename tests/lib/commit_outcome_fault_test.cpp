@@ -96,6 +96,26 @@ int backend_waiting_on(const std::string &wait_event)
     return 0;
 }
 
+// The call must fail with a lost connection that was not resolved as
+// unknown (CommitOutcomeUnknown): definitely not committed, or, for a read
+// that learnt no transaction id, of unknown outcome.
+enum class Expected { not_committed, unknown_read };
+
+void expect_lost(std::future<void> &done, Expected expected)
+{
+    try {
+        done.get();
+        ADD_FAILURE() << "reported a success";
+    } catch (const CommitOutcomeUnknown &e) {
+        ADD_FAILURE() << "resolution gave up although the server was back: " << e.what();
+    } catch (const ConnectionLost &e) {
+        if (expected == Expected::not_committed)
+            EXPECT_TRUE(e.definitely_not_committed()) << e.what();
+        else
+            EXPECT_TRUE(e.committed_unknown()) << e.what();
+    }
+}
+
 enum class Fault { terminate, kill9, restart_immediate };
 
 const char *name(Fault fault)
@@ -230,12 +250,7 @@ TEST_F(CommitOutcomeFault, AWriteInsideASelectIsResolvedAtCommit)
             EXPECT_EQ(rows_with_id(id), 1);
             continue;
         }
-        try {
-            done.get();
-            ADD_FAILURE() << "reported a success";
-        } catch (const ConnectionLost &e) {
-            EXPECT_TRUE(e.definitely_not_committed()) << e.what();
-        }
+        expect_lost(done, Expected::not_committed);
         EXPECT_EQ(rows_with_id(id), 0);
     }
 }
@@ -254,14 +269,7 @@ TEST_F(CommitOutcomeFault, AnAbortedCommitIsADefiniteFailure)
             tx.commit();
         });
         inject(fault, backend_waiting_on("PgSleep"));
-        try {
-            done.get();
-            ADD_FAILURE() << "the commit was killed before its commit record, yet reported a success";
-        } catch (const CommitOutcomeUnknown &e) {
-            ADD_FAILURE() << "the server was back, yet: " << e.what();
-        } catch (const ConnectionLost &e) {
-            EXPECT_TRUE(e.definitely_not_committed()) << e.what();
-        }
+        expect_lost(done, Expected::not_committed);  // killed before its commit record
         EXPECT_EQ(rows_with_id(id), 0);
     }
 }
@@ -286,12 +294,7 @@ TEST_F(CommitOutcomeFault, PoolQueryResolvesALostCommitBothWays)
             pool.query(test::acme, "INSERT INTO commit_probe (id, slow) VALUES ($1, true)", id);
         });
         inject(Fault::terminate, backend_waiting_on("PgSleep"));
-        try {
-            done.get();
-            ADD_FAILURE() << "reported a success";
-        } catch (const ConnectionLost &e) {
-            EXPECT_TRUE(e.definitely_not_committed()) << e.what();
-        }
+        expect_lost(done, Expected::not_committed);
         EXPECT_EQ(rows_with_id(id), 0);
     }
 }
@@ -306,14 +309,7 @@ TEST_F(CommitOutcomeFault, PoolQueryReadIsReportedUnknownNotResolved)
         pool.query(test::acme, "  -- a read\n SELECT pg_sleep(30)");
     });
     inject(Fault::terminate, backend_waiting_on("PgSleep"));
-    try {
-        done.get();
-        ADD_FAILURE() << "reported a success";
-    } catch (const CommitOutcomeUnknown &e) {
-        ADD_FAILURE() << "a read was resolved as a commit: " << e.what();
-    } catch (const ConnectionLost &e) {
-        EXPECT_TRUE(e.committed_unknown()) << e.what();
-    }
+    expect_lost(done, Expected::unknown_read);
 }
 
 // with_tenant: a committed transaction whose reply is lost runs once; one

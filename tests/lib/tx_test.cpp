@@ -45,6 +45,16 @@ protected:
     std::unique_ptr<Pool> pool;
 };
 
+// Without Citus the server asks for no transaction block around pool.query
+// (tests/citus has the other side).
+TEST_F(TxTest, OneNodeNeedsNoTransactionBlockAroundQuery)
+{
+    EXPECT_FALSE(pool->acquire()->context_needs_transaction_block());
+    pool->query(test::acme, "INSERT INTO items (name) VALUES ($1)", "no block");
+    EXPECT_FALSE(pool->acquire()->in_transaction());
+    EXPECT_EQ(count_items(test::acme), 1);
+}
+
 TEST_F(TxTest, QueryIsOneRoundTripAsTheTenant)
 {
     pool->query(test::acme, "SELECT 1");  // open the connection, prepare the context statement
