@@ -25,6 +25,8 @@
 
 #include <stratum/stratum.hpp>
 
+#include "hand_pipeline.hpp"
+
 using namespace stratum;
 using Steady = std::chrono::steady_clock;
 
@@ -190,23 +192,7 @@ int pk(int clients, double seconds, const std::string &variant)
             [&](int t, std::mt19937 &random) {
                 PGconn *c = conns[static_cast<std::size_t>(t)];
                 std::string aid = std::to_string(random() % static_cast<unsigned>(n) + 1);
-                const std::string id = tenant.str();
-                const char *tenant_value[] = {id.c_str()};
-                const char *aid_value[] = {aid.c_str()};
-                PQsendQueryPrepared(c, "tenant", 1, tenant_value, nullptr, nullptr, 0);
-                PQsendQueryPrepared(c, "select", 1, aid_value, nullptr, nullptr, 0);
-                PQpipelineSync(c);
-                for (int results = 0; results < 2;) {
-                    PGresult *r = PQgetResult(c);
-                    if (r == nullptr) {
-                        results++;
-                        continue;
-                    }
-                    if (PQresultStatus(r) == PGRES_FATAL_ERROR)
-                        throw std::runtime_error(PQresultErrorMessage(r));
-                    PQclear(r);
-                }
-                PQclear(PQgetResult(c));  // the Sync
+                bench::hand_pipeline_lookup(c, tenant.str().c_str(), aid.c_str());
             });
         for (PGconn *c : conns)
             PQfinish(c);

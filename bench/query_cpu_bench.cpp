@@ -24,6 +24,8 @@
 
 #include <stratum/stratum.hpp>
 
+#include "hand_pipeline.hpp"
+
 using namespace stratum;
 
 namespace {
@@ -58,7 +60,7 @@ void check(PGresult *result)
     ExecStatusType status = PQresultStatus(result);
     std::string error = PQresultErrorMessage(result);
     PQclear(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_PIPELINE_SYNC)
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
         throw std::runtime_error(error);
 }
 
@@ -113,20 +115,7 @@ int run_libpq(int ops, bool plain)
     } else {
         PQenterPipelineMode(c);
         measure("libpq-pipeline", ops, pid, [&](int aid) {
-            const std::string text = std::to_string(aid);
-            const char *tenant_value[] = {id.c_str()};
-            const char *aid_value[] = {text.c_str()};
-            PQsendQueryPrepared(c, "tenant", 1, tenant_value, nullptr, nullptr, 0);
-            PQsendQueryPrepared(c, "select", 1, aid_value, nullptr, nullptr, 0);
-            PQpipelineSync(c);
-            for (int ended = 0; ended < 2;) {
-                PGresult *r = PQgetResult(c);
-                if (r == nullptr)
-                    ended++;
-                else
-                    check(r);
-            }
-            check(PQgetResult(c));  // the Sync
+            bench::hand_pipeline_lookup(c, id.c_str(), std::to_string(aid).c_str());
         });
     }
     PQfinish(c);
