@@ -108,8 +108,12 @@ bool keep(char **newval, void **extra, const ScopedValue &value, const char *tex
         return false;
     char *stamped = nullptr;
     if (length > 0) {
+        // The separator and the transaction number (pg_ultoa_n: snprintf
+        // was a tenth of a set_tenant's validation).
         char stamp[16];
-        int stamp_length = snprintf(stamp, sizeof(stamp), "%c%u", stamp_separator, value.set_in);
+        stamp[0] = stamp_separator;
+        int stamp_length = 1 + pg_ultoa_n(value.set_in, stamp + 1);
+        stamp[stamp_length] = '\0';
         stamped = static_cast<char *>(pg::guc_alloc(length + stamp_length + 1));
         if (stamped == nullptr) {
             pg::guc_release(copy);
@@ -377,11 +381,12 @@ int hex_value(char c)
 }
 
 // Sets a GUC for the rest of the current transaction, like SET LOCAL. With
-// Citus, as a SET LOCAL statement: Citus passes those on to every node the
-// transaction uses (when citus.propagate_set_commands is 'local', which is
-// set for the transaction too); a setting made from C it never sees. It does
-// so in a transaction block (BEGIN ... COMMIT) only: elsewhere the workers
-// get no tenant, and refuse the statement.
+// Citus, as a SET LOCAL statement handed to ProcessUtility: Citus passes
+// those on to every node the transaction uses (when
+// citus.propagate_set_commands is 'local', which is set for the transaction
+// too); a setting made from C it never sees. It does so in a transaction
+// block (BEGIN ... COMMIT) only: elsewhere the workers get no tenant, and
+// refuse the statement.
 void set_transaction_local(const char *name, const char *value)
 {
     if (!citus::loaded()) {
@@ -389,16 +394,33 @@ void set_transaction_local(const char *name, const char *value)
                                  true, 0, false);
         return;
     }
-    // Two statements: Citus sends each SET LOCAL's whole text on.
-    char *statement = psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value));
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    if (SPI_execute("SET LOCAL citus.propagate_set_commands = 'local'", false, 0) !=
-            SPI_OK_UTILITY ||
-        SPI_execute(statement, false, 0) != SPI_OK_UTILITY)
-        elog(ERROR, "stratum: could not set %s through Citus", name);
-    SPI_finish();
-    pfree(statement);
+    // Citus reads the switch when it sees the statement, so the switch is
+    // set from C; as a statement of its own it cost a second pass through
+    // Citus's utility hook on every set_tenant.
+    const char *propagation = GetConfigOption("citus.propagate_set_commands", true, false);
+    if (propagation == nullptr || strcmp(propagation, "local") != 0)
+        (void) set_config_option("citus.propagate_set_commands", "local", PGC_USERSET,
+                                 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+    // The statement as the parser would build it, and its text, which
+    // Citus sends on; built here rather than parsed through SPI, which
+    // doubled the cost of a set_tenant on the coordinator.
+    auto *literal = makeNode(A_Const);
+    literal->val.sval.type = T_String;
+    literal->val.sval.sval = pstrdup(value);
+    literal->location = -1;
+    auto *set = makeNode(VariableSetStmt);
+    set->kind = VAR_SET_VALUE;
+    set->name = pstrdup(name);
+    set->args = list_make1(literal);
+    set->is_local = true;
+    auto *wrapper = makeNode(PlannedStmt);
+    wrapper->commandType = CMD_UTILITY;
+    wrapper->utilityStmt = reinterpret_cast<Node *>(set);
+    wrapper->stmt_location = -1;
+    char *text = psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value));
+    ProcessUtility(wrapper, text, false, PROCESS_UTILITY_QUERY, nullptr, nullptr, None_Receiver,
+                   nullptr);
+    pfree(text);
 }
 
 }  // namespace
