@@ -10,6 +10,7 @@
 
 #include "concurrent_build.hpp"
 #include "migrator_internal.hpp"
+#include "sql_scan.hpp"
 #include "stratum/invalid_index_sql.hpp"
 
 namespace stratum::migrator {
@@ -52,26 +53,37 @@ std::optional<Error> drop_invalid(Session &session, const InvalidIndex &index, c
     return Error(std::move(fields));
 }
 
+Params build_settings(const Step &step)
+{
+    return Params(setting(step.build_lock_timeout), setting(step.build_statement_timeout));
+}
+
 std::optional<Error> run_build(Session &session, const Step &step, const std::string &sql,
                                const detail::ConcurrentBuild &build,
-                               const Params &step_settings)
+                               const Params &step_settings, const BuildPreparation *prepared)
 {
     Connection &conn = session.conn();
     const bool known_table = !build.relation.empty();
     const Params relation(build.relation);
     std::set<std::int64_t> earlier;  // INVALID before the build: not this build's doing
-    // The build's settings and the INVALID indexes of its table, in one round trip.
-    const Params build_settings(setting(step.build_lock_timeout), setting(step.build_statement_timeout));
-    conn.send(settings_sql, build_settings);
-    if (known_table)
-        conn.send(invalid_index_sql::on_table, relation);
+    // The build's settings and the INVALID indexes of its table, in one
+    // round trip (or in the step's check, when prepared there).
     std::vector<InvalidIndex> before;
-    if (auto error = server_error([&] {
-            std::vector<Result> results = conn.sync();
-            if (known_table)
-                before = invalid_indexes(results[1]);
-        }))
-        return error;
+    if (prepared != nullptr && prepared->prepares(build)) {
+        if (prepared->invalid_before())
+            before = invalid_indexes(*prepared->invalid_before());
+    } else {
+        const Params settings = build_settings(step);
+        conn.send(settings_sql, settings);
+        if (known_table)
+            conn.send(invalid_index_sql::on_table, relation);
+        if (auto error = server_error([&] {
+                std::vector<Result> results = conn.sync();
+                if (known_table)
+                    before = invalid_indexes(results[1]);
+            }))
+            return error;
+    }
     for (const InvalidIndex &index : before) {
         if (!build.index.empty() && index.name == build.index) {
             // Dropped under the build's settings: it waits as the build would.
@@ -115,12 +127,49 @@ std::optional<Error> run_build(Session &session, const Step &step, const std::st
 
 }  // namespace
 
+BuildPreparation::BuildPreparation(const Step &step, detail::ConcurrentBuild build)
+    : build_(std::move(build)), settings_(build_settings(step)), relation_(build_.relation)
+{
+}
+
+void BuildPreparation::queue(Connection &conn) const
+{
+    conn.send(settings_sql, settings_);
+    if (!build_.relation.empty())
+        conn.send(invalid_index_sql::on_table, relation_);
+}
+
+void BuildPreparation::take(std::vector<Result> &results, std::size_t first)
+{
+    taken_ = true;
+    if (!build_.relation.empty())
+        invalid_before_ = std::move(results.at(first + 1));
+}
+
+bool BuildPreparation::prepares(const detail::ConcurrentBuild &build) const noexcept
+{
+    return taken_ && build.reindex == build_.reindex && build.index == build_.index &&
+           build.relation == build_.relation;
+}
+
+std::optional<detail::ConcurrentBuild> single_build_of(const Step &step)
+{
+    if (step.file == nullptr || step.action == Step::Action::rollback)
+        return std::nullopt;
+    const std::string_view sql = step.file->up_sql;
+    const detail::SqlScan scan = detail::scan_sql(sql);
+    if (!scan.has_code || scan.statements != 1 || !scan.problems.empty())
+        return std::nullopt;
+    return detail::concurrent_build_of(sql.substr(scan.first_code));
+}
+
 std::optional<Error> run_nontransactional_statement(Session &session, const Step &step,
                                                     const std::string &sql,
-                                                    const Params &step_settings)
+                                                    const Params &step_settings,
+                                                    const BuildPreparation *prepared)
 {
     if (auto build = detail::concurrent_build_of(sql))
-        return run_build(session, step, sql, *build, step_settings);
+        return run_build(session, step, sql, *build, step_settings, prepared);
     return server_error([&] { simple_query(session, sql); });
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "concurrent_build.hpp"
 #include "stratum/connection.hpp"
 #include "stratum/migrator.hpp"
 #include "stratum/pool.hpp"
@@ -130,9 +131,37 @@ std::optional<Error> server_error(F &&body)
 // back the server's error, if any. A concurrent index build gets the care
 // of migrator_index_builds.cpp; `step_settings` (lock_timeout,
 // statement_timeout) are the step's, restored after such a build.
+// A concurrent build's first round trip (its settings, the INVALID indexes
+// of its table), queued ahead of time: a step that is one build sends it with
+// its check, and the build then starts at once.
+class BuildPreparation {
+public:
+    BuildPreparation(const Step &step, detail::ConcurrentBuild build);
+    // Queues the statements (the object must live until the sync).
+    void queue(Connection &conn) const;
+    std::size_t result_count() const noexcept { return build_.relation.empty() ? 1 : 2; }
+    // Takes the results of the queued statements, starting at `first`.
+    void take(std::vector<Result> &results, std::size_t first);
+    // Whether `build` is the one prepared (and its results were taken).
+    bool prepares(const detail::ConcurrentBuild &build) const noexcept;
+    const std::optional<Result> &invalid_before() const noexcept { return invalid_before_; }
+
+private:
+    detail::ConcurrentBuild build_;
+    Params settings_;
+    Params relation_;
+    bool taken_ = false;
+    std::optional<Result> invalid_before_;
+};
+
+// The concurrent build a step's file consists of, if it is exactly one
+// statement that is one (read from the file; the server's split confirms it).
+std::optional<detail::ConcurrentBuild> single_build_of(const Step &step);
+
 std::optional<Error> run_nontransactional_statement(Session &session, const Step &step,
                                                     const std::string &sql,
-                                                    const Params &step_settings);
+                                                    const Params &step_settings,
+                                                    const BuildPreparation *prepared = nullptr);
 
 // Why a statement failed, for the retry decision.
 enum class Transient : std::uint8_t {

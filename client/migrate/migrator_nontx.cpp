@@ -80,37 +80,60 @@ void queue_after_each(Connection &conn, const RunTarget &target, const Params &c
         conn.send(statement, no_params());
 }
 
-// Holds the scope's session lock; releasing resets the session settings too.
+// The scope's session lock; releasing resets the session settings too.
 class ScopeLock {
 public:
-    ScopeLock(Runner &runner, const Step &step, RetryBudget &budget)
-        : runner_(runner), scope_(runner.target.scope)
+    ScopeLock(Runner &runner, const Step &step)
+        : runner_(runner), step_(step), scope_(runner.target.scope)
     {
-        Connection &conn = runner.session.conn();
+    }
+    ~ScopeLock() { release(); }
+
+    // Takes the lock without waiting, with what `queue` sends riding in the
+    // same round trip behind the attempt (it runs either way: it must only
+    // read, or set what the lock's release resets); retried with backoff
+    // while another migrator holds the lock. The queued statements' results.
+    template <class Queue>
+    std::vector<Result> take(RetryBudget &budget, Queue &&queue)
+    {
+        Connection &conn = runner_.session.conn();
+        const RunTarget &target = runner_.target;
         bool announced = false;
         for (;;) {
-            if (conn.exec(ledger_sql::try_lock, runner.target.scope).value<bool>())
-                break;
+            conn.send(ledger_sql::try_lock, scope_);
+            queue();
+            std::vector<Result> results;
+            if (std::optional<Error> error = server_error([&] { results = conn.sync(); })) {
+                // The lock may have been taken before the error: a
+                // session lock outlives the failed transaction.
+                held_ = uncertain_ = true;
+                raise_step_error(target, step_, *error, "check", runner_.result, budget.attempts());
+            }
+            if (results.front().value<bool>()) {
+                held_ = true;
+                results.erase(results.begin());
+                return results;
+            }
             auto delay = budget.next_delay(Transient::busy);
-            if (!delay)
-                raise_run_error(MigrationErrorReason::busy, runner.target, "55P03",
-                                runner.target.label(step.version, step.name) +
+            if (!delay) {
+                reset_settings();
+                raise_run_error(MigrationErrorReason::busy, target, "55P03",
+                                target.label(step_.version, step_.name) +
                                     ": another migrator kept the migration lock of scope " +
-                                    runner.target.scope + " longer than the wait limit",
-                                "See stratum.migration_waits() for who holds it.", runner.result,
-                                step.version, step.name);
+                                    target.scope + " longer than the wait limit",
+                                "See stratum.migration_waits() for who holds it.", runner_.result,
+                                step_.version, step_.name);
+            }
             if (!announced) {
-                runner.impl.emit({.type = MigrationEvent::Type::waiting, .scope = runner.target.scope,
-                                  .version = step.version, .name = step.name,
-                                  .message = "another migrator holds the migration lock of the scope",
-                                  .delay = *delay});
+                runner_.impl.emit({.type = MigrationEvent::Type::waiting, .scope = target.scope,
+                                   .version = step_.version, .name = step_.name,
+                                   .message = "another migrator holds the migration lock of the scope",
+                                   .delay = *delay});
                 announced = true;
             }
             std::this_thread::sleep_for(*delay);
         }
-        held_ = true;
     }
-    ~ScopeLock() { release(); }
 
     // Queues the release (settings reset, lock released) behind what is
     // queued, so that it travels in the same round trip; released() once
@@ -120,7 +143,7 @@ public:
         Connection &conn = runner_.session.conn();
         conn.send("RESET lock_timeout", no_params());
         conn.send("RESET statement_timeout", no_params());
-        conn.send(ledger_sql::release_lock, scope_);
+        conn.send(uncertain_ ? ledger_sql::release_lock_if_held : ledger_sql::release_lock, scope_);
     }
     void released() noexcept { held_ = false; }
 
@@ -142,9 +165,24 @@ public:
     }
 
 private:
+    // The settings a step changed, when it gives up without the lock.
+    void reset_settings() noexcept
+    {
+        try {
+            Connection &conn = runner_.session.conn();
+            conn.send("RESET lock_timeout", no_params());
+            conn.send("RESET statement_timeout", no_params());
+            conn.sync();
+        } catch (...) {
+            runner_.session.discard();
+        }
+    }
+
     Runner &runner_;
+    const Step &step_;
     Params scope_;
     bool held_ = false;
+    bool uncertain_ = false;  // held_ after an error: released only if held
 };
 
 }  // namespace
@@ -174,14 +212,26 @@ struct StatementFailure {
 };
 
 // Runs the statements one by one; the failed one and its error, if any.
+// `prepared`: the first statement's build was prepared with the check.
 std::optional<StatementFailure> run_statements(Session &session, const Step &step,
-                                               const std::vector<Statement> &statements)
+                                               const std::vector<Statement> &statements,
+                                               const BuildPreparation *prepared)
 {
     const Params settings = session_settings(step);
     for (std::size_t i = 0; i < statements.size(); i++)
-        if (auto error = run_nontransactional_statement(session, step, statements[i].sql, settings))
+        if (auto error = run_nontransactional_statement(session, step, statements[i].sql, settings,
+                                                        i == 0 ? prepared : nullptr))
             return StatementFailure{i, std::move(*error)};
     return std::nullopt;
+}
+
+// The server's split is the one statement the preparation was made for.
+bool prepared_for(const BuildPreparation &prepared, const std::vector<Statement> &statements)
+{
+    if (statements.size() != 1)
+        return false;
+    auto build = detail::concurrent_build_of(statements.front().sql);
+    return build && prepared.prepares(*build);
 }
 
 // The server's message with its detail, for retry events.
@@ -228,8 +278,15 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
         add_environment(key, target);
         return key;
     };
+    // A step that is one concurrent build (the usual CREATE INDEX
+    // CONCURRENTLY file) prepares the build with its check: the lock, the
+    // check, the split and the build's settings take one round trip.
+    std::optional<BuildPreparation> build;
+    if (target.before_each.empty())
+        if (auto single = single_build_of(step))
+            build.emplace(step, std::move(*single));
     for (;;) {
-        ScopeLock lock(*this, step, budget);
+        ScopeLock lock(*this, step);
         Params check = rollback ? rollback_key() : Params();
         Params split;
         if (rollback) {
@@ -240,11 +297,18 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
             split = Params(step.file->up_sql);
         }
         Params settings = session_settings(step);
-        conn.send(rollback ? ledger_sql::check_rollback : ledger_sql::check_nontransactional_migration,
-                  check);
-        conn.send(rollback ? ledger_sql::split_stored_down : ledger_sql::split_migration, split);
-        conn.send(session_settings_sql, settings);
-        std::vector<Result> planned = sync_step(conn, target, step, "check", result, budget.attempts());
+        std::vector<Result> planned = lock.take(budget, [&] {
+            conn.send(rollback ? ledger_sql::check_rollback
+                               : ledger_sql::check_nontransactional_migration,
+                      check);
+            conn.send(rollback ? ledger_sql::split_stored_down : ledger_sql::split_migration, split);
+            if (build)
+                build->queue(conn);
+            else
+                conn.send(session_settings_sql, settings);
+        });
+        if (build)
+            build->take(planned, 2);
         const std::string state = planned[0].value<std::string>();
         if (state == "skipped") {
             record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
@@ -259,8 +323,16 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
         if (runs) {
             run_before_each(conn, target, step, context, result, budget.attempts());
             std::vector<Statement> statements = statements_of(planned[1]);
+            const BuildPreparation *prepared = build ? &*build : nullptr;
+            if (prepared != nullptr && !prepared_for(*prepared, statements)) {
+                // The server split the file otherwise: the step's own settings.
+                conn.send(session_settings_sql, settings);
+                sync_step(conn, target, step, "check", result, budget.attempts());
+                prepared = nullptr;
+            }
             auto started = SteadyClock::now();
-            std::optional<StatementFailure> failure = run_statements(session, step, statements);
+            std::optional<StatementFailure> failure =
+                run_statements(session, step, statements, prepared);
             elapsed = std::chrono::duration_cast<microseconds>(SteadyClock::now() - started);
             if (failure) {
                 lock.release();

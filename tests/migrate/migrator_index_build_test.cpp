@@ -162,3 +162,60 @@ TEST_F(IndexBuildTest, SingleStatementConcurrentBuildRunsOutsideATransactionWith
 }
 
 }  // namespace
+
+TEST_F(IndexBuildTest, ASingleBuildStepIsPreparedWithItsCheck)
+{
+    // The lock, the check, the split and the build's settings in one round
+    // trip; then the build; its INVALID check; the record and release.
+    dir.migration(1, "t", "CREATE TABLE t (id int);", "DROP TABLE t;");
+    migrator().up();
+    RunResult planned_only = migrator().up();  // nothing pending: the plan's round trips
+    dir.migration(2, "t_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);\n",
+                  "DROP INDEX CONCURRENTLY IF EXISTS t_id;");
+    RunResult run = migrator().up();
+    EXPECT_EQ(run.count("applied"), 1u);
+    EXPECT_EQ(index_state("t_id"), "valid");
+    EXPECT_EQ(run.round_trips - planned_only.round_trips, 4u) << run.to_json(2);
+    // A file of two statements is split by the server first, and its build
+    // prepared on its own.
+    dir.migration(3, "two", "-- stratum: no-transaction\nCREATE INDEX CONCURRENTLY t_id3 ON t (id);\n"
+                            "CREATE INDEX CONCURRENTLY t_id4 ON t (id);\n",
+                  "DROP INDEX CONCURRENTLY t_id3;\nDROP INDEX CONCURRENTLY t_id4;");
+    run = migrator().up();
+    EXPECT_EQ(run.count("applied"), 1u);
+    EXPECT_EQ(index_state("t_id3"), "valid");
+    EXPECT_EQ(index_state("t_id4"), "valid");
+}
+
+TEST_F(IndexBuildTest, ACheckThatFailsWithTheLockLeavesNoLockOnAPooledSession)
+{
+    // The check rides with the lock attempt: when it fails the lock was
+    // taken all the same, and must not stay with the connection the pool
+    // hands out next.
+    dir.migration(1, "t", "CREATE TABLE t (id int);", "DROP TABLE t;");
+    migrator().up();
+    dir.migration(2, "t_id", "CREATE INDEX CONCURRENTLY t_id ON t (id;\n", "SELECT 1;");
+    PoolOptions options;
+    options.primary = owner_conninfo(db);
+    options.min_size = 1;
+    options.max_size = 1;
+    Pool pool(options);
+    MigratorOptions migrator_options;
+    migrator_options.dir = dir.path();
+    Migrator on_pool(pool, migrator_options);
+    try {
+        on_pool.up();
+        ADD_FAILURE() << "a syntax error was applied";
+    } catch (const MigrationError &error) {
+        EXPECT_NE(std::string(error.what()).find("syntax error"), std::string::npos) << error.what();
+        EXPECT_EQ(error.failure().phase, "check");  // met with the lock, not by the plan
+    }
+    Lease lease = pool.acquire();
+    EXPECT_EQ(lease->exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                          "AND pid = pg_backend_pid()")
+                  .value<std::string>(),
+              "0");
+    EXPECT_EQ(lease->exec("SELECT current_setting('lock_timeout')").value<std::string>(),
+              sql("SELECT current_setting('lock_timeout')"));
+    EXPECT_EQ(ledger_status(2), "absent");
+}

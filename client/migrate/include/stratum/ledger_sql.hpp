@@ -102,6 +102,13 @@ inline constexpr std::string_view record_rollback =
 // scope: the session lock of a scope, without waiting (true when taken); its release.
 inline constexpr std::string_view try_lock = "SELECT stratum.try_migration_lock($1)";
 inline constexpr std::string_view release_lock = "SELECT stratum.release_migration_lock($1)";
+// scope: the same when it is not known whether this session holds it (an
+// error met the statements that rode with try_lock); no warning when not.
+inline constexpr std::string_view release_lock_if_held =
+    "SELECT stratum.release_migration_lock($1) FROM stratum.migration_lock_key($1) AS k "
+    "WHERE EXISTS (SELECT FROM pg_catalog.pg_locks AS l WHERE l.locktype = 'advisory' "
+    "AND l.pid = pg_catalog.pg_backend_pid() AND l.classid = k.classid AND l.objid = k.objid "
+    "AND l.objsubid = 2 AND l.granted)";
 
 // --- reports ------------------------------------------------------------------------
 
