@@ -85,7 +85,12 @@ Oid shard_relation(Oid logical, int64 shardid)
 
 bool loaded()
 {
-    return GetConfigOption("citus.propagate_set_commands", true, false) != nullptr;
+    // Once loaded, Citus stays for the backend's life (it is loaded from
+    // shared_preload_libraries, possibly after stratum): only a yes is kept.
+    static bool seen = false;
+    if (!seen)
+        seen = GetConfigOption("citus.propagate_set_commands", true, false) != nullptr;
+    return seen;
 }
 
 void define_transaction_block_report()
