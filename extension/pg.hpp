@@ -141,6 +141,19 @@ inline bool lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
 #endif
 }
 
+// --- buffers -------------------------------------------------------------------
+
+// Pins `recent` if it still holds block `block` of `rel` (the relation's
+// file is named by RelFileNode up to 15, RelFileLocator from 16).
+inline bool read_recent_buffer(Relation rel, BlockNumber block, Buffer recent)
+{
+#if PG_VERSION_NUM >= 160000
+    return ReadRecentBuffer(rel->rd_locator, MAIN_FORKNUM, block, recent);
+#else
+    return ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, block, recent);
+#endif
+}
+
 // --- relations ----------------------------------------------------------------
 
 // The primary key index, DEFERRABLE or not (15 to 17 leave a deferrable one

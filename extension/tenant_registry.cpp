@@ -22,6 +22,7 @@ struct CachedTenant {
     pg_uuid_t id;           // hash key
     ItemPointerData tid;    // the registry row found active
     TransactionId xmin;     // ... and its version
+    Buffer buffer;          // the shared buffer its block was last read from
 };
 
 HTAB *active_tenants = nullptr;
@@ -47,6 +48,7 @@ void remember_active(const pg_uuid_t *tenant_id, const HeapTupleData &tuple)
         static_cast<CachedTenant *>(hash_search(active_tenants, tenant_id, HASH_ENTER, nullptr));
     entry->tid = tuple.t_self;
     entry->xmin = HeapTupleHeaderGetRawXmin(tuple.t_data);
+    entry->buffer = InvalidBuffer;
 }
 
 // The registry this node reads: stratum.tenants, or on a Citus worker the
@@ -84,16 +86,59 @@ bool has_active_status(Relation rel, const HeapTupleData &tuple)
            memcmp(VARDATA_ANY(status_text), "active", 6) == 0;
 }
 
-// The cached row version is still the visible one, still this tenant's and
-// still active. A TID past the table's end (VACUUM truncated it) is not read.
-bool still_active(Relation rel, const CachedTenant *entry, Snapshot snapshot)
+// Pins the block of the cached TID: from the buffer it was last read from
+// when that buffer still holds it (no buffer-table search, no size check),
+// else through the buffer manager. False for a block past the table's end
+// (VACUUM truncated it).
+bool pin_cached_block(Relation rel, CachedTenant *entry, Buffer *buffer)
 {
-    if (ItemPointerGetBlockNumber(&entry->tid) >= RelationGetNumberOfBlocks(rel))
+    BlockNumber block = ItemPointerGetBlockNumber(&entry->tid);
+    if (BufferIsValid(entry->buffer) && pg::read_recent_buffer(rel, block, entry->buffer)) {
+        *buffer = entry->buffer;
+        return true;
+    }
+    if (block >= RelationGetNumberOfBlocks(rel))
         return false;
+    *buffer = ReadBuffer(rel, block);
+    entry->buffer = *buffer;
+    return true;
+}
+
+// The cached TID's tuple if `snapshot` sees it, left pinned (not locked) in
+// *buffer, as heap_fetch leaves it; the snapshot is never an MVCC one here,
+// so there is no serializable read to record.
+bool fetch_cached_version(Relation rel, CachedTenant *entry, Snapshot snapshot,
+                          HeapTupleData *tuple, Buffer *buffer)
+{
+    if (!pin_cached_block(rel, entry, buffer))
+        return false;
+    LockBuffer(*buffer, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(*buffer);
+    OffsetNumber offset = ItemPointerGetOffsetNumber(&entry->tid);
+    bool visible = false;
+    if (offset >= FirstOffsetNumber && offset <= PageGetMaxOffsetNumber(page)) {
+        ItemId item = PageGetItemId(page, offset);
+        if (ItemIdIsNormal(item)) {
+            tuple->t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, item));
+            tuple->t_len = ItemIdGetLength(item);
+            tuple->t_tableOid = RelationGetRelid(rel);
+            tuple->t_self = entry->tid;
+            visible = HeapTupleSatisfiesVisibility(tuple, snapshot, *buffer);
+        }
+    }
+    LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
+    if (!visible)
+        ReleaseBuffer(*buffer);
+    return visible;
+}
+
+// The cached row version is still the visible one, still this tenant's and
+// still active.
+bool still_active(Relation rel, CachedTenant *entry, Snapshot snapshot)
+{
     HeapTupleData tuple;
-    tuple.t_self = entry->tid;
     Buffer buffer;
-    if (!heap_fetch(rel, snapshot, &tuple, &buffer, false))
+    if (!fetch_cached_version(rel, entry, snapshot, &tuple, &buffer))
         return false;
     bool same = HeapTupleHeaderGetRawXmin(tuple.t_data) == entry->xmin;
     if (same) {
