@@ -350,6 +350,10 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
             }
         }
 
+        // A repair runs nothing: the record waits under the step's settings,
+        // not the build's that were prepared for it.
+        if (build && !runs)
+            conn.send(session_settings_sql, settings);
         Params actor(impl.options.actor);
         if (!impl.options.actor.empty())
             conn.send(context_sql::set_actor, actor);

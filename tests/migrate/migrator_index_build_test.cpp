@@ -219,3 +219,23 @@ TEST_F(IndexBuildTest, ACheckThatFailsWithTheLockLeavesNoLockOnAPooledSession)
               sql("SELECT current_setting('lock_timeout')"));
     EXPECT_EQ(ledger_status(2), "absent");
 }
+
+TEST_F(IndexBuildTest, ARepairedBuildFileIsRecordedWithoutBuilding)
+{
+    // The preparation rides with the check; a repair then runs nothing and
+    // records the edited file.
+    dir.migration(1, "t", "CREATE TABLE t (id int);", "DROP TABLE t;");
+    dir.migration(2, "t_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);\n",
+                  "DROP INDEX CONCURRENTLY IF EXISTS t_id;");
+    migrator().up();
+    const std::string oid = sql("SELECT 't_id'::regclass::oid");
+    dir.migration(2, "t_id", "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);  -- edited\n",
+                  "DROP INDEX CONCURRENTLY IF EXISTS t_id;");
+    EXPECT_THROW(migrator().up(), MigrationError);  // drift, without --repair
+    MigratorOptions repair;
+    repair.repair = true;
+    RunResult run = migrator(repair).up();
+    EXPECT_EQ(run.count("repaired"), 1u) << run.to_json(2);
+    EXPECT_EQ(sql("SELECT 't_id'::regclass::oid"), oid);  // not built again
+    EXPECT_TRUE(migrator().verify().ok()) << migrator().verify().to_json(2);
+}
