@@ -9,7 +9,7 @@ set -euo pipefail
 root=$STRATUM_BENCH_ROOT
 seconds=${STRATUM_BENCH_SECONDS:-10}
 clients=${STRATUM_BENCH_CLIENTS:-4}
-rounds=${STRATUM_BENCH_ROUNDS:-3}
+rounds=${STRATUM_BENCH_ROUNDS:-5}
 source "$root/scripts/lib/services.sh"
 if ! citus_available; then
   echo "skipped: Citus is not installed for $("$PG_CONFIG" --version)"
