@@ -53,11 +53,6 @@ std::optional<Error> drop_invalid(Session &session, const InvalidIndex &index, c
     return Error(std::move(fields));
 }
 
-Params build_settings(const Step &step)
-{
-    return Params(setting(step.build_lock_timeout), setting(step.build_statement_timeout));
-}
-
 std::optional<Error> run_build(Session &session, const Step &step, const std::string &sql,
                                const detail::ConcurrentBuild &build,
                                const Params &step_settings, const BuildPreparation *prepared)
@@ -67,23 +62,21 @@ std::optional<Error> run_build(Session &session, const Step &step, const std::st
     const Params relation(build.relation);
     std::set<std::int64_t> earlier;  // INVALID before the build: not this build's doing
     // The build's settings and the INVALID indexes of its table, in one
-    // round trip (or in the step's check, when prepared there).
-    std::vector<InvalidIndex> before;
-    if (prepared != nullptr && prepared->prepares(build)) {
-        if (prepared->invalid_before())
-            before = invalid_indexes(*prepared->invalid_before());
-    } else {
-        const Params settings = build_settings(step);
-        conn.send(settings_sql, settings);
-        if (known_table)
-            conn.send(invalid_index_sql::on_table, relation);
+    // round trip of their own unless the step's check carried them.
+    std::optional<BuildPreparation> own;
+    if (prepared == nullptr || !prepared->prepares(build)) {
+        own.emplace(step, build);
+        own->queue(conn);
         if (auto error = server_error([&] {
                 std::vector<Result> results = conn.sync();
-                if (known_table)
-                    before = invalid_indexes(results[1]);
+                own->take(results, 0);
             }))
             return error;
+        prepared = &*own;
     }
+    std::vector<InvalidIndex> before;
+    if (prepared->invalid_before())
+        before = invalid_indexes(*prepared->invalid_before());
     for (const InvalidIndex &index : before) {
         if (!build.index.empty() && index.name == build.index) {
             // Dropped under the build's settings: it waits as the build would.
@@ -128,7 +121,9 @@ std::optional<Error> run_build(Session &session, const Step &step, const std::st
 }  // namespace
 
 BuildPreparation::BuildPreparation(const Step &step, detail::ConcurrentBuild build)
-    : build_(std::move(build)), settings_(build_settings(step)), relation_(build_.relation)
+    : build_(std::move(build)),
+      settings_(setting(step.build_lock_timeout), setting(step.build_statement_timeout)),
+      relation_(build_.relation)
 {
 }
 

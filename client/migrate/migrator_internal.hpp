@@ -127,10 +127,6 @@ std::optional<Error> server_error(F &&body)
     return std::nullopt;
 }
 
-// Runs one statement of a non-transactional step as a simple query and hands
-// back the server's error, if any. A concurrent index build gets the care
-// of migrator_index_builds.cpp; `step_settings` (lock_timeout,
-// statement_timeout) are the step's, restored after such a build.
 // A concurrent build's first round trip (its settings, the INVALID indexes
 // of its table), queued ahead of time: a step that is one build sends it with
 // its check, and the build then starts at once.
@@ -139,7 +135,6 @@ public:
     BuildPreparation(const Step &step, detail::ConcurrentBuild build);
     // Queues the statements (the object must live until the sync).
     void queue(Connection &conn) const;
-    std::size_t result_count() const noexcept { return build_.relation.empty() ? 1 : 2; }
     // Takes the results of the queued statements, starting at `first`.
     void take(std::vector<Result> &results, std::size_t first);
     // Whether `build` is the one prepared (and its results were taken).
@@ -158,6 +153,11 @@ private:
 // statement that is one (read from the file; the server's split confirms it).
 std::optional<detail::ConcurrentBuild> single_build_of(const Step &step);
 
+// Runs one statement of a non-transactional step as a simple query and hands
+// back the server's error, if any. A concurrent index build gets the care
+// of migrator_index_builds.cpp (`prepared`: its first round trip, when the
+// step's check carried it); `step_settings` (lock_timeout,
+// statement_timeout) are the step's, restored after such a build.
 std::optional<Error> run_nontransactional_statement(Session &session, const Step &step,
                                                     const std::string &sql,
                                                     const Params &step_settings,

@@ -141,8 +141,7 @@ public:
     void send_release()
     {
         Connection &conn = runner_.session.conn();
-        conn.send("RESET lock_timeout", no_params());
-        conn.send("RESET statement_timeout", no_params());
+        send_resets(conn);
         conn.send(uncertain_ ? ledger_sql::release_lock_if_held : ledger_sql::release_lock, scope_);
     }
     void released() noexcept { held_ = false; }
@@ -165,13 +164,17 @@ public:
     }
 
 private:
+    static void send_resets(Connection &conn)
+    {
+        conn.send("RESET lock_timeout", no_params());
+        conn.send("RESET statement_timeout", no_params());
+    }
     // The settings a step changed, when it gives up without the lock.
     void reset_settings() noexcept
     {
         try {
             Connection &conn = runner_.session.conn();
-            conn.send("RESET lock_timeout", no_params());
-            conn.send("RESET statement_timeout", no_params());
+            send_resets(conn);
             conn.sync();
         } catch (...) {
             runner_.session.discard();
@@ -308,7 +311,7 @@ void Runner::run_nontransactional_step(const Step &step, RetryBudget &budget)
                 conn.send(session_settings_sql, settings);
         });
         if (build)
-            build->take(planned, 2);
+            build->take(planned, 2);  // behind the check's and the split's results
         const std::string state = planned[0].value<std::string>();
         if (state == "skipped") {
             record(outcome_of(target, step, "skipped", microseconds(0), budget.attempts()));
