@@ -46,6 +46,22 @@ SELECT count(*) AS notes FROM notes;
 UPDATE projects SET name = 'stolen' WHERE name LIKE 'acme%';
 DELETE FROM invoices WHERE tenant_id = :a;
 COMMIT;
+-- set_tenant switches citus.propagate_set_commands on for its transaction
+-- only when the session has it off, and the tenant reaches the workers
+-- either way; the session's own value is back after the transaction.
+SET citus.propagate_set_commands = 'local';
+BEGIN;
+SELECT stratum.set_tenant(:b);
+SELECT count(*) AS projects_with_local_propagation FROM projects;
+COMMIT;
+SET citus.propagate_set_commands = 'none';
+BEGIN;
+SELECT stratum.set_tenant(:b);
+SELECT count(*) AS projects_with_propagation_off FROM projects;
+SELECT current_setting('citus.propagate_set_commands') AS in_transaction;
+COMMIT;
+SELECT current_setting('citus.propagate_set_commands') AS after_transaction;
+RESET citus.propagate_set_commands;
 
 -- No tenant: refused on every path, before any row, through the coordinator.
 SELECT sqlstate_of('SELECT count(*) FROM projects') AS multi_shard;
