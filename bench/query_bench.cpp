@@ -2,11 +2,12 @@
 // tables and runs pgbench as the peer.
 //
 //   query_bench pk CLIENTS SECONDS VARIANT   primary-key SELECT throughput (tps) of one variant:
-//       stratum          pool.query(tenant, ...) direct: context + SELECT + commit, 1 round trip
+//       stratum          pool.query(tenant, ...) direct: SELECT with the tenant bound, 1 round trip
 //       stratum-bouncer  the same through PgBouncer (unnamed statements)
 //       libpq-tenant     raw libpq, one statement per round trip: BEGIN, set_tenant, SELECT, COMMIT
 //       libpq-plain      raw libpq prepared SELECT on the plain table, no tenancy (what pgbench -S does)
-//       libpq-pipeline   raw libpq doing what stratum does: set_tenant + SELECT pipelined, one Sync
+//       libpq-pipeline   raw libpq doing what stratum does: the SELECT with the tenant bound
+//                        as a stratum.tenant_param parameter, one Sync
 //       stratum-plain    the pool with one plain statement, no tenant (the library's own cost)
 //   query_bench latency ITERATIONS           p50/p95 and round trips of typical operations,
 //                                            stratum vs raw libpq one statement per round trip
@@ -178,14 +179,13 @@ int pk(int clients, double seconds, const std::string &variant)
             });
         round_trips_per_op = 1;
     } else if (variant == "libpq-pipeline") {
-        // stratum's protocol written by hand: set_tenant + SELECT, one Sync.
+        // stratum's protocol written by hand: the SELECT with the tenant bound, one Sync.
         std::vector<PGconn *> conns(static_cast<std::size_t>(clients), nullptr);
         tps = throughput(
             clients, seconds,
             [&](int t) {
                 PGconn *c = PQconnectdb(direct_conninfo().c_str());
-                PQclear(PQprepare(c, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
-                PQclear(PQprepare(c, "select", "SELECT abalance FROM tenant_accounts WHERE aid = $1", 0, nullptr));
+                bench::prepare_hand_pipeline(c);
                 PQenterPipelineMode(c);
                 conns[static_cast<std::size_t>(t)] = c;
             },

@@ -2,8 +2,10 @@
 //
 //   query_cpu_bench OPS VARIANT   one client, OPS lookups; prints
 //                           "VARIANT client_us server_us" per lookup
-//       stratum          pool.query(tenant, ...): context + SELECT in one round trip
-//       libpq-pipeline   raw libpq doing the same exchange by hand (set_tenant + SELECT, one Sync)
+//       stratum          pool.query(tenant, ...): the SELECT with the tenant bound, one round trip
+//       libpq-pipeline   raw libpq doing the same exchange by hand (one Bind, one Sync)
+//       libpq-set-tenant raw libpq, the tenant set by a set_tenant statement pipelined
+//                        before the SELECT (libstratum's exchange before tenant_param)
 //       libpq-plain      raw libpq prepared SELECT on the plain table, no tenancy
 //
 // Throughput on a shared two-core machine swings with whatever else runs;
@@ -94,23 +96,52 @@ int run_stratum(int ops)
     return 0;
 }
 
-int run_libpq(int ops, bool plain)
+enum class Exchange { plain, bound_tenant, set_tenant_statement };
+
+int run_libpq(int ops, Exchange exchange)
 {
+    const bool plain = exchange == Exchange::plain;
     PGconn *c = PQconnectdb(env("STRATUM_BENCH_CONNINFO", "user=stratum_app").c_str());
     if (PQstatus(c) != CONNECTION_OK)
         throw std::runtime_error(PQerrorMessage(c));
     const int pid = PQbackendPID(c);
-    check(PQprepare(c, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
-    check(PQprepare(c, "select",
-                    plain ? "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
-                          : "SELECT abalance FROM tenant_accounts WHERE aid = $1",
-                    0, nullptr));
+    if (plain) {
+        check(PQprepare(c, "select", "SELECT abalance FROM pgbench_accounts WHERE aid = $1", 0, nullptr));
+    } else if (exchange == Exchange::set_tenant_statement) {
+        check(PQprepare(c, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
+        check(PQprepare(c, "lookup", "SELECT abalance FROM tenant_accounts WHERE aid = $1", 0, nullptr));
+    } else {
+        bench::prepare_hand_pipeline(c);
+    }
     const std::string id = tenant.str();
     if (plain) {
         measure("libpq-plain", ops, pid, [&](int aid) {
             const std::string text = std::to_string(aid);
             const char *values[] = {text.c_str()};
             check(PQexecPrepared(c, "select", 1, values, nullptr, nullptr, 0));
+        });
+    } else if (exchange == Exchange::set_tenant_statement) {
+        PQenterPipelineMode(c);
+        measure("libpq-set-tenant", ops, pid, [&](int aid) {
+            const std::string text = std::to_string(aid);
+            const char *tenant_value[] = {id.c_str()};
+            const char *aid_value[] = {text.c_str()};
+            PQsendQueryPrepared(c, "tenant", 1, tenant_value, nullptr, nullptr, 0);
+            PQsendQueryPrepared(c, "lookup", 1, aid_value, nullptr, nullptr, 0);
+            PQpipelineSync(c);
+            for (int ended = 0; ended < 2;) {
+                PGresult *r = PQgetResult(c);
+                if (r == nullptr) {
+                    ended++;
+                    continue;
+                }
+                const bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
+                const std::string error = failed ? PQresultErrorMessage(r) : "";
+                PQclear(r);
+                if (failed)
+                    throw std::runtime_error(error);
+            }
+            PQclear(PQgetResult(c));  // the Sync
         });
     } else {
         PQenterPipelineMode(c);
@@ -132,10 +163,14 @@ int main(int argc, char **argv)
             const std::string variant = argv[2];
             if (variant == "stratum")
                 return run_stratum(ops);
-            if (variant == "libpq-pipeline" || variant == "libpq-plain")
-                return run_libpq(ops, variant == "libpq-plain");
+            if (variant == "libpq-pipeline")
+                return run_libpq(ops, Exchange::bound_tenant);
+            if (variant == "libpq-set-tenant")
+                return run_libpq(ops, Exchange::set_tenant_statement);
+            if (variant == "libpq-plain")
+                return run_libpq(ops, Exchange::plain);
         }
-        std::fprintf(stderr, "usage: query_cpu_bench OPS stratum|libpq-pipeline|libpq-plain\n");
+        std::fprintf(stderr, "usage: query_cpu_bench OPS stratum|libpq-pipeline|libpq-set-tenant|libpq-plain\n");
         return 2;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "query_cpu_bench: %s\n", e.what());

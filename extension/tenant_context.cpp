@@ -623,14 +623,19 @@ STRATUM_FUNCTION(stratum_tenant_visible)
     PG_RETURN_BOOL(tenant_allowed(DatumGetUUIDP(PG_GETARG_DATUM(0))));
 }
 
+void stratum::set_tenant_of_transaction(const pg_uuid_t *tenant)
+{
+    char text[uuid_text_length + 1];
+    format_uuid(tenant, text);
+    set_transaction_local("stratum.tenant_id", text);
+}
+
 STRATUM_FUNCTION(stratum_set_tenant)
 {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("tenant id must not be null")));
-    char tenant[uuid_text_length + 1];
-    format_uuid(DatumGetUUIDP(PG_GETARG_DATUM(0)), tenant);
-    set_transaction_local("stratum.tenant_id", tenant);
+    stratum::set_tenant_of_transaction(DatumGetUUIDP(PG_GETARG_DATUM(0)));
     PG_RETURN_VOID();
 }
 

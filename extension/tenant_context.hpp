@@ -12,6 +12,10 @@ void define_context_gucs();
 // earlier transaction (a session-level SET) counts as no tenant.
 const pg_uuid_t *tenant_of_transaction();
 
+// Sets the tenant for the rest of the transaction, as stratum.set_tenant()
+// does: validated by the GUC's check (registered, active, allowed).
+void set_tenant_of_transaction(const pg_uuid_t *tenant);
+
 // Like tenant_of_transaction(), but raises SQLSTATE 42501 with a hint on how
 // to set one.
 const pg_uuid_t *require_tenant();

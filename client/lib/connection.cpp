@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
@@ -240,7 +241,7 @@ Connection::Deadline Connection::round_trip_deadline() const noexcept
 
 void Connection::send(std::string_view sql, const Params &params)
 {
-    queue(sql, params, true);
+    queue(sql, params, true, nullptr);
 }
 
 void Connection::send_flush()
@@ -253,10 +254,19 @@ void Connection::send_flush()
 
 void Connection::send_internal(std::string_view sql, const Params &params)
 {
-    queue(sql, params, false);
+    queue(sql, params, false, nullptr);
 }
 
-void Connection::queue(std::string_view sql, const Params &params, bool visible)
+void Connection::send_binding_tenant(std::string_view sql, const Params &params, const char *tenant)
+{
+    if (tenant_param_type_ == 0)
+        throw UsageError("send_binding_tenant: this connection has not learnt stratum.tenant_param "
+                         "(binds_tenant() is false)");
+    queue(sql, params, true, tenant);
+}
+
+void Connection::queue(std::string_view sql, const Params &params, bool visible,
+                       const char *bound_tenant)
 {
     if (broken_)
         lost("connection is broken");
@@ -265,34 +275,50 @@ void Connection::queue(std::string_view sql, const Params &params, bool visible)
     if (visible && observer_ && !observer_->idle())
         observer_->before(QueryEvent{.sql = sql, .params = &params, .tenant = event_tenant_,
                                      .endpoint = endpoint_});
-    const int n = static_cast<int>(params.size());
+    // A bound tenant is one more parameter, declared stratum.tenant_param:
+    // the server sets it when it binds the statement. Its statement is
+    // prepared apart from the same text without it (key: the text, a NUL).
+    int n = static_cast<int>(params.size());
     const char *const *values = params.pointers();
+    const unsigned int *types = nullptr;
+    std::string_view key = sql;
+    if (bound_tenant != nullptr) {
+        bound_values_.assign(values, values + n);
+        bound_values_.push_back(bound_tenant);
+        bound_types_.assign(static_cast<std::size_t>(n), 0);
+        bound_types_.push_back(tenant_param_type_);
+        bound_key_.assign(sql);
+        bound_key_.push_back('\0');
+        values = bound_values_.data();
+        types = bound_types_.data();
+        key = bound_key_;
+        n++;
+    }
     int sent;
+    const std::string *name = nullptr;
     if (options_.prepared_statements) {
-        auto known = prepared_.find(sql);
-        const std::string *name = known != prepared_.end() ? &known->second : nullptr;
+        auto known = prepared_.find(key);
+        name = known != prepared_.end() ? &known->second : nullptr;
         if (name == nullptr) {
-            auto pending = preparing_.find(sql);
+            auto pending = preparing_.find(key);
             if (pending != preparing_.end()) {
                 name = &pending->second;
             } else if (prepared_.size() + preparing_.size() < options_.prepared_cache_size) {
                 auto [it, inserted] =
-                    preparing_.emplace(std::string(sql), "stratum_" + std::to_string(++next_statement_id_));
-                if (PQsendPrepare(conn_, it->second.c_str(), it->first.c_str(), n, nullptr) != 1)
+                    preparing_.emplace(std::string(key), "stratum_" + std::to_string(++next_statement_id_));
+                // c_str(): the text, up to the NUL of a bound tenant's key.
+                if (PQsendPrepare(conn_, it->second.c_str(), it->first.c_str(), n, types) != 1)
                     lost(trimmed(PQerrorMessage(conn_)));
                 steps_.push_back(Step{StepKind::prepare, {}, nullptr, &it->first});
                 name = &it->second;
             }
         }
-        if (name != nullptr)
-            sent = PQsendQueryPrepared(conn_, name->c_str(), n, values, nullptr, nullptr, 0);
-        else
-            sent = PQsendQueryParams(conn_, std::string(sql).c_str(), n, nullptr, values, nullptr,
-                                     nullptr, 0);
-    } else {
-        sent = PQsendQueryParams(conn_, std::string(sql).c_str(), n, nullptr, values, nullptr,
-                                 nullptr, 0);
     }
+    if (name != nullptr)
+        sent = PQsendQueryPrepared(conn_, name->c_str(), n, values, nullptr, nullptr, 0);
+    else
+        sent = PQsendQueryParams(conn_, std::string(sql).c_str(), n, types, values, nullptr,
+                                 nullptr, 0);
     if (sent != 1)
         lost(trimmed(PQerrorMessage(conn_)));
     steps_.push_back(Step{visible ? StepKind::statement : StepKind::internal, sql, &params, nullptr});
@@ -393,7 +419,8 @@ void Connection::sync(std::vector<Result> &results)
                 if (!first_error) {
                     first_error = error_fields(raw);
                     first_error->statement = std::string(
-                        step.kind == StepKind::prepare ? std::string_view(*step.prepared_sql) : step.sql);
+                        step.kind == StepKind::prepare ? std::string_view(step.prepared_sql->c_str())
+                                                       : step.sql);
                     note_failure(first_error->sqlstate);
                     // A failed prepare is its statement's failure (the next step).
                     failed_step = step.kind == StepKind::prepare ? i + 1 : i;
@@ -479,6 +506,28 @@ Result Connection::exec(std::string_view sql, const Params &params)
     return std::move(sync().front());
 }
 
+void Connection::learn_tenant_param_type(const Result &probe) noexcept
+{
+    tenant_param_probed_ = true;
+    const pg_result *raw = probe.get();
+    if (PQntuples(raw) == 1 && PQnfields(raw) == 2 && !PQgetisnull(raw, 0, 1))
+        tenant_param_type_ = static_cast<unsigned int>(std::strtoul(PQgetvalue(raw, 0, 1), nullptr, 10));
+}
+
+void Connection::drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept
+{
+    // "cache lookup failed for type": the OID went stale (the extension was
+    // dropped and created again). The pool replaces a broken connection,
+    // and the new one asks for the OID again.
+    try {
+        std::rethrow_exception(failure);
+    } catch (const Error &error) {
+        if (error.sqlstate() == "XX000")
+            broken_ = true;
+    } catch (...) {
+    }
+}
+
 Result Connection::query(const TenantId &tenant, std::string_view sql, const Params &params)
 {
     static const QueryOptions no_options;
@@ -506,13 +555,27 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // learn there (the probe is a statement of its own on the server).
     const bool read_only = detail::reads_only(sql);
     const bool learn_id = !read_only && !server_is_standby();
-    const std::size_t statement = block ? 2 : 1, id_result = statement + 1;
+    // Outside Citus the tenant travels in the statement's own Bind, as a
+    // stratum.tenant_param parameter, once the connection knows that type's
+    // OID (the first context statement sent asks for it). Citus forwards
+    // only SET LOCAL statements to its workers, and an actor needs
+    // set_actor: those keep the context statement.
+    const bool tenant_only = !needs_block_ && !options.actor;
+    const bool bind_tenant = tenant_only && tenant_param_type_ != 0;
+    const bool probe = tenant_only && !tenant_param_probed_;
+    const std::size_t statement = (block ? 1 : 0) + (bind_tenant ? 0 : 1), id_result = statement + 1;
     std::vector<Result> results;
     try {
         if (block)
             send_internal("BEGIN", no_params);
-        send_internal(context_sql::statement(true, options.actor.has_value()), context_params_);
-        send(sql, params);
+        if (bind_tenant) {
+            send_binding_tenant(sql, params, context_params_.pointers()[0]);
+        } else {
+            send_internal(probe ? context_sql::set_tenant_and_probe
+                                : context_sql::statement(true, options.actor.has_value()),
+                          context_params_);
+            send(sql, params);
+        }
         if (learn_id) {
             send_internal(detail::current_xact_id_sql, no_params);
             // The server sends what it has so far before it reaches the
@@ -523,6 +586,8 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
             send_internal("COMMIT", no_params);
         sync(results);
         event_tenant_ = previous;
+        if (probe)
+            learn_tenant_param_type(results[statement - 1]);
         return std::move(results[statement]);
     } catch (ConnectionLost &error) {
         event_tenant_ = previous;
@@ -543,6 +608,8 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
         return std::move(results[statement]);  // it committed
     } catch (...) {
         event_tenant_ = previous;
+        if (bind_tenant)
+            drop_if_tenant_param_stale(std::current_exception());
         // The block failed: the server keeps it open, aborted, until ROLLBACK.
         if (block && in_transaction() && !is_broken()) {
             try {

@@ -1,4 +1,4 @@
-// Tx: lazy BEGIN + tenant context pipelined with the first statement.
+// Tx: lazy BEGIN + tenant context sent with the first statement.
 #include "stratum/tx.hpp"
 
 #include <algorithm>
@@ -73,13 +73,18 @@ void Tx::check_open() const
     }
 }
 
-void Tx::send_begin()
+bool Tx::send_begin()
 {
     connection_.set_event_tenant(tenant_ ? &*tenant_ : nullptr);
     connection_.send_internal(begin_sql(options_), no_params);
+    // A connection that binds the tenant sends it with the first statement
+    // (Connection::query); otherwise the context statement goes first.
+    if (tenant_ && !options_.actor && connection_.binds_tenant())
+        return true;
     const std::string_view context = context_sql::statement(tenant_.has_value(), options_.actor.has_value());
     if (!context.empty())
         connection_.send_internal(context, context_params_);
+    return false;
 }
 
 std::vector<Result> Tx::run(std::span<const Statement> statements, const Params *single_params,
@@ -87,10 +92,19 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
 {
     check_open();
     std::size_t internal = 0;
+    bool bind_tenant = false;
     if (state_ == State::pending) {
-        send_begin();
+        bind_tenant = send_begin();
         internal = connection_.queued();
     }
+    // The first statement of the transaction, with the tenant bound when it carries it.
+    auto send = [&](std::string_view sql, const Params &params) {
+        if (bind_tenant)
+            connection_.send_binding_tenant(sql, params, context_params_.pointers()[0]);
+        else
+            connection_.send(sql, params);
+        bind_tenant = false;
+    };
     // Until the transaction has an id, ask for it after statements that may
     // write (a read-only one never gets one; reads ask with the COMMIT).
     auto may_write = [&] {
@@ -103,9 +117,9 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
     std::vector<Result> results;
     try {
         if (single_params != nullptr)
-            connection_.send(single_sql, *single_params);
+            send(single_sql, *single_params);
         for (const Statement &statement : statements)
-            connection_.send(statement.sql, statement.params);
+            send(statement.sql, statement.params);
         if (learn_id)
             connection_.send_internal(detail::current_xact_id_sql, no_params);
         connection_.sync(results);

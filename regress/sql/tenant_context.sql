@@ -113,6 +113,33 @@ COMMIT;
 SELECT dblink_disconnect('other');
 DROP EXTENSION dblink;
 
+-- stratum.tenant_param: a statement parameter that sets the tenant when it
+-- is bound (what libstratum sends instead of a set_tenant statement). The
+-- same checks as set_tenant, for the transaction only.
+PREPARE by_param(stratum.tenant_param) AS SELECT stratum.current_tenant()::text AS bound;
+BEGIN;
+EXECUTE by_param('aaaaaaaa-0000-4000-8000-000000000001');
+SELECT stratum.current_tenant()::text AS still_set;
+EXECUTE by_param('bbbbbbbb-0000-4000-8000-000000000002');
+COMMIT;
+SELECT stratum.current_tenant_or_null() IS NULL AS gone_after_commit;
+EXECUTE by_param('aaaaaaaa-0000-4000-8000-000000000001');
+SELECT stratum.current_tenant_or_null() IS NULL AS gone_after_implicit_transaction;
+SELECT sqlstate_of($$EXECUTE by_param('dddddddd-0000-4000-8000-000000000004')$$) AS unknown;
+SELECT stratum.suspend_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT sqlstate_of($$EXECUTE by_param('bbbbbbbb-0000-4000-8000-000000000002')$$) AS suspended;
+SELECT stratum.activate_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT sqlstate_of($$EXECUTE by_param('not a uuid')$$) AS malformed;
+SELECT sqlstate_of($$EXECUTE by_param('AAAAAAAA-0000-4000-8000-000000000001 ')$$) AS padded;
+-- NULL sets nothing: the statement then has no tenant.
+SELECT sqlstate_of($$EXECUTE by_param(NULL)$$) AS null_sets_none;
+BEGIN;
+SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT sqlstate_of($$EXECUTE by_param('dddddddd-0000-4000-8000-000000000004')$$) AS refused_in_block;
+ROLLBACK;
+SELECT 'aaaaaaaa-0000-4000-8000-000000000001'::stratum.tenant_param::text AS prints_the_uuid;
+DEALLOCATE by_param;
+
 -- Tenant registration validates slug and name, hostile ones included.
 SELECT stratum.create_tenant('Acme Corp', 'Acme');
 SELECT stratum.create_tenant('x''; DROP TABLE stratum.tenants; --', 'x');

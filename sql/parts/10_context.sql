@@ -27,6 +27,28 @@ CREATE FUNCTION stratum.set_tenant(tenant uuid) RETURNS void
 COMMENT ON FUNCTION stratum.set_tenant(uuid) IS
     'Sets the tenant for the rest of the transaction (like SET LOCAL); the tenant must be registered and active';
 
+-- A bind parameter that sets the tenant (extension/tenant_param.cpp):
+-- libstratum declares one more parameter of this type in the statements it
+-- runs for a tenant, so the tenant travels in the statement's own Bind
+-- instead of a set_tenant statement before it. Converting a value to it is
+-- SET LOCAL stratum.tenant_id with the same checks; it stores the UUID.
+CREATE TYPE stratum.tenant_param;
+CREATE FUNCTION stratum.tenant_param_in(cstring) RETURNS stratum.tenant_param
+    AS 'MODULE_PATHNAME', 'stratum_tenant_param_in'
+    LANGUAGE C STRICT STABLE PARALLEL UNSAFE;
+CREATE FUNCTION stratum.tenant_param_out(stratum.tenant_param) RETURNS cstring
+    AS 'MODULE_PATHNAME', 'stratum_tenant_param_out'
+    LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE TYPE stratum.tenant_param (
+    INPUT = stratum.tenant_param_in,
+    OUTPUT = stratum.tenant_param_out,
+    INTERNALLENGTH = 16,
+    ALIGNMENT = char,
+    STORAGE = plain
+);
+COMMENT ON TYPE stratum.tenant_param IS
+    'A statement parameter that sets the transaction''s tenant when it is bound (as set_tenant does)';
+
 CREATE FUNCTION stratum.set_actor(actor text) RETURNS void
     AS 'MODULE_PATHNAME', 'stratum_set_actor'
     LANGUAGE C VOLATILE PARALLEL UNSAFE;

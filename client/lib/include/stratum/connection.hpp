@@ -8,6 +8,7 @@
 #include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <span>
@@ -126,6 +127,11 @@ public:
     // Like send(), for statements libstratum adds itself (BEGIN, set_tenant,
     // COMMIT): not reported to the query hooks.
     void send_internal(std::string_view sql, const Params &params);
+    // Like send(), with `tenant` (its UUID text, alive until sync() returns)
+    // bound as one more parameter, of type stratum.tenant_param: the server
+    // sets it for the transaction when it binds the statement. Only once
+    // binds_tenant() is true.
+    void send_binding_tenant(std::string_view sql, const Params &params, const char *tenant);
 
     // Round trips made so far (one per Sync waited for).
     std::uint64_t round_trips() const noexcept { return round_trips_; }
@@ -170,6 +176,10 @@ public:
     // A standby, or default_transaction_read_only is on (how a demoted primary is fenced).
     bool server_is_read_only() const noexcept;
     std::size_t prepared_count() const noexcept { return prepared_.size(); }
+    // query() sends the tenant in its statement's Bind (a stratum.tenant_param
+    // parameter) rather than as a set_tenant statement: learnt with the first
+    // tenant context this connection sends; never on Citus or with an actor.
+    bool binds_tenant() const noexcept { return tenant_param_type_ != 0; }
     pg_conn *native() noexcept { return conn_; }
 
 private:
@@ -181,7 +191,7 @@ private:
         const Params *params;            // for hooks (user statements)
         const std::string *prepared_sql; // prepare steps: key in preparing_
     };
-    void queue(std::string_view sql, const Params &params, bool visible);
+    void queue(std::string_view sql, const Params &params, bool visible, const char *bound_tenant);
     void flush(Deadline deadline);
     pg_result *next_result(Deadline deadline);
     void wait_socket(bool for_write, Deadline deadline);
@@ -190,6 +200,8 @@ private:
     void note_failure(const std::string &sqlstate) noexcept;
     static void receive_notice(void *self, const pg_result *result) noexcept;
     void settle_read_only() noexcept;
+    void learn_tenant_param_type(const Result &probe) noexcept;
+    void drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept;
 
     pg_conn *conn_;
     pg_cancel *cancel_ = nullptr;
@@ -218,6 +230,14 @@ private:
     bool broken_ = false;
     bool needs_block_ = false;
     bool saw_read_only_ = false;
+    // query(): the OID of stratum.tenant_param in this database, learnt with
+    // the first tenant context sent (0: not yet, or the extension has none).
+    unsigned int tenant_param_type_ = 0;
+    bool tenant_param_probed_ = false;
+    // Scratch for a statement with a bound tenant (kept: no allocation per query).
+    std::vector<const char *> bound_values_;
+    std::vector<unsigned int> bound_types_;
+    std::string bound_key_;
     Failure failure_ = Failure::none;
 };
 

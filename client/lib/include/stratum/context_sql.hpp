@@ -13,6 +13,11 @@ inline constexpr std::string_view set_tenant = "SELECT stratum.set_tenant($1)";
 inline constexpr std::string_view set_actor = "SELECT stratum.set_actor($1)";
 inline constexpr std::string_view set_tenant_and_actor =
     "SELECT stratum.set_tenant($1), stratum.set_actor($2)";
+// set_tenant, and the OID of stratum.tenant_param (NULL before the extension
+// had it): once a connection knows it, pool.query binds the tenant as a
+// parameter of the statement itself (Connection::query).
+inline constexpr std::string_view set_tenant_and_probe =
+    "SELECT stratum.set_tenant($1), to_regtype('stratum.tenant_param')::oid";
 
 // The statement for a context with a tenant, an actor or both ("" for neither).
 constexpr std::string_view statement(bool tenant, bool actor) noexcept

@@ -1,6 +1,7 @@
 // stratum::Tx: one transaction on one connection, usually as a tenant.
-// BEGIN and stratum.set_tenant() travel with the first statement (no extra
-// round trip); commit() is one round trip; the destructor rolls back what was
+// BEGIN and the tenant travel with the first statement (bound to it as a
+// stratum.tenant_param parameter once the connection knows that type, else
+// a set_tenant statement; no extra round trip); commit() is one round trip; the destructor rolls back what was
 // not committed and never throws. Until the transaction has an id (until it
 // writes), each round trip also asks for it, so a COMMIT whose reply is lost
 // can be resolved with the server instead of guessed.
@@ -78,7 +79,7 @@ public:
 
 private:
     enum class State : std::uint8_t { pending, active, failed, committed, rolled_back };
-    void send_begin();
+    bool send_begin();  // true: the tenant is to be bound to the first statement
     void check_open() const;
     std::vector<Result> run(std::span<const Statement> statements, const Params *single_params,
                             std::string_view single_sql);
