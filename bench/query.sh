@@ -101,15 +101,16 @@ cpu_bin=$STRATUM_BENCH_BUILD_DIR/bench/query_cpu_bench
 cpu_ops=${STRATUM_BENCH_CPU_OPS:-20000}
 declare -A client_us server_us
 cpu_variants=(stratum libpq-pipeline libpq-set-tenant libpq-plain)
+# Each run interleaves the four variants (see query_cpu_bench.cpp); the
+# figures kept are each variant's least over the runs.
 for ((round = 0; round < rounds; round++)); do
-  for v in "${cpu_variants[@]}"; do
-    read -r _ c s < <("$cpu_bin" "$cpu_ops" "$v")
+  while read -r v c s; do
     client_us[$v]=$(awk -v a="$c" -v b="${client_us[$v]:-1e9}" 'BEGIN { print (a < b) ? a : b }')
     server_us[$v]=$(awk -v a="$s" -v b="${server_us[$v]:-1e9}" 'BEGIN { print (a < b) ? a : b }')
-  done
+  done < <("$cpu_bin" "$cpu_ops")
 done
 echo
-echo "CPU per primary-key lookup, one client, $cpu_ops lookups, least of $rounds rounds (µs):"
+echo "CPU per primary-key lookup, one client, $cpu_ops lookups a variant interleaved in blocks of 50, least of $rounds runs (µs):"
 printf '  %-52s %10s %10s\n' "" "client" "server"
 for v in "${cpu_variants[@]}"; do
   printf '  %-52s %10.2f %10.2f\n' "$(describe "$v")" "${client_us[$v]}" "${server_us[$v]}"
