@@ -51,7 +51,13 @@ protected:
 
 TEST_F(CitusClientTest, ServerAsksForTransactionBlocks)
 {
-    EXPECT_TRUE(pool->acquire()->context_needs_transaction_block());
+    Lease lease = pool->acquire();
+    EXPECT_TRUE(lease->context_needs_transaction_block());
+    lease->query(tenant_a, "SELECT count(*) FROM projects");
+    lease->query(tenant_a, "SELECT count(*) FROM projects");
+    // The context travels as the SET LOCAL Citus forwards to the workers,
+    // never bound to the statement as a stratum.tenant_param.
+    EXPECT_FALSE(lease->binds_tenant());
 }
 
 // The peer that shows why: the same pipeline without a block reaches the
