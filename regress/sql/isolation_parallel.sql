@@ -72,6 +72,14 @@ SET stratum.tenant_id = 'bbbbbbbb-0000-4000-8000-000000000002';
 SELECT par_count() AS globex_rows_after_session_set;
 COMMIT;
 SELECT par_tenant() IS NULL AS gone_after_commit, par_actor() IS NULL AS actor_gone;
+-- A tenant bound as a statement parameter (how libstratum sends it) is the
+-- worker's too; the worker receives the parameter's value, it does not
+-- convert it again.
+PREPARE par_bound(stratum.tenant_param) AS
+    SELECT par_tenant() = :a AS worker_has_bound_tenant, par_count() AS bound_rows;
+EXECUTE par_bound(:a);
+SELECT par_tenant() IS NULL AS gone_after_the_statement;
+DEALLOCATE par_bound;
 
 -- A tenant suspended after the leader set it is refused in the worker.
 RESET ROLE;
