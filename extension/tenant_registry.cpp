@@ -132,8 +132,9 @@ bool fetch_cached_version(Relation rel, CachedTenant *entry, Snapshot snapshot,
     return visible;
 }
 
-// The cached row version is still the visible one, still this tenant's and
-// still active.
+// The cached row version is still the visible one and still this tenant's.
+// It was active when cached, and a heap row never changes in place: any
+// change to its status is a new version, with another xmin.
 bool still_active(Relation rel, CachedTenant *entry, Snapshot snapshot)
 {
     HeapTupleData tuple;
@@ -144,8 +145,7 @@ bool still_active(Relation rel, CachedTenant *entry, Snapshot snapshot)
     if (same) {
         bool isnull;
         Datum id = heap_getattr(&tuple, 1, RelationGetDescr(rel), &isnull);
-        same = !isnull && memcmp(DatumGetUUIDP(id), &entry->id, UUID_LEN) == 0 &&
-               has_active_status(rel, tuple);
+        same = !isnull && memcmp(DatumGetUUIDP(id), &entry->id, UUID_LEN) == 0;
     }
     ReleaseBuffer(buffer);
     return same;
