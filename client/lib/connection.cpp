@@ -560,9 +560,8 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // OID (the first context statement sent asks for it). Citus forwards
     // only SET LOCAL statements to its workers, and an actor needs
     // set_actor: those keep the context statement.
-    const bool tenant_only = !needs_block_ && !options.actor;
-    const bool bind_tenant = tenant_only && tenant_param_type_ != 0;
-    const bool probe = tenant_only && !tenant_param_probed_;
+    const bool bind_tenant = !needs_block_ && !options.actor && tenant_param_type_ != 0;
+    const bool probe = !options.actor && wants_tenant_param_type();
     const std::size_t statement = (block ? 1 : 0) + (bind_tenant ? 0 : 1), id_result = statement + 1;
     std::vector<Result> results;
     try {

@@ -73,18 +73,24 @@ void Tx::check_open() const
     }
 }
 
-bool Tx::send_begin()
+Tx::Context Tx::send_begin()
 {
     connection_.set_event_tenant(tenant_ ? &*tenant_ : nullptr);
     connection_.send_internal(begin_sql(options_), no_params);
     // A connection that binds the tenant sends it with the first statement
-    // (Connection::query); otherwise the context statement goes first.
+    // (as Connection::query does); otherwise the context statement goes
+    // first, and the first one a connection sends asks how to bind it.
     if (tenant_ && !options_.actor && connection_.binds_tenant())
-        return true;
+        return Context::bound;
+    if (tenant_ && !options_.actor && connection_.wants_tenant_param_type()) {
+        connection_.send_internal(context_sql::set_tenant_and_probe, context_params_);
+        return Context::statement_and_probe;
+    }
     const std::string_view context = context_sql::statement(tenant_.has_value(), options_.actor.has_value());
-    if (!context.empty())
-        connection_.send_internal(context, context_params_);
-    return false;
+    if (context.empty())
+        return Context::none;
+    connection_.send_internal(context, context_params_);
+    return Context::statement;
 }
 
 std::vector<Result> Tx::run(std::span<const Statement> statements, const Params *single_params,
@@ -92,11 +98,12 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
 {
     check_open();
     std::size_t internal = 0;
-    bool bind_tenant = false;
+    Context context = Context::none;
     if (state_ == State::pending) {
-        bind_tenant = send_begin();
+        context = send_begin();
         internal = connection_.queued();
     }
+    bool bind_tenant = context == Context::bound;
     // The first statement of the transaction, with the tenant bound when it carries it.
     auto send = [&](std::string_view sql, const Params &params) {
         if (bind_tenant)
@@ -124,6 +131,8 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
             connection_.send_internal(detail::current_xact_id_sql, no_params);
         connection_.sync(results);
     } catch (Error &error) {
+        if (context == Context::bound)
+            connection_.drop_if_tenant_param_stale(std::current_exception());
         // COMMIT was not sent: nothing of this transaction can have committed.
         error.set_committed_unknown(false);
         // BEGIN ran, a statement failed: the server holds an aborted
@@ -142,6 +151,8 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
         }
         results.pop_back();
     }
+    if (context == Context::statement_and_probe)
+        connection_.learn_tenant_param_type(results[internal - 1]);
     results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(internal));
     return results;
 }

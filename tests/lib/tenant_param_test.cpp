@@ -177,6 +177,21 @@ TEST_F(TenantParamTest, ATransactionBindsItsTenantToItsFirstStatement)
     EXPECT_EQ(test::admin_sql("SELECT tenant_id FROM notes WHERE id = 2", db), test::acme.str());
 }
 
+TEST_F(TenantParamTest, ATransactionAloneTeachesTheConnectionToo)
+{
+    PoolOptions o = test::app_pool_options(db);
+    o.max_size = 1;
+    Pool pool(o);
+    const std::string insert = "INSERT INTO notes (id, body) VALUES ($1, 'tx')";
+    pool.with_tenant(test::acme, [&](Tx &tx) { tx.exec(insert, 1); });
+    pool.with_tenant(test::acme, [&](Tx &tx) { tx.exec(insert, 2); });
+    Lease lease = pool.acquire();
+    EXPECT_TRUE(lease->binds_tenant());
+    EXPECT_EQ(prepared_types(*lease, insert), "{integer,stratum.tenant_param};{integer}");
+    EXPECT_EQ(test::admin_sql("SELECT string_agg(tenant_id::text, ',') FROM notes", db),
+              test::acme.str() + "," + test::acme.str());
+}
+
 TEST_F(TenantParamTest, AStaleTypeOidRetiresTheConnection)
 {
     const std::string other = "stratum_tenant_param_drop_test";

@@ -183,6 +183,7 @@ public:
     pg_conn *native() noexcept { return conn_; }
 
 private:
+    friend class Tx;  // binds the tenant, or learns how to, like query()
     Connection(pg_conn *conn, const ConnectionOptions &options);
     enum class StepKind : std::uint8_t { prepare, statement, internal };
     struct Step {
@@ -201,6 +202,8 @@ private:
     static void receive_notice(void *self, const pg_result *result) noexcept;
     void settle_read_only() noexcept;
     void learn_tenant_param_type(const Result &probe) noexcept;
+    // The next tenant context sent should ask for stratum.tenant_param's OID.
+    bool wants_tenant_param_type() const noexcept { return !needs_block_ && !tenant_param_probed_; }
     void drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept;
 
     pg_conn *conn_;

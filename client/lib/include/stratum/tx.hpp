@@ -79,7 +79,9 @@ public:
 
 private:
     enum class State : std::uint8_t { pending, active, failed, committed, rolled_back };
-    bool send_begin();  // true: the tenant is to be bound to the first statement
+    // How the tenant travels with the first round trip.
+    enum class Context : std::uint8_t { none, statement, statement_and_probe, bound };
+    Context send_begin();
     void check_open() const;
     std::vector<Result> run(std::span<const Statement> statements, const Params *single_params,
                             std::string_view single_sql);
