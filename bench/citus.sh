@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Citus: a tenant's primary-key lookup through the coordinator, on a
-# distributed tenant table with stratum's policy (set_tenant, then the
-# lookup, in one transaction) against the same distributed table without
-# row level security (the same lookup, naming the tenant, in one
-# transaction). Both pipelined, one round trip each, as libstratum sends them. A coordinator and two workers of its own, on loopback.
-# Skipped when Citus is not installed.
+# distributed tenant table with stratum's policy, against the same
+# distributed table without row level security (the tenant named in the
+# WHERE clause). Each lookup is a transaction in one round trip (BEGIN, the
+# lookup, COMMIT pipelined), as libstratum sends it on Citus: with the tenant
+# bound to the lookup as a stratum.tenant_param parameter ("bound", what
+# libstratum does) and, beside it, with a set_tenant statement before the
+# lookup ("statement", what it did before). bench/citus_bench.cpp runs the
+# clients. A coordinator and two workers of its own, on loopback. Skipped
+# when Citus is not installed.
 set -euo pipefail
 root=$STRATUM_BENCH_ROOT
 seconds=${STRATUM_BENCH_SECONDS:-10}
@@ -20,8 +24,6 @@ services_init
 trap services_stop_all EXIT
 citus_start bench >/dev/null
 export PGHOST=127.0.0.1 PGPORT=$CITUS_COORDINATOR_PORT PGDATABASE=bench PGUSER=postgres
-work=$(mktemp -d)
-trap 'rm -rf "$work"; services_stop_all' EXIT
 
 psql -q -X -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION stratum;
@@ -44,22 +46,6 @@ VACUUM ANALYZE items_plain;
 VACUUM ANALYZE items;
 SQL
 
-for variant in plain stratum; do
-  {
-    echo "\\set t random(1, 100)"
-    echo "\\set k random(0, 999)"
-    echo "\\startpipeline"
-    echo "BEGIN;"
-    if [[ $variant == stratum ]]; then
-      echo "SELECT stratum.set_tenant(('00000000-0000-4000-8000-' || lpad(:t::text, 12, '0'))::uuid);"
-      echo "SELECT payload FROM items WHERE tenant_id = ('00000000-0000-4000-8000-' || lpad(:t::text, 12, '0'))::uuid AND id = :k * 100 + :t - 1;"
-    else
-      echo "SELECT payload FROM items_plain WHERE tenant_id = ('00000000-0000-4000-8000-' || lpad(:t::text, 12, '0'))::uuid AND id = :k * 100 + :t - 1;"
-    fi
-    echo "COMMIT;"
-    echo "\\endpipeline"
-  } >"$work/$variant.sql"
-done
 # CPU time of the three nodes' servers (every backend, the postmasters and
 # what they started; a backend that ended counts in its postmaster's
 # children time), in clock ticks: the machine is shared, so the cost per
@@ -78,37 +64,42 @@ cluster_cpu_ticks() {
   done
   echo "$total"
 }
-# Every round's figures, per variant; the two variants of a round ran back
-# to back, so their ratio is the least disturbed by the load of the
-# machine's other tenants, which drifts.
+# Every round's figures, per variant; the variants of a round ran back to
+# back, so their ratio is the least disturbed by the load of the machine's
+# other tenants, which drifts.
+bin=$STRATUM_BENCH_BUILD_DIR/bench/citus_bench
+export STRATUM_BENCH_CONNINFO="host=127.0.0.1 port=$CITUS_COORDINATOR_PORT dbname=bench user=bench_app"
+variants=(plain bound statement)
 declare -A tps cpu
 for ((round = 0; round < rounds; round++)); do
-  for variant in $([[ $((round % 2)) == 0 ]] && echo "plain stratum" || echo "stratum plain"); do
+  for ((i = 0; i < ${#variants[@]}; i++)); do
+    variant=${variants[(i + round) % ${#variants[@]}]}
     before=$(cluster_cpu_ticks)
-    out=$(pgbench -n -U bench_app -M prepared -c "$clients" -j 2 -T "$seconds" -f "$work/$variant.sql" 2>/dev/null)
+    read -r t n < <("$bin" "$clients" "$seconds" "$variant")
     sleep 0.5  # the backends end and are counted
     after=$(cluster_cpu_ticks)
-    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-    tps[$variant]+=" $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")"
+    tps[$variant]+=" $t"
     cpu[$variant]+=" $(awk -v d=$((after - before)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { print d * 1e6 / hz / n }')"
   done
 done
 best_tps() { tr ' ' '\n' <<<"${tps[$1]}" | sort -g | tail -1; }
 best_cpu() { tr ' ' '\n' <<<"${cpu[$1]}" | grep . | sort -g | head -1; }
-# The median over rounds of stratum's figure against plain's in the same
-# round ($1: tps or cpu; CPU is read as plain / stratum, higher is better).
+# The median over rounds of a variant's figure against plain's in the same
+# round ($1: tps or cpu; CPU is read as plain / variant, higher is better).
 paired_median() {
   local -n figures=$1
-  paste <(tr ' ' '\n' <<<"${figures[stratum]}" | grep .) <(tr ' ' '\n' <<<"${figures[plain]}" | grep .) |
+  paste <(tr ' ' '\n' <<<"${figures[$2]}" | grep .) <(tr ' ' '\n' <<<"${figures[plain]}" | grep .) |
     awk -v cpu="$([[ $1 == cpu ]] && echo 1)" '{ print cpu ? $2 / $1 : $1 / $2 }' | sort -g |
     awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-echo "tenant primary-key lookup through the coordinator, pgbench -M prepared -c $clients, best of $rounds:"
-echo "  (plain: the distributed table without RLS, BEGIN + the lookup + COMMIT pipelined;"
-echo "   stratum: the tenant table, BEGIN + set_tenant + the same lookup + COMMIT pipelined;"
-echo "   CPU: the three nodes' servers together, per lookup)"
-for variant in plain stratum; do
+echo "tenant primary-key lookup through the coordinator, $clients clients, best of $rounds:"
+echo "  (plain: the distributed table without RLS; bound: the tenant table, the tenant bound"
+echo "   to the lookup (libstratum); statement: a set_tenant statement before it instead;"
+echo "   each BEGIN + lookup + COMMIT pipelined; CPU: the three nodes' servers, per lookup)"
+for variant in "${variants[@]}"; do
   awk -v v="$variant" -v t="$(best_tps "$variant")" -v p="$(best_tps plain)" -v c="$(best_cpu "$variant")" -v pc="$(best_cpu plain)" \
-    'BEGIN { printf "  %-8s %8.0f tps  ratio %.3f   %6.0f us CPU  ratio %.3f   (target >= 0.9)\n", v, t, t / p, c, pc / c }'
+    'BEGIN { printf "  %-10s %8.0f tps  ratio %.3f   %6.0f us CPU  ratio %.3f   (target >= 0.9)\n", v, t, t / p, c, pc / c }'
 done
-echo "  paired rounds (stratum and plain back to back), median of $rounds: throughput ratio $(paired_median tps), CPU ratio $(paired_median cpu)   (target >= 0.9)"
+for variant in bound statement; do
+  echo "  $variant, paired rounds (back to back with plain), median of $rounds: throughput ratio $(paired_median tps "$variant"), CPU ratio $(paired_median cpu "$variant")   (target >= 0.9)"
+done

@@ -7,7 +7,8 @@
 // the transaction exactly as stratum.set_tenant() sets it, with the same
 // checks (registered, active, allowed for the session), without a statement
 // of its own: no second portal, plan-cache lookup and executor run per
-// round trip.
+// round trip. On Citus the SET LOCAL it makes is forwarded to the workers
+// like set_tenant's, inside a transaction block.
 //
 // Converting text to this type is equivalent to SET LOCAL stratum.tenant_id,
 // which every role may run; it grants nothing new (docs/security.md).

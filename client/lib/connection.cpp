@@ -555,12 +555,12 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // learn there (the probe is a statement of its own on the server).
     const bool read_only = detail::reads_only(sql);
     const bool learn_id = !read_only && !server_is_standby();
-    // Outside Citus the tenant travels in the statement's own Bind, as a
+    // The tenant travels in the statement's own Bind, as a
     // stratum.tenant_param parameter, once the connection knows that type's
-    // OID (the first context statement sent asks for it). Citus forwards
-    // only SET LOCAL statements to its workers, and an actor needs
-    // set_actor: those keep the context statement.
-    const bool bind_tenant = !needs_block_ && !options.actor && tenant_param_type_ != 0;
+    // OID (the first context statement sent asks for it); on Citus the
+    // SET LOCAL it makes at Bind reaches the workers as set_tenant's does.
+    // An actor needs set_actor: it keeps the context statement.
+    const bool bind_tenant = !options.actor && tenant_param_type_ != 0;
     const bool probe = !options.actor && wants_tenant_param_type();
     const std::size_t statement = (block ? 1 : 0) + (bind_tenant ? 0 : 1), id_result = statement + 1;
     std::vector<Result> results;

@@ -54,10 +54,34 @@ TEST_F(CitusClientTest, ServerAsksForTransactionBlocks)
     Lease lease = pool->acquire();
     EXPECT_TRUE(lease->context_needs_transaction_block());
     lease->query(tenant_a, "SELECT count(*) FROM projects");
-    lease->query(tenant_a, "SELECT count(*) FROM projects");
-    // The context travels as the SET LOCAL Citus forwards to the workers,
-    // never bound to the statement as a stratum.tenant_param.
-    EXPECT_FALSE(lease->binds_tenant());
+    // From the second query on, the tenant is bound to the statement.
+    EXPECT_TRUE(lease->binds_tenant());
+}
+
+// A tenant bound to the statement sets the same SET LOCAL (at Bind), which
+// Citus forwards to the workers when the statement opens its transactions
+// there: every path sees exactly what the context statement showed.
+TEST_F(CitusClientTest, TheTenantBoundToTheStatementReachesTheWorkers)
+{
+    QueryOptions with_actor;  // an actor keeps the context statement
+    with_actor.actor = "citus-test";
+    const std::string count_all = "SELECT count(*) FROM projects";
+    const std::string count_of = "SELECT count(*) FROM projects WHERE tenant_id = $1::uuid";
+    const long a = pool->query(tenant_a, with_actor, count_all).value<long>();
+    const long b = pool->query(tenant_b, with_actor, count_all).value<long>();
+    ASSERT_GT(a, 0);
+    ASSERT_GT(b, 0);
+    pool->query(tenant_a, "SELECT 1");  // learns the type
+    Lease lease = pool->acquire();
+    ASSERT_TRUE(lease->binds_tenant());
+    for (int i = 0; i < 2; i++) {
+        EXPECT_EQ(lease->query(tenant_a, count_all).value<long>(), a);                  // every shard
+        EXPECT_EQ(lease->query(tenant_b, count_all).value<long>(), b);
+        EXPECT_EQ(lease->query(tenant_a, count_of, tenant_a.str()).value<long>(), a);   // one shard
+        EXPECT_EQ(lease->query(tenant_a, count_of, tenant_b.str()).value<long>(), 0);   // B's shard, as A
+        EXPECT_EQ(lease->query(tenant_b, count_of, tenant_a.str()).value<long>(), 0);
+    }
+    EXPECT_FALSE(lease->in_transaction());
 }
 
 // The peer that shows why: the same pipeline without a block reaches the

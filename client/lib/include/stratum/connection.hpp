@@ -178,7 +178,7 @@ public:
     std::size_t prepared_count() const noexcept { return prepared_.size(); }
     // query() sends the tenant in its statement's Bind (a stratum.tenant_param
     // parameter) rather than as a set_tenant statement: learnt with the first
-    // tenant context this connection sends; never on Citus or with an actor.
+    // tenant context this connection sends; never with an actor.
     bool binds_tenant() const noexcept { return tenant_param_type_ != 0; }
     pg_conn *native() noexcept { return conn_; }
 
@@ -203,7 +203,7 @@ private:
     void settle_read_only() noexcept;
     void learn_tenant_param_type(const Result &probe) noexcept;
     // The next tenant context sent should ask for stratum.tenant_param's OID.
-    bool wants_tenant_param_type() const noexcept { return !needs_block_ && !tenant_param_probed_; }
+    bool wants_tenant_param_type() const noexcept { return !tenant_param_probed_; }
     void drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept;
 
     pg_conn *conn_;
