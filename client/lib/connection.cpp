@@ -309,7 +309,7 @@ void Connection::queue(std::string_view sql, const Params &params, bool visible,
                 // c_str(): the text, up to the NUL of a bound tenant's key.
                 if (PQsendPrepare(conn_, it->second.c_str(), it->first.c_str(), n, types) != 1)
                     lost(trimmed(PQerrorMessage(conn_)));
-                steps_.push_back(Step{StepKind::prepare, {}, nullptr, &it->first});
+                steps_.push_back(Step{StepKind::prepare, {}, nullptr, &it->first, bound_tenant != nullptr});
                 name = &it->second;
             }
         }
@@ -321,7 +321,8 @@ void Connection::queue(std::string_view sql, const Params &params, bool visible,
                                  nullptr, 0);
     if (sent != 1)
         lost(trimmed(PQerrorMessage(conn_)));
-    steps_.push_back(Step{visible ? StepKind::statement : StepKind::internal, sql, &params, nullptr});
+    steps_.push_back(Step{visible ? StepKind::statement : StepKind::internal, sql, &params, nullptr,
+                          bound_tenant != nullptr});
 }
 
 void Connection::wait_socket(bool for_write, Deadline deadline)
@@ -392,6 +393,7 @@ void Connection::sync(std::vector<Result> &results)
         shared_round_trips_->fetch_add(1, std::memory_order_relaxed);
     const Deadline deadline = round_trip_deadline();
     std::optional<ErrorFields> first_error;
+    bool stale_tenant_param = false;
     std::size_t failed_step = steps.size();
 
     try {
@@ -424,6 +426,11 @@ void Connection::sync(std::vector<Result> &results)
                     note_failure(first_error->sqlstate);
                     // A failed prepare is its statement's failure (the next step).
                     failed_step = step.kind == StepKind::prepare ? i + 1 : i;
+                    // "cache lookup failed for type": the OID of
+                    // stratum.tenant_param went stale (the extension was
+                    // dropped and created again). The pool replaces a
+                    // broken connection; the new one asks for the OID again.
+                    stale_tenant_param = step.binds_tenant && first_error->sqlstate == "XX000";
                 }
                 if (step.kind == StepKind::prepare)
                     preparing_.erase(*step.prepared_sql);
@@ -496,6 +503,8 @@ void Connection::sync(std::vector<Result> &results)
             }
         }
     }
+    if (stale_tenant_param)
+        broken_ = true;
     if (first_error)
         throw_error(std::move(*first_error));
 }
@@ -514,18 +523,20 @@ void Connection::learn_tenant_param_type(const Result &probe) noexcept
         tenant_param_type_ = static_cast<unsigned int>(std::strtoul(PQgetvalue(raw, 0, 1), nullptr, 10));
 }
 
-void Connection::drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept
+Connection::Context Connection::send_context(bool tenant, bool actor, const Params &context_params)
 {
-    // "cache lookup failed for type": the OID went stale (the extension was
-    // dropped and created again). The pool replaces a broken connection,
-    // and the new one asks for the OID again.
-    try {
-        std::rethrow_exception(failure);
-    } catch (const Error &error) {
-        if (error.sqlstate() == "XX000")
-            broken_ = true;
-    } catch (...) {
+    // An actor needs set_actor: it keeps the context statement.
+    if (tenant && !actor && tenant_param_type_ != 0)
+        return Context::bound;
+    if (tenant && !actor && !tenant_param_probed_) {
+        send_internal(context_sql::set_tenant_and_probe, context_params);
+        return Context::statement_and_probe;
     }
+    const std::string_view sql = context_sql::statement(tenant, actor);
+    if (sql.empty())
+        return Context::none;
+    send_internal(sql, context_params);
+    return Context::statement;
 }
 
 Result Connection::query(const TenantId &tenant, std::string_view sql, const Params &params)
@@ -559,22 +570,19 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // stratum.tenant_param parameter, once the connection knows that type's
     // OID (the first context statement sent asks for it); on Citus the
     // SET LOCAL it makes at Bind reaches the workers as set_tenant's does.
-    // An actor needs set_actor: it keeps the context statement.
-    const bool bind_tenant = !options.actor && tenant_param_type_ != 0;
-    const bool probe = !options.actor && wants_tenant_param_type();
-    const std::size_t statement = (block ? 1 : 0) + (bind_tenant ? 0 : 1), id_result = statement + 1;
+    Context context = Context::none;
+    std::size_t statement = 0, id_result = 0;  // where their results are
     std::vector<Result> results;
     try {
         if (block)
             send_internal("BEGIN", no_params);
-        if (bind_tenant) {
+        context = send_context(true, options.actor.has_value(), context_params_);
+        statement = (block ? 1 : 0) + (context == Context::bound ? 0 : 1);
+        id_result = statement + 1;
+        if (context == Context::bound)
             send_binding_tenant(sql, params, context_params_.pointers()[0]);
-        } else {
-            send_internal(probe ? context_sql::set_tenant_and_probe
-                                : context_sql::statement(true, options.actor.has_value()),
-                          context_params_);
+        else
             send(sql, params);
-        }
         if (learn_id) {
             send_internal(detail::current_xact_id_sql, no_params);
             // The server sends what it has so far before it reaches the
@@ -585,7 +593,7 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
             send_internal("COMMIT", no_params);
         sync(results);
         event_tenant_ = previous;
-        if (probe)
+        if (context == Context::statement_and_probe)
             learn_tenant_param_type(results[statement - 1]);
         return std::move(results[statement]);
     } catch (ConnectionLost &error) {
@@ -607,8 +615,6 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
         return std::move(results[statement]);  // it committed
     } catch (...) {
         event_tenant_ = previous;
-        if (bind_tenant)
-            drop_if_tenant_param_stale(std::current_exception());
         // The block failed: the server keeps it open, aborted, until ROLLBACK.
         if (block && in_transaction() && !is_broken()) {
             try {

@@ -73,24 +73,13 @@ void Tx::check_open() const
     }
 }
 
-Tx::Context Tx::send_begin()
+Connection::Context Tx::send_begin()
 {
     connection_.set_event_tenant(tenant_ ? &*tenant_ : nullptr);
     connection_.send_internal(begin_sql(options_), no_params);
-    // A connection that binds the tenant sends it with the first statement
-    // (as Connection::query does); otherwise the context statement goes
-    // first, and the first one a connection sends asks how to bind it.
-    if (tenant_ && !options_.actor && connection_.binds_tenant())
-        return Context::bound;
-    if (tenant_ && !options_.actor && connection_.wants_tenant_param_type()) {
-        connection_.send_internal(context_sql::set_tenant_and_probe, context_params_);
-        return Context::statement_and_probe;
-    }
-    const std::string_view context = context_sql::statement(tenant_.has_value(), options_.actor.has_value());
-    if (context.empty())
-        return Context::none;
-    connection_.send_internal(context, context_params_);
-    return Context::statement;
+    // The tenant bound to the first statement, or a context statement first
+    // (as Connection::query sends them).
+    return connection_.send_context(tenant_.has_value(), options_.actor.has_value(), context_params_);
 }
 
 std::vector<Result> Tx::run(std::span<const Statement> statements, const Params *single_params,
@@ -98,6 +87,7 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
 {
     check_open();
     std::size_t internal = 0;
+    using Context = Connection::Context;
     Context context = Context::none;
     if (state_ == State::pending) {
         context = send_begin();
@@ -131,8 +121,6 @@ std::vector<Result> Tx::run(std::span<const Statement> statements, const Params 
             connection_.send_internal(detail::current_xact_id_sql, no_params);
         connection_.sync(results);
     } catch (Error &error) {
-        if (context == Context::bound)
-            connection_.drop_if_tenant_param_stale(std::current_exception());
         // COMMIT was not sent: nothing of this transaction can have committed.
         error.set_committed_unknown(false);
         // BEGIN ran, a statement failed: the server holds an aborted

@@ -192,6 +192,39 @@ TEST_F(TenantParamTest, ATransactionAloneTeachesTheConnectionToo)
               test::acme.str() + "," + test::acme.str());
 }
 
+TEST_F(TenantParamTest, NothingIsBoundBeforeTheConnectionLearntTheType)
+{
+    Pool pool(test::app_pool_options(db));
+    Lease lease = pool.acquire();
+    const std::string tenant = test::acme.str();
+    EXPECT_THROW(lease->send_binding_tenant("SELECT 1", Params(), tenant.c_str()), UsageError);
+    EXPECT_EQ(lease->queued(), 0u);
+    EXPECT_TRUE(lease->is_clean());
+}
+
+TEST_F(TenantParamTest, AnExtensionWithoutTheTypeKeepsTheContextStatement)
+{
+    const std::string older = "stratum_tenant_param_older_test";
+    test::recreate_database(older);
+    // What an extension built before stratum.tenant_param holds.
+    test::admin_sql("ALTER EXTENSION stratum DROP FUNCTION stratum.tenant_param_out(stratum.tenant_param); "
+                    "ALTER EXTENSION stratum DROP FUNCTION stratum.tenant_param_in(cstring); "
+                    "ALTER EXTENSION stratum DROP TYPE stratum.tenant_param; "
+                    "DROP TYPE stratum.tenant_param CASCADE",
+                    older);
+    Pool pool(test::app_pool_options(older));
+    Lease lease = pool.acquire();
+    for (int i = 0; i < 3; i++) {
+        EXPECT_EQ(lease->query(test::acme, "SELECT stratum.current_tenant()::text").value<std::string>(),
+                  test::acme.str());
+        EXPECT_FALSE(lease->binds_tenant());
+    }
+    EXPECT_EQ(pool.with_tenant(test::globex, [](Tx &tx) {
+                  return tx.exec("SELECT stratum.current_tenant()::text").value<std::string>();
+              }),
+              test::globex.str());
+}
+
 TEST_F(TenantParamTest, AStaleTypeOidRetiresTheConnection)
 {
     const std::string other = "stratum_tenant_param_drop_test";

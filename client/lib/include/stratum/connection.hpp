@@ -8,7 +8,6 @@
 #include <functional>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <span>
@@ -191,6 +190,7 @@ private:
         std::string_view sql;            // the caller's: alive until sync() returns
         const Params *params;            // for hooks (user statements)
         const std::string *prepared_sql; // prepare steps: key in preparing_
+        bool binds_tenant = false;       // a statement with the tenant bound (or its prepare)
     };
     void queue(std::string_view sql, const Params &params, bool visible, const char *bound_tenant);
     void flush(Deadline deadline);
@@ -201,10 +201,13 @@ private:
     void note_failure(const std::string &sqlstate) noexcept;
     static void receive_notice(void *self, const pg_result *result) noexcept;
     void settle_read_only() noexcept;
+    // How the tenant and actor travel in the round trip being queued (query()
+    // and Tx): bound to the first statement, or a context statement queued
+    // by send_context(), which may also ask for stratum.tenant_param's OID
+    // (read back with learn_tenant_param_type()).
+    enum class Context : std::uint8_t { none, statement, statement_and_probe, bound };
+    Context send_context(bool tenant, bool actor, const Params &context_params);
     void learn_tenant_param_type(const Result &probe) noexcept;
-    // The next tenant context sent should ask for stratum.tenant_param's OID.
-    bool wants_tenant_param_type() const noexcept { return !tenant_param_probed_; }
-    void drop_if_tenant_param_stale(const std::exception_ptr &failure) noexcept;
 
     pg_conn *conn_;
     pg_cancel *cancel_ = nullptr;

@@ -1,8 +1,8 @@
 // stratum::Tx: one transaction on one connection, usually as a tenant.
 // BEGIN and the tenant travel with the first statement (bound to it as a
 // stratum.tenant_param parameter once the connection knows that type, else
-// a set_tenant statement; no extra round trip); commit() is one round trip; the destructor rolls back what was
-// not committed and never throws. Until the transaction has an id (until it
+// a set_tenant statement; no extra round trip); commit() is one round trip;
+// the destructor rolls back what was not committed and never throws. Until the transaction has an id (until it
 // writes), each round trip also asks for it, so a COMMIT whose reply is lost
 // can be resolved with the server instead of guessed.
 #pragma once
@@ -79,9 +79,8 @@ public:
 
 private:
     enum class State : std::uint8_t { pending, active, failed, committed, rolled_back };
-    // How the tenant travels with the first round trip.
-    enum class Context : std::uint8_t { none, statement, statement_and_probe, bound };
-    Context send_begin();
+    // BEGIN, and the context statement unless the tenant is bound to the first statement.
+    Connection::Context send_begin();
     void check_open() const;
     std::vector<Result> run(std::span<const Statement> statements, const Params *single_params,
                             std::string_view single_sql);
