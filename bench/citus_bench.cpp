@@ -23,6 +23,8 @@
 
 #include <libpq-fe.h>
 
+#include "hand_pipeline.hpp"
+
 namespace {
 
 constexpr int tenants = 100;
@@ -35,15 +37,6 @@ std::string tenant_id(int t)
     return text;
 }
 
-void check(PGresult *result)
-{
-    const ExecStatusType status = PQresultStatus(result);
-    const std::string error = PQresultErrorMessage(result);
-    PQclear(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        throw std::runtime_error(error);
-}
-
 struct Client {
     PGconn *conn;
     std::string variant;
@@ -52,20 +45,16 @@ struct Client {
     {
         if (PQstatus(conn) != CONNECTION_OK)
             throw std::runtime_error(PQerrorMessage(conn));
-        check(PQprepare(conn, "begin", "BEGIN", 0, nullptr));
-        check(PQprepare(conn, "commit", "COMMIT", 0, nullptr));
+        bench::check(PQprepare(conn, "begin", "BEGIN", 0, nullptr));
+        bench::check(PQprepare(conn, "commit", "COMMIT", 0, nullptr));
         if (variant == "plain") {
-            check(PQprepare(conn, "lookup", "SELECT payload FROM items_plain WHERE tenant_id = $1 AND id = $2", 0, nullptr));
+            bench::check(PQprepare(conn, "lookup", "SELECT payload FROM items_plain WHERE tenant_id = $1 AND id = $2", 0, nullptr));
         } else if (variant == "statement") {
-            check(PQprepare(conn, "context", "SELECT stratum.set_tenant($1)", 0, nullptr));
-            check(PQprepare(conn, "lookup", "SELECT payload FROM items WHERE tenant_id = $1 AND id = $2", 0, nullptr));
+            bench::check(PQprepare(conn, "context", "SELECT stratum.set_tenant($1)", 0, nullptr));
+            bench::check(PQprepare(conn, "lookup", "SELECT payload FROM items WHERE tenant_id = $1 AND id = $2", 0, nullptr));
         } else if (variant == "bound") {
-            PGresult *r = PQexec(conn, "SELECT 'stratum.tenant_param'::regtype::oid");
-            if (PQresultStatus(r) != PGRES_TUPLES_OK)
-                throw std::runtime_error(PQresultErrorMessage(r));
-            const Oid types[] = {0, 0, static_cast<Oid>(std::strtoul(PQgetvalue(r, 0, 0), nullptr, 10))};
-            PQclear(r);
-            check(PQprepare(conn, "lookup", "SELECT payload FROM items WHERE tenant_id = $1 AND id = $2", 3, types));
+            const Oid types[] = {0, 0, bench::tenant_param_oid(conn)};
+            bench::check(PQprepare(conn, "lookup", "SELECT payload FROM items WHERE tenant_id = $1 AND id = $2", 3, types));
         } else {
             throw std::runtime_error("unknown variant " + variant);
         }
@@ -86,19 +75,7 @@ struct Client {
         PQsendQueryPrepared(conn, "lookup", variant == "bound" ? 3 : 2, lookup_values, nullptr, nullptr, 0);
         PQsendQueryPrepared(conn, "commit", 0, nullptr, nullptr, nullptr, 0);
         PQpipelineSync(conn);
-        for (int ended = 0; ended < statements;) {
-            PGresult *r = PQgetResult(conn);
-            if (r == nullptr) {
-                ended++;
-                continue;
-            }
-            const bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
-            const std::string error = failed ? PQresultErrorMessage(r) : "";
-            PQclear(r);
-            if (failed)
-                throw std::runtime_error(error);
-        }
-        PQclear(PQgetResult(conn));  // the Sync
+        bench::read_pipeline(conn, statements);
     }
 };
 

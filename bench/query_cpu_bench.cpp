@@ -63,33 +63,6 @@ double backend_cpu_us(int pid)
     return ns / 1e3;
 }
 
-void check(PGresult *result)
-{
-    ExecStatusType status = PQresultStatus(result);
-    std::string error = PQresultErrorMessage(result);
-    PQclear(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        throw std::runtime_error(error);
-}
-
-// Reads a pipeline's results up to and including its Sync.
-void read_pipeline(PGconn *c, int statements)
-{
-    for (int ended = 0; ended < statements;) {
-        PGresult *r = PQgetResult(c);
-        if (r == nullptr) {
-            ended++;
-            continue;
-        }
-        const bool failed = PQresultStatus(r) == PGRES_FATAL_ERROR;
-        const std::string error = failed ? PQresultErrorMessage(r) : "";
-        PQclear(r);
-        if (failed)
-            throw std::runtime_error(error);
-    }
-    PQclear(PQgetResult(c));  // the Sync
-}
-
 struct Variant {
     const char *name;
     int backend_pid;
@@ -132,9 +105,9 @@ int main(int argc, char **argv)
 
         RawConnection bound(conninfo), statement(conninfo), plain(conninfo);
         bench::prepare_hand_pipeline(bound.conn);
-        check(PQprepare(statement.conn, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
-        check(PQprepare(statement.conn, "lookup", "SELECT abalance FROM tenant_accounts WHERE aid = $1", 0, nullptr));
-        check(PQprepare(plain.conn, "select", "SELECT abalance FROM pgbench_accounts WHERE aid = $1", 0, nullptr));
+        bench::check(PQprepare(statement.conn, "tenant", "SELECT stratum.set_tenant($1)", 0, nullptr));
+        bench::check(PQprepare(statement.conn, "lookup", "SELECT abalance FROM tenant_accounts WHERE aid = $1", 0, nullptr));
+        bench::check(PQprepare(plain.conn, "select", "SELECT abalance FROM pgbench_accounts WHERE aid = $1", 0, nullptr));
         for (PGconn *c : {bound.conn, statement.conn, plain.conn})
             PQenterPipelineMode(c);
 
@@ -152,14 +125,14 @@ int main(int argc, char **argv)
                                 PQsendQueryPrepared(statement.conn, "tenant", 1, tenant_value, nullptr, nullptr, 0);
                                 PQsendQueryPrepared(statement.conn, "lookup", 1, aid_value, nullptr, nullptr, 0);
                                 PQpipelineSync(statement.conn);
-                                read_pipeline(statement.conn, 2);
+                                bench::read_pipeline(statement.conn, 2);
                             }});
         variants.push_back({"libpq-plain", PQbackendPID(plain.conn), [&](int aid) {
                                 const std::string text = std::to_string(aid);
                                 const char *values[] = {text.c_str()};
                                 PQsendQueryPrepared(plain.conn, "select", 1, values, nullptr, nullptr, 0);
                                 PQpipelineSync(plain.conn);
-                                read_pipeline(plain.conn, 1);
+                                bench::read_pipeline(plain.conn, 1);
                             }});
 
         const int accounts = std::stoi(env("STRATUM_BENCH_ACCOUNTS", "1000000"));
