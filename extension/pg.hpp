@@ -145,13 +145,25 @@ inline bool lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
 
 // Pins `recent` if it still holds block `block` of `rel` (the relation's
 // file is named by RelFileNode up to 15, RelFileLocator from 16).
+// Which file holds a relation's data (RelFileNode before 16, RelFileLocator since).
+#if PG_VERSION_NUM >= 160000
+using RelationFile = RelFileLocator;
+inline RelationFile relation_file(Relation rel) { return rel->rd_locator; }
+#else
+using RelationFile = RelFileNode;
+inline RelationFile relation_file(Relation rel) { return rel->rd_node; }
+#endif
+
+// Pins `recent` if it still holds that block of the file: no relation, no
+// buffer-table search.
+inline bool read_recent_buffer(const RelationFile &file, BlockNumber block, Buffer recent)
+{
+    return ReadRecentBuffer(file, MAIN_FORKNUM, block, recent);
+}
+
 inline bool read_recent_buffer(Relation rel, BlockNumber block, Buffer recent)
 {
-#if PG_VERSION_NUM >= 160000
-    return ReadRecentBuffer(rel->rd_locator, MAIN_FORKNUM, block, recent);
-#else
-    return ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, block, recent);
-#endif
+    return read_recent_buffer(relation_file(rel), block, recent);
 }
 
 // --- relations ----------------------------------------------------------------

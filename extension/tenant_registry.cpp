@@ -4,8 +4,10 @@
 // the hot path. For each tenant found active the cache keeps where its
 // registry row is (TID) and which row version it was (raw xmin). A later
 // lookup re-reads that one heap tuple under the latest snapshot instead of
-// searching the index: if the version is no longer visible, someone updated
-// or deleted the tenant, and the registry is searched again. Nothing here
+// searching the index, from the shared buffer it was last read from when
+// that buffer still holds its block (then without opening the registry): if
+// the version is no longer visible, someone updated or deleted the tenant,
+// and the registry is searched again. Nothing here
 // depends on a trigger firing, so a suspension written with triggers off
 // (session_replication_role = replica, a logical replication apply, a
 // restore) takes effect in every backend at its next lookup.
@@ -27,6 +29,8 @@ struct CachedTenant {
 
 HTAB *active_tenants = nullptr;
 Oid cached_tenants_relid = InvalidOid;
+pg::RelationFile cached_tenants_file;  // the registry's file, when cached_file_known
+bool cached_file_known = false;
 AttrNumber cached_status_attnum = InvalidAttrNumber;
 
 void remember_active(const pg_uuid_t *tenant_id, const HeapTupleData &tuple)
@@ -86,69 +90,70 @@ bool has_active_status(Relation rel, const HeapTupleData &tuple)
            memcmp(VARDATA_ANY(status_text), "active", 6) == 0;
 }
 
-// Pins the block of the cached TID: from the buffer it was last read from
-// when that buffer still holds it (no buffer-table search, no size check),
-// else through the buffer manager. False for a block past the table's end
-// (VACUUM truncated it).
-bool pin_cached_block(Relation rel, CachedTenant *entry, Buffer *buffer)
+// The cached version is still on its page, still this tenant's, and
+// `snapshot` still sees it; `buffer` holds its block, pinned. A heap row
+// never changes in place: a change to its status is a new version, with
+// another xmin, and this one stops being visible.
+bool is_cached_version(const CachedTenant *entry, Buffer buffer, Snapshot snapshot)
 {
-    BlockNumber block = ItemPointerGetBlockNumber(&entry->tid);
-    if (BufferIsValid(entry->buffer) && pg::read_recent_buffer(rel, block, entry->buffer)) {
-        *buffer = entry->buffer;
-        return true;
-    }
-    if (block >= RelationGetNumberOfBlocks(rel))
-        return false;
-    *buffer = ReadBuffer(rel, block);
-    entry->buffer = *buffer;
-    return true;
-}
-
-// The cached TID's tuple if `snapshot` sees it, left pinned (not locked) in
-// *buffer, as heap_fetch leaves it; the snapshot is never an MVCC one here,
-// so there is no serializable read to record.
-bool fetch_cached_version(Relation rel, CachedTenant *entry, Snapshot snapshot,
-                          HeapTupleData *tuple, Buffer *buffer)
-{
-    if (!pin_cached_block(rel, entry, buffer))
-        return false;
-    LockBuffer(*buffer, BUFFER_LOCK_SHARE);
-    Page page = BufferGetPage(*buffer);
+    LockBuffer(buffer, BUFFER_LOCK_SHARE);
+    Page page = BufferGetPage(buffer);
     OffsetNumber offset = ItemPointerGetOffsetNumber(&entry->tid);
-    bool visible = false;
+    bool same = false;
     if (offset >= FirstOffsetNumber && offset <= PageGetMaxOffsetNumber(page)) {
         ItemId item = PageGetItemId(page, offset);
         if (ItemIdIsNormal(item)) {
-            tuple->t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, item));
-            tuple->t_len = ItemIdGetLength(item);
-            tuple->t_tableOid = RelationGetRelid(rel);
-            tuple->t_self = entry->tid;
-            visible = HeapTupleSatisfiesVisibility(tuple, snapshot, *buffer);
+            HeapTupleData tuple;
+            tuple.t_data = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, item));
+            tuple.t_len = ItemIdGetLength(item);
+            tuple.t_tableOid = cached_tenants_relid;
+            tuple.t_self = entry->tid;
+            // The id is the first column, a uuid (checked when the registry
+            // was first opened), and the primary key: never NULL, so it
+            // starts the tuple's data.
+            const char *id = reinterpret_cast<const char *>(tuple.t_data) + tuple.t_data->t_hoff;
+            same = HeapTupleHeaderGetRawXmin(tuple.t_data) == entry->xmin &&
+                   tuple.t_len >= static_cast<uint32>(tuple.t_data->t_hoff + UUID_LEN) &&
+                   !(HeapTupleHasNulls(&tuple) && att_isnull(0, tuple.t_data->t_bits)) &&
+                   memcmp(id, &entry->id, UUID_LEN) == 0 &&
+                   HeapTupleSatisfiesVisibility(&tuple, snapshot, buffer);
         }
     }
-    LockBuffer(*buffer, BUFFER_LOCK_UNLOCK);
-    if (!visible)
-        ReleaseBuffer(*buffer);
-    return visible;
+    LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+    return same;
 }
 
-// The cached row version is still the visible one and still this tenant's.
-// It was active when cached, and a heap row never changes in place: any
-// change to its status is a new version, with another xmin.
+// The cached version checked through the buffer it was last read from,
+// without opening the registry: no relation lock, no relcache lookup, which
+// were most of a lookup's cost. The answer is as of now, as the locked
+// path's is: the lock only keeps the table's definition from changing
+// under a reader, and the version's page is all this reads. A rewritten
+// registry (VACUUM FULL, TRUNCATE) has a new file: the old one's buffers
+// are gone, and its invalidation empties the cache.
+bool still_active_in_recent_buffer(CachedTenant *entry)
+{
+    if (!cached_file_known || !BufferIsValid(entry->buffer) ||
+        !pg::read_recent_buffer(cached_tenants_file, ItemPointerGetBlockNumber(&entry->tid),
+                                entry->buffer))
+        return false;
+    bool active = is_cached_version(entry, entry->buffer, SnapshotSelf);
+    ReleaseBuffer(entry->buffer);
+    return active;
+}
+
+// The same through the buffer manager (the block left the buffer it was
+// read from, or was never read since the row was cached). False for a
+// block past the table's end (VACUUM truncated it).
 bool still_active(Relation rel, CachedTenant *entry, Snapshot snapshot)
 {
-    HeapTupleData tuple;
-    Buffer buffer;
-    if (!fetch_cached_version(rel, entry, snapshot, &tuple, &buffer))
+    BlockNumber block = ItemPointerGetBlockNumber(&entry->tid);
+    if (block >= RelationGetNumberOfBlocks(rel))
         return false;
-    bool same = HeapTupleHeaderGetRawXmin(tuple.t_data) == entry->xmin;
-    if (same) {
-        bool isnull;
-        Datum id = heap_getattr(&tuple, 1, RelationGetDescr(rel), &isnull);
-        same = !isnull && memcmp(DatumGetUUIDP(id), &entry->id, UUID_LEN) == 0;
-    }
+    Buffer buffer = ReadBuffer(rel, block);
+    entry->buffer = buffer;
+    bool active = is_cached_version(entry, buffer, snapshot);
     ReleaseBuffer(buffer);
-    return same;
+    return active;
 }
 
 TenantState scan_registry(Relation rel, const pg_uuid_t *tenant_id, Snapshot snapshot)
@@ -182,6 +187,7 @@ void forget_cached_tenants(Oid relid)
     if (relid != InvalidOid && relid != cached_tenants_relid)
         return;
     cached_tenants_relid = InvalidOid;
+    cached_file_known = false;
     cached_status_attnum = InvalidAttrNumber;
     if (active_tenants != nullptr) {
         hash_destroy(active_tenants);
@@ -198,7 +204,16 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
     if (!OidIsValid(relid))
         return TenantState::no_registry;
 
+    auto *entry = active_tenants != nullptr
+                      ? static_cast<CachedTenant *>(
+                            hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
+                      : nullptr;
+    if (entry != nullptr && still_active_in_recent_buffer(entry))
+        return TenantState::active;
+
     Relation rel = table_open(relid, AccessShareLock);
+    cached_tenants_file = pg::relation_file(rel);
+    cached_file_known = true;
     if (cached_status_attnum == InvalidAttrNumber) {
         cached_status_attnum = get_attnum(relid, "status");
         if (cached_status_attnum == InvalidAttrNumber ||
@@ -212,13 +227,10 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
     // earlier in this transaction must be found, and taking the
     // transaction's snapshot here would fix it too early (SET TRANSACTION
     // ISOLATION LEVEL after set_tenant would fail; so would the settings a
-    // parallel worker restores after this one). The lock is kept until the
-    // transaction ends, as a statement's would be.
+    // parallel worker restores after this one). The lock, when the cache
+    // could not answer, is kept until the transaction ends, as a
+    // statement's would be.
     TenantState state;
-    auto *entry = active_tenants != nullptr
-                      ? static_cast<CachedTenant *>(
-                            hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
-                      : nullptr;
     if (entry != nullptr && still_active(rel, entry, SnapshotSelf)) {
         state = TenantState::active;
     } else {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <latch>
+#include <mutex>
 #include <thread>
 
 #include <stratum/stratum.hpp>
@@ -311,23 +312,31 @@ TEST_F(TxTest, RetriesARealDeadlock)
     pool->query(test::acme, "INSERT INTO items (name, qty) VALUES ('y', 0)");
     std::latch both_locked(2);
     std::atomic<int> attempts{0};
+    std::mutex failures_mutex;
+    std::string failures;  // why attempts failed, for the message if the count is off
     auto worker = [&](const char *first_row, const char *second_row) {
         bool first = true;
         pool->with_tenant(test::acme, [&](Tx &tx) {
             attempts++;
-            tx.exec("UPDATE items SET qty = qty + 1 WHERE name = $1", first_row);
-            if (first) {
-                first = false;
-                both_locked.arrive_and_wait();
+            try {
+                tx.exec("UPDATE items SET qty = qty + 1 WHERE name = $1", first_row);
+                if (first) {
+                    first = false;
+                    both_locked.arrive_and_wait();
+                }
+                tx.exec("UPDATE items SET qty = qty + 1 WHERE name = $1", second_row);
+            } catch (const Error &error) {
+                std::lock_guard guard(failures_mutex);
+                failures += std::string(error.sqlstate()) + " " + error.what() + "\n";
+                throw;
             }
-            tx.exec("UPDATE items SET qty = qty + 1 WHERE name = $1", second_row);
         });
     };
     std::thread a(worker, "x", "y");
     std::thread b(worker, "y", "x");
     a.join();
     b.join();
-    EXPECT_EQ(attempts.load(), 3);  // the deadlock victim ran twice
+    EXPECT_EQ(attempts.load(), 3) << failures;  // the deadlock victim ran twice
     EXPECT_EQ(pool->query(test::acme, "SELECT sum(qty)::int FROM items").value<int>(), 4);
 }
 
