@@ -30,11 +30,20 @@ services_init() {
   export STRATUM_RUN_DIR
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that nothing listens on, below the kernel's
+# ephemeral range: a port in that range may be the local end of an outgoing
+# connection (a test's client, Citus between its nodes), which nothing
+# listens on and no server can bind ("Address already in use").
 free_port() {
-  local port
+  local port low=32768 high
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  local first=10000 span=$((low - 10000))
+  if ((span < 2000)); then  # an unusual range: above it instead, or anywhere
+    first=$((high + 1)) span=$((65535 - high))
+    ((span >= 2000)) || first=20000 span=40000
+  fi
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((first + RANDOM % span))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
