@@ -90,11 +90,12 @@ bool has_active_status(Relation rel, const HeapTupleData &tuple)
            memcmp(VARDATA_ANY(status_text), "active", 6) == 0;
 }
 
-// The cached version is still on its page, still this tenant's, and
-// `snapshot` still sees it; `buffer` holds its block, pinned. A heap row
-// never changes in place: a change to its status is a new version, with
-// another xmin, and this one stops being visible.
-bool is_cached_version(const CachedTenant *entry, Buffer buffer, Snapshot snapshot)
+// The cached version is still on its page, still this tenant's, and still
+// visible as it stands now (SnapshotSelf: committed changes and this
+// transaction's own, none of anyone's in progress); `buffer` holds its
+// block, pinned. A heap row never changes in place: a change to its status
+// is a new version, with another xmin, and this one stops being visible.
+bool is_cached_version(const CachedTenant *entry, Buffer buffer)
 {
     LockBuffer(buffer, BUFFER_LOCK_SHARE);
     Page page = BufferGetPage(buffer);
@@ -116,44 +117,53 @@ bool is_cached_version(const CachedTenant *entry, Buffer buffer, Snapshot snapsh
                    tuple.t_len >= static_cast<uint32>(tuple.t_data->t_hoff + UUID_LEN) &&
                    !(HeapTupleHasNulls(&tuple) && att_isnull(0, tuple.t_data->t_bits)) &&
                    memcmp(id, &entry->id, UUID_LEN) == 0 &&
-                   HeapTupleSatisfiesVisibility(&tuple, snapshot, buffer);
+                   HeapTupleSatisfiesVisibility(&tuple, SnapshotSelf, buffer);
         }
     }
     LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
     return same;
 }
 
-// The cached version checked through the buffer it was last read from,
-// without opening the registry: no relation lock, no relcache lookup, which
-// were most of a lookup's cost. The answer is as of now, as the locked
-// path's is: the lock only keeps the table's definition from changing
-// under a reader, and the version's page is all this reads. A rewritten
-// registry (VACUUM FULL, TRUNCATE) has a new file: the old one's buffers
-// are gone, and its invalidation empties the cache.
-bool still_active_in_recent_buffer(CachedTenant *entry)
+// Pins the cached version's block from the buffer it was last read from,
+// if that buffer still holds it: this needs the registry's file, not the
+// registry, so the cache answers without opening it (no relation lock, no
+// relcache lookup, which were most of a lookup's cost). That answer is as
+// of now, as the locked path's is: the lock only keeps the table's
+// definition from changing under a reader, and the version's page is all
+// this reads. A rewritten registry (VACUUM FULL, TRUNCATE) has a new file:
+// the old one's buffers are gone, and its invalidation empties the cache.
+bool pin_recent_buffer(const CachedTenant *entry)
 {
-    if (!cached_file_known || !BufferIsValid(entry->buffer) ||
-        !pg::read_recent_buffer(cached_tenants_file, ItemPointerGetBlockNumber(&entry->tid),
-                                entry->buffer))
-        return false;
-    bool active = is_cached_version(entry, entry->buffer, SnapshotSelf);
-    ReleaseBuffer(entry->buffer);
-    return active;
+    return cached_file_known && BufferIsValid(entry->buffer) &&
+           pg::read_recent_buffer(cached_tenants_file, ItemPointerGetBlockNumber(&entry->tid),
+                                  entry->buffer);
 }
 
 // The same through the buffer manager (the block left the buffer it was
 // read from, or was never read since the row was cached). False for a
 // block past the table's end (VACUUM truncated it).
-bool still_active(Relation rel, CachedTenant *entry, Snapshot snapshot)
+bool still_active(Relation rel, CachedTenant *entry)
 {
     BlockNumber block = ItemPointerGetBlockNumber(&entry->tid);
     if (block >= RelationGetNumberOfBlocks(rel))
         return false;
     Buffer buffer = ReadBuffer(rel, block);
     entry->buffer = buffer;
-    bool active = is_cached_version(entry, buffer, snapshot);
+    bool active = is_cached_version(entry, buffer);
     ReleaseBuffer(buffer);
     return active;
+}
+
+CachedTenant *find_cached(const pg_uuid_t *tenant_id)
+{
+    if (active_tenants == nullptr)
+        return nullptr;
+    return static_cast<CachedTenant *>(hash_search(active_tenants, tenant_id, HASH_FIND, nullptr));
+}
+
+void forget_cached(const pg_uuid_t *tenant_id)
+{
+    (void) hash_search(active_tenants, tenant_id, HASH_REMOVE, nullptr);
 }
 
 TenantState scan_registry(Relation rel, const pg_uuid_t *tenant_id, Snapshot snapshot)
@@ -204,12 +214,13 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
     if (!OidIsValid(relid))
         return TenantState::no_registry;
 
-    auto *entry = active_tenants != nullptr
-                      ? static_cast<CachedTenant *>(
-                            hash_search(active_tenants, tenant_id, HASH_FIND, nullptr))
-                      : nullptr;
-    if (entry != nullptr && still_active_in_recent_buffer(entry))
-        return TenantState::active;
+    if (CachedTenant *entry = find_cached(tenant_id); entry != nullptr && pin_recent_buffer(entry)) {
+        bool active = is_cached_version(entry, entry->buffer);
+        ReleaseBuffer(entry->buffer);
+        if (active)
+            return TenantState::active;
+        forget_cached(tenant_id);  // another version now: the registry is searched
+    }
 
     Relation rel = table_open(relid, AccessShareLock);
     cached_tenants_file = pg::relation_file(rel);
@@ -220,9 +231,8 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
             TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != UUIDOID)
             elog(ERROR, "the tenant registry has lost its id or status column");
     }
-    // The cached row version is checked as it stands now (SnapshotSelf:
-    // committed changes and this transaction's own, none of anyone's in
-    // progress), which needs no snapshot. The registry is searched under a
+    // The cached row version is checked as it stands now, which needs no
+    // snapshot (is_cached_version). The registry is searched under a
     // fresh snapshot of its own: SET runs without one, a tenant created
     // earlier in this transaction must be found, and taking the
     // transaction's snapshot here would fix it too early (SET TRANSACTION
@@ -230,12 +240,16 @@ TenantState lookup_tenant_state(const pg_uuid_t *tenant_id)
     // parallel worker restores after this one). The lock, when the cache
     // could not answer, is kept until the transaction ends, as a
     // statement's would be.
+    //
+    // Looked up only now: opening the registry takes in the invalidations
+    // sent since, and one for the registry empties the cache.
     TenantState state;
-    if (entry != nullptr && still_active(rel, entry, SnapshotSelf)) {
+    CachedTenant *entry = find_cached(tenant_id);
+    if (entry != nullptr && still_active(rel, entry)) {
         state = TenantState::active;
     } else {
         if (entry != nullptr)
-            (void) hash_search(active_tenants, tenant_id, HASH_REMOVE, nullptr);
+            forget_cached(tenant_id);
         InvalidateCatalogSnapshot();
         Snapshot snapshot = RegisterSnapshot(GetCatalogSnapshot(relid));
         state = scan_registry(rel, tenant_id, snapshot);

@@ -10,6 +10,21 @@ SELECT dblink_connect('registry', format('host=%s port=%s dbname=%s user=postgre
                       current_setting('port'), current_database()));
 CREATE FUNCTION pg_temp.other(statement text) RETURNS text LANGUAGE sql
     AS $$ SELECT dblink_exec('registry', statement) $$;
+-- What set_tenant(Acme) says here while the other session has Acme
+-- suspended in replica mode, where no trigger fires (made active again after).
+CREATE FUNCTION pg_temp.set_tenant_while_suspended_in_replica_mode() RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    outcome text;
+BEGIN
+    PERFORM pg_temp.other('SET session_replication_role = replica');
+    PERFORM pg_temp.other($q$UPDATE stratum.tenants SET status = 'suspended' WHERE slug = 'acme'$q$);
+    outcome := sqlstate_of($q$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$q$);
+    PERFORM pg_temp.other($q$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$q$);
+    PERFORM pg_temp.other('RESET session_replication_role');
+    RETURN outcome;
+END
+$$;
 
 -- This backend validates (and remembers) Acme. The third lookup and those
 -- after it read the remembered row from the shared buffer it was last read
@@ -20,11 +35,7 @@ BEGIN;
 COMMIT;
 
 -- Suspended by a replica-mode session, where no trigger fires.
-SELECT pg_temp.other($$SET session_replication_role = replica$$);
-SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'suspended' WHERE slug = 'acme'$$);
-SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS replica_suspension;
-SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$$);
-SELECT pg_temp.other($$RESET session_replication_role$$);
+SELECT pg_temp.set_tenant_while_suspended_in_replica_mode() AS replica_suspension;
 SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS active_again;
 
 -- Suspended with every trigger of the registry disabled.
@@ -67,11 +78,7 @@ BEGIN;
 :remember;
 COMMIT;
 SELECT pg_temp.other($$VACUUM FULL stratum.tenants$$);
-SELECT pg_temp.other($$SET session_replication_role = replica$$);
-SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'suspended' WHERE slug = 'acme'$$);
-SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS rewritten_then_suspended;
-SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$$);
-SELECT pg_temp.other($$RESET session_replication_role$$);
+SELECT pg_temp.set_tenant_while_suspended_in_replica_mode() AS rewritten_then_suspended;
 SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS active_after_rewrite;
 
 -- Suspended by a transaction that commits after this one validated:
@@ -83,6 +90,22 @@ SELECT stratum.current_tenant() IS NOT NULL AS still_set;
 COMMIT;
 SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS suspended_meanwhile;
 SELECT pg_temp.other($$UPDATE stratum.tenants SET status = 'active' WHERE slug = 'acme'$$);
+
+-- Rewritten while a transaction holds the tenant, which it validated from
+-- the remembered buffer, taking no lock on the registry (so the rewrite does
+-- not wait for it): its next lookup finds that buffer gone, opens the
+-- registry, and the invalidation that brings empties the cache under it.
+BEGIN;
+:remember;
+COMMIT;
+BEGIN;
+:remember;
+SELECT pg_temp.other($$SET lock_timeout = '10s'$$);
+SELECT pg_temp.other($$VACUUM FULL stratum.tenants$$);
+SELECT pg_temp.other($$RESET lock_timeout$$);
+SELECT sqlstate_of($$SELECT stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001')$$) AS rewritten_meanwhile;
+:remember;
+COMMIT;
 SELECT count(*) AS tenants FROM stratum.tenants;
 
 SELECT dblink_disconnect('registry');
