@@ -143,9 +143,7 @@ inline bool lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
 
 // --- buffers -------------------------------------------------------------------
 
-// Pins `recent` if it still holds block `block` of `rel` (the relation's
-// file is named by RelFileNode up to 15, RelFileLocator from 16).
-// Which file holds a relation's data (RelFileNode before 16, RelFileLocator since).
+// Which file holds a relation's data (RelFileNode up to 15, RelFileLocator from 16).
 #if PG_VERSION_NUM >= 160000
 using RelationFile = RelFileLocator;
 inline RelationFile relation_file(Relation rel) { return rel->rd_locator; }
@@ -154,16 +152,11 @@ using RelationFile = RelFileNode;
 inline RelationFile relation_file(Relation rel) { return rel->rd_node; }
 #endif
 
-// Pins `recent` if it still holds that block of the file: no relation, no
-// buffer-table search.
+// Pins `recent` if it still holds block `block` of the file: no relation,
+// no buffer-table search.
 inline bool read_recent_buffer(const RelationFile &file, BlockNumber block, Buffer recent)
 {
     return ReadRecentBuffer(file, MAIN_FORKNUM, block, recent);
-}
-
-inline bool read_recent_buffer(Relation rel, BlockNumber block, Buffer recent)
-{
-    return read_recent_buffer(relation_file(rel), block, recent);
 }
 
 // --- relations ----------------------------------------------------------------

@@ -2,9 +2,10 @@
 // BEGIN and the tenant travel with the first statement (bound to it as a
 // stratum.tenant_param parameter once the connection knows that type, else
 // a set_tenant statement; no extra round trip); commit() is one round trip;
-// the destructor rolls back what was not committed and never throws. Until the transaction has an id (until it
-// writes), each round trip also asks for it, so a COMMIT whose reply is lost
-// can be resolved with the server instead of guessed.
+// the destructor rolls back what was not committed and never throws. Until
+// the transaction has an id (until it writes), each round trip also asks for
+// it, so a COMMIT whose reply is lost can be resolved with the server
+// instead of guessed.
 #pragma once
 
 #include <cstdint>
