@@ -12,6 +12,13 @@ namespace {
 constexpr int batch_rows = 1000;
 constexpr Size batch_bytes = 1024 * 1024;
 
+// The memory a batch uses is kept from batch to batch and from transaction
+// to transaction, in a first block that a typical batch fits in (contexts
+// keep their first block when reset). Memory handed back to the C library
+// after each batch came back as fresh pages, a page fault each: a fifth of
+// the writer's CPU time.
+constexpr Size warm_block_bytes = 512 * 1024;
+
 // The rows buffered at one transaction nesting level. A subtransaction gets
 // a level of its own so that its rows are written under its own xid (and
 // vanish when it rolls back) without touching its parent's rows.
@@ -37,6 +44,9 @@ struct Level {
 };
 
 MemoryContext audit_context = nullptr;  // levels and their tuples; reset at transaction end
+MemoryContext warm_tuples = nullptr;    // tuples of the level that holds it (usually the only one)
+Level *warm_holder = nullptr;
+MemoryContext insert_context = nullptr;  // the table AM's copies of one batch's tuples
 Level *innermost = nullptr;
 bool callbacks_registered = false;
 bool writing = false;
@@ -164,7 +174,16 @@ void insert_into_partition(Relation log, Relation partition, MinimalTuple *tuple
         // The slot owns the tuple (unless it is on loan); clearing it frees it.
         ExecStoreMinimalTuple(tuples[i], slots[i], !keep);
     }
+    // The heap AM makes a heap tuple of each minimal tuple, in the current
+    // context; they are garbage once on the page.
+    if (insert_context == nullptr)
+        insert_context = AllocSetContextCreate(TopMemoryContext, "stratum audit log insert",
+                                               warm_block_bytes, warm_block_bytes,
+                                               ALLOCSET_DEFAULT_MAXSIZE);
+    MemoryContext old = MemoryContextSwitchTo(insert_context);
     table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
+    MemoryContextSwitchTo(old);
+    MemoryContextReset(insert_context);
     insert_index_entries(result_rel, slots, count, estate);
     for (int i = 0; i < count; i++)
         ExecClearTuple(slots[i]);
@@ -245,13 +264,23 @@ void pop_level()
 {
     Level *level = innermost;
     innermost = level->outer;
-    MemoryContextDelete(level->tuples_context);
+    if (level == warm_holder) {
+        MemoryContextReset(warm_tuples);
+        warm_holder = nullptr;
+    } else {
+        MemoryContextDelete(level->tuples_context);
+    }
     pfree(level);
 }
 
 void forget_all()
 {
     innermost = nullptr;
+    if (warm_tuples != nullptr)
+        MemoryContextReset(warm_tuples);
+    warm_holder = nullptr;
+    if (insert_context != nullptr)
+        MemoryContextReset(insert_context);
     if (writing)
         drop_slot_pool();  // an error interrupted a write: slots hold freed tuples
     writing = false;
@@ -356,8 +385,17 @@ Level *current_level(Oid log_relid)
                                               ALLOCSET_DEFAULT_SIZES);
     auto *level = static_cast<Level *>(MemoryContextAllocZero(audit_context, sizeof(Level)));
     level->nest_level = nest_level;
-    level->tuples_context =
-        AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
+    if (warm_tuples == nullptr)
+        warm_tuples = AllocSetContextCreate(TopMemoryContext, "stratum audit log batch",
+                                            warm_block_bytes, warm_block_bytes,
+                                            ALLOCSET_DEFAULT_MAXSIZE);
+    if (warm_holder == nullptr) {
+        level->tuples_context = warm_tuples;
+        warm_holder = level;
+    } else {
+        level->tuples_context =
+            AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
+    }
     level->log_relid = log_relid;
     level->command = GetCurrentCommandId(true);
     level->outer = innermost;
