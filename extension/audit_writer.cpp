@@ -181,7 +181,9 @@ void insert_into_partition(Relation log, Relation partition, MinimalTuple *tuple
                                                warm_block_bytes, warm_block_bytes,
                                                ALLOCSET_DEFAULT_MAXSIZE);
     MemoryContext old = MemoryContextSwitchTo(insert_context);
-    table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, nullptr);
+    BulkInsertState extension = pg::bulk_extension_state();
+    table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, extension);
+    pg::free_bulk_extension_state(extension);
     MemoryContextSwitchTo(old);
     MemoryContextReset(insert_context);
     insert_index_entries(result_rel, slots, count, estate);

@@ -21,6 +21,7 @@ extern "C" {
 #include "access/brin_revmap.h"
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/hio.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/table.h"
@@ -247,6 +248,31 @@ inline MinimalTuple form_minimal_tuple(TupleDesc desc, Datum *values, bool *null
 #else
     return heap_form_minimal_tuple(desc, values, nulls);
 #endif
+}
+
+// --- Bulk inserts --------------------------------------------------------------
+
+// A bulk-insert state without its ring of buffers. Since 16, an insert that
+// brings one extends the relation by the pages it needs at once (one
+// fallocate) instead of writing a page of zeros per page; a ring would make
+// the writer write back its own dirty pages. Before 16 such a state would
+// bring only the ring, so there is none (nullptr).
+inline BulkInsertState bulk_extension_state()
+{
+#if PG_VERSION_NUM >= 160000
+    BulkInsertState state = GetBulkInsertState();
+    FreeAccessStrategy(state->strategy);
+    state->strategy = nullptr;
+    return state;
+#else
+    return nullptr;
+#endif
+}
+
+inline void free_bulk_extension_state(BulkInsertState state)
+{
+    if (state != nullptr)
+        FreeBulkInsertState(state);
 }
 
 // --- BRIN ------------------------------------------------------------------------
