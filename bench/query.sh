@@ -48,7 +48,7 @@ pgbench_tps() {
 }
 
 declare -A best rts
-variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer libpq-pipeline stratum-plain)
+variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer libpq-pipeline stratum-plain stratum-own-pool)
 for ((round = 0; round < rounds; round++)); do
   # Rotate the order so no variant always runs first (or last) on a noisy machine.
   for ((i = 0; i < ${#variants[@]}; i++)); do
@@ -77,6 +77,7 @@ describe() {
     libpq-pipeline) echo "raw libpq, stratum's exchange by hand (RLS, 1 RT)" ;;
     libpq-set-tenant) echo "raw libpq, set_tenant statement + SELECT (RLS, 1 RT)" ;;
     stratum-plain) echo "stratum lease->exec, plain table, no tenancy" ;;
+    stratum-own-pool) echo "stratum pool.query as tenant, a pool per thread" ;;
   esac
 }
 for v in "${variants[@]}"; do
@@ -90,8 +91,9 @@ awk -v s="${best[stratum]}" -v p="${best[pgbench]}" -v b="${best[stratum-bouncer
 # Where the gap to pgbench comes from: the library (same work, with and
 # without it) and the server's tenancy work (the same client, with and without it).
 awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratum-plain]}" \
-    -v lp="${best[libpq-plain]}" 'BEGIN {
+    -v lp="${best[libpq-plain]}" -v op="${best[stratum-own-pool]}" 'BEGIN {
   printf "  library cost: stratum / hand-written pipeline = %.3f, stratum-plain / libpq-plain = %.3f\n", s / hp, sp / lp
+  printf "  sharing one pool: stratum / a pool per thread = %.3f\n", s / op
   printf "  tenancy cost on the server (tenant bound + RLS): hand-written pipeline / libpq-plain = %.3f\n", hp / lp }'
 
 # The same shares in CPU time, one client at a time: the library's (client

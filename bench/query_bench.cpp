@@ -9,6 +9,7 @@
 //       libpq-pipeline   raw libpq doing what stratum does: the SELECT with the tenant bound
 //                        as a stratum.tenant_param parameter, one Sync
 //       stratum-plain    the pool with one plain statement, no tenant (the library's own cost)
+//       stratum-own-pool stratum with a pool of one connection per thread (nothing shared)
 //   query_bench latency ITERATIONS           p50/p95 and round trips of typical operations,
 //                                            stratum vs raw libpq one statement per round trip
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -167,6 +169,23 @@ int pk(int clients, double seconds, const std::string &variant)
         round_trips_per_op = static_cast<double>(pool.metrics().round_trips - rt_before -
                                                  static_cast<std::uint64_t>(clients)) /
                              static_cast<double>(ops.load());
+    } else if (variant == "stratum-own-pool") {
+        // The same queries with nothing shared between the threads: what
+        // sharing one pool costs.
+        std::vector<std::unique_ptr<Pool>> pools(static_cast<std::size_t>(clients));
+        tps = throughput(
+            clients, seconds,
+            [&](int t) {
+                auto &pool = pools[static_cast<std::size_t>(t)];
+                pool = std::make_unique<Pool>(pool_options(direct_conninfo(), 1, true));
+                pool->query(tenant, "SELECT 1");
+            },
+            [&](int t, std::mt19937 &random) {
+                int aid = static_cast<int>(random() % static_cast<unsigned>(n)) + 1;
+                pools[static_cast<std::size_t>(t)]->query(
+                    tenant, "SELECT abalance FROM tenant_accounts WHERE aid = $1", aid);
+            });
+        round_trips_per_op = 1;
     } else if (variant == "stratum-plain") {
         // The library's own cost: one statement, no tenant, on the plain table.
         Pool pool(pool_options(direct_conninfo(), static_cast<std::size_t>(clients), true));

@@ -15,6 +15,7 @@
 // variant: the noise falls on all of them alike. The client's CPU is the
 // thread's user + system time (getrusage), the server's the backend's run
 // time from /proc/PID/schedstat: client and server share the machine.
+// STRATUM_BENCH_ONLY=VARIANT runs that variant alone (to profile it).
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -135,6 +136,9 @@ int main(int argc, char **argv)
                                 bench::read_pipeline(plain.conn, 1);
                             }});
 
+        const std::string only = env("STRATUM_BENCH_ONLY", "");
+        if (!only.empty())
+            std::erase_if(variants, [&](const Variant &v) { return v.name != only; });
         const int accounts = std::stoi(env("STRATUM_BENCH_ACCOUNTS", "1000000"));
         std::mt19937 random(7919);
         auto next = [&] { return static_cast<int>(random() % static_cast<unsigned>(accounts)) + 1; };

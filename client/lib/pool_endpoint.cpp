@@ -121,6 +121,41 @@ bool Endpoint::tenant_ok_locked(const TenantId *tenant) const
     return it == tenant_counts_.end() || it->second < limit;
 }
 
+namespace {
+
+// Identifies the calling thread while it lives (the address of its own copy).
+const void *this_thread_token() noexcept
+{
+    thread_local const char token = 0;
+    return &token;
+}
+
+// How far into the idle list a thread looks for the connection it returned.
+constexpr int affinity_scan = 8;
+
+}  // namespace
+
+// The connection this thread returned last, if it is among the most recently
+// returned ones and still usable. A thread that gets its own connection back
+// finds that connection's buffers, statements and results in its own CPU's
+// cache; handed round the threads, they move between CPUs on every query
+// (8 threads sharing a pool: a fifth fewer queries a second than with one
+// pool each, bench/query.sh).
+Slot *Endpoint::take_own_idle_locked(Clock::time_point now)
+{
+    const void *self = this_thread_token();
+    Slot *s = idle_.head;
+    for (int i = 0; i < affinity_scan && s != nullptr; i++, s = s->next) {
+        if (s->last_holder != self)
+            continue;
+        if (s->conn->is_broken() || s->generation != generation_ || now >= s->expires_at)
+            return nullptr;  // take_idle_locked closes it
+        idle_.remove(s);
+        return s;
+    }
+    return nullptr;
+}
+
 Slot *Endpoint::take_idle_locked(SlotList &to_close, Clock::time_point now)
 {
     while (Slot *s = idle_.pop_front()) {
@@ -356,8 +391,11 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
     for (;;) {
         Slot *slot = nullptr;
         const Clock::time_point now = pool_.clock_is_steady ? started : pool_.clock->now();
-        if (!waited && waiting_ == 0 && tenant_ok_locked(tenant))
-            slot = take_idle_locked(to_close, now);
+        if (!waited && waiting_ == 0 && tenant_ok_locked(tenant)) {
+            slot = take_own_idle_locked(now);
+            if (slot == nullptr)
+                slot = take_idle_locked(to_close, now);
+        }
         if (slot != nullptr) {
             lend_locked(slot, tenant, started);
         } else {
@@ -488,6 +526,7 @@ void Endpoint::release(Slot *slot, bool discard) noexcept
             to_close.push_back(slot);
         } else {
             slot->idle_since = now;
+            slot->last_holder = this_thread_token();
             idle_.push_front(slot);
         }
         dispatch_locked(to_close, now);

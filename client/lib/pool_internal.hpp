@@ -34,6 +34,7 @@ struct Slot {
     std::uint64_t generation = 0;     // of its endpoint when it joined; older ones are evicted
     bool has_tenant = false;          // counted against per_tenant_limit
     TenantId tenant;
+    const void *last_holder = nullptr;  // the thread that returned it (see take_idle_locked)
 };
 
 // Intrusive doubly linked list of slots; no allocation.
@@ -99,6 +100,7 @@ public:
 private:
     bool tenant_ok_locked(const TenantId *tenant) const;
     Slot *take_idle_locked(SlotList &to_close, Clock::time_point now);
+    Slot *take_own_idle_locked(Clock::time_point now);
     void lend_locked(Slot *slot, const TenantId *tenant, SteadyClock::time_point now);
     void unlend_locked(Slot *slot);
     void dispatch_locked(SlotList &to_close, Clock::time_point now);

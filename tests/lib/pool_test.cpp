@@ -578,6 +578,31 @@ TEST_F(PoolTest, DiscardClosesInsteadOfReturning)
     EXPECT_NE(pool.acquire()->backend_pid(), pid);
 }
 
+// A thread gets back the connection it returned, even when another thread
+// returned one after it (plain LIFO would hand out that one); a thread
+// whose own connection is leased takes the most recently returned one.
+TEST_F(PoolTest, AThreadGetsBackTheConnectionItReturned)
+{
+    PoolOptions o = options();
+    o.max_size = 2;
+    Pool pool(o);
+    Lease a = pool.acquire(), b = pool.acquire();
+    const int a_pid = a->backend_pid(), b_pid = b->backend_pid();
+    ASSERT_NE(a_pid, b_pid);
+    a.release();                                // a: this thread's
+    std::thread([&] { b.release(); }).join();   // b: the other thread's, returned last
+    {
+        Lease again = pool.acquire();
+        EXPECT_EQ(again->backend_pid(), a_pid);  // not b, the most recent
+    }
+    int helper_got = 0;
+    std::thread([&] { helper_got = pool.acquire()->backend_pid(); }).join();
+    EXPECT_EQ(helper_got, b_pid);  // its own, though a was returned after it
+    Lease own = pool.acquire();
+    EXPECT_EQ(own->backend_pid(), a_pid);
+    EXPECT_EQ(pool.acquire()->backend_pid(), b_pid);  // own one leased: the other
+}
+
 TEST(Histogram, QuantilesAreWithinAFewPercent)
 {
     LatencyHistogram h;
