@@ -105,11 +105,26 @@ void settle_lost_commit(ConnectionLost &lost, const std::string &conninfo,
     throw CommitOutcomeUnknown(id.xid, outcome.why);
 }
 
+namespace {
+
+// SQL keywords and the whitespace between them are ASCII: no locale needed.
+bool is_space(char c) noexcept
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+bool is_letter(char c) noexcept
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+}  // namespace
+
 bool reads_only(std::string_view sql) noexcept
 {
     std::size_t i = 0;
     for (;;) {
-        while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])))
+        while (i < sql.size() && is_space(sql[i]))
             i++;
         if (sql.substr(i, 2) == "--") {
             i = sql.find('\n', i);
@@ -125,14 +140,13 @@ bool reads_only(std::string_view sql) noexcept
         }
     }
     std::size_t end = i;
-    while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end])))
+    while (end < sql.size() && is_letter(sql[end]))
         end++;
     const std::string_view word = sql.substr(i, end - i);
     auto is = [&](std::string_view keyword) {
         return word.size() == keyword.size() &&
-               std::equal(word.begin(), word.end(), keyword.begin(), [](char a, char b) {
-                   return std::toupper(static_cast<unsigned char>(a)) == b;
-               });
+               std::equal(word.begin(), word.end(), keyword.begin(),
+                          [](char a, char b) { return (a & ~0x20) == b; });
     };
     return is("SELECT") || is("VALUES") || is("TABLE") || is("SHOW");
 }

@@ -572,7 +572,9 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
     // SET LOCAL it makes at Bind reaches the workers as set_tenant's does.
     Context context = Context::none;
     std::size_t statement = 0, id_result = 0;  // where their results are
-    std::vector<Result> results;
+    // A member, cleared: its capacity is kept from one query to the next.
+    std::vector<Result> &results = query_results_;
+    results.clear();
     try {
         if (block)
             send_internal("BEGIN", no_params);
@@ -595,7 +597,9 @@ Result Connection::query(const TenantId &tenant, const QueryOptions &options, st
         event_tenant_ = previous;
         if (context == Context::statement_and_probe)
             learn_tenant_param_type(results[statement - 1]);
-        return std::move(results[statement]);
+        Result result = std::move(results[statement]);
+        results.clear();
+        return result;
     } catch (ConnectionLost &error) {
         event_tenant_ = previous;
         std::optional<detail::XactId> xid;

@@ -5,10 +5,14 @@ namespace stratum {
 
 const char *const *Params::pointers() const
 {
-    pointers_.resize(values_.size());
+    const char **out = few_pointers_.data();
+    if (values_.size() > few) {
+        pointers_.resize(values_.size());
+        out = pointers_.data();
+    }
     for (std::size_t i = 0; i < values_.size(); i++)
-        pointers_[i] = values_[i].null ? nullptr : values_[i].text.c_str();
-    return pointers_.data();
+        out[i] = values_[i].null ? nullptr : values_[i].text.c_str();
+    return out;
 }
 
 std::string Params::redacted() const

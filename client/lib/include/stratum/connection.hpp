@@ -218,6 +218,7 @@ private:
     std::string conninfo_;
     std::vector<Step> steps_;      // queued, not yet sent with a Sync
     std::vector<Step> in_flight_;  // the round trip being read
+    std::vector<Result> query_results_;  // query()'s round trip
     Params context_params_;        // query(): the last tenant (and actor), ready to send
     struct StringHash {
         using is_transparent = void;

@@ -3,6 +3,7 @@
 // stratum::secret(...) is sent as usual but never appears in a log line.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -93,6 +94,10 @@ private:
         bool secret;
     };
     std::vector<Value> values_;
+    // The pointers libpq wants, in place for a few parameters (most
+    // statements): no second allocation per statement.
+    static constexpr std::size_t few = 6;
+    mutable std::array<const char *, few> few_pointers_{};
     mutable std::vector<const char *> pointers_;
 };
 
