@@ -181,8 +181,14 @@ void insert_into_partition(Relation log, Relation partition, MinimalTuple *tuple
                                                warm_block_bytes, warm_block_bytes,
                                                ALLOCSET_DEFAULT_MAXSIZE);
     MemoryContext old = MemoryContextSwitchTo(insert_context);
+    // Growing the log in bulk (16 and later) goes with the free space map:
+    // the pages a writer extended by beyond its own batch (more when others
+    // wait to extend) are found there, not left empty (4 concurrent writers:
+    // 3.7% more pages without it). Else the map is skipped: the log is only
+    // ever appended to.
     BulkInsertState extension = pg::bulk_extension_state();
-    table_multi_insert(partition, slots, count, command, TABLE_INSERT_SKIP_FSM, extension);
+    const int options = extension != nullptr ? 0 : TABLE_INSERT_SKIP_FSM;
+    table_multi_insert(partition, slots, count, command, options, extension);
     pg::free_bulk_extension_state(extension);
     MemoryContextSwitchTo(old);
     MemoryContextReset(insert_context);
