@@ -18,9 +18,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
-#include <memory>
 #include <thread>
 #include <vector>
 

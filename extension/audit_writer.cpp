@@ -44,8 +44,7 @@ struct Level {
 };
 
 MemoryContext audit_context = nullptr;  // levels and their tuples; reset at transaction end
-MemoryContext warm_tuples = nullptr;    // tuples of the level that holds it (usually the only one)
-Level *warm_holder = nullptr;
+MemoryContext warm_tuples = nullptr;    // tuples of one level (usually the only one); only ever reset
 MemoryContext insert_context = nullptr;  // the table AM's copies of one batch's tuples
 Level *innermost = nullptr;
 bool callbacks_registered = false;
@@ -272,9 +271,8 @@ void pop_level()
 {
     Level *level = innermost;
     innermost = level->outer;
-    if (level == warm_holder) {
+    if (level->tuples_context == warm_tuples) {
         MemoryContextReset(warm_tuples);
-        warm_holder = nullptr;
     } else {
         MemoryContextDelete(level->tuples_context);
     }
@@ -286,7 +284,6 @@ void forget_all()
     innermost = nullptr;
     if (warm_tuples != nullptr)
         MemoryContextReset(warm_tuples);
-    warm_holder = nullptr;
     if (insert_context != nullptr)
         MemoryContextReset(insert_context);
     if (writing)
@@ -397,13 +394,13 @@ Level *current_level(Oid log_relid)
         warm_tuples = AllocSetContextCreate(TopMemoryContext, "stratum audit log batch",
                                             warm_block_bytes, warm_block_bytes,
                                             ALLOCSET_DEFAULT_MAXSIZE);
-    if (warm_holder == nullptr) {
-        level->tuples_context = warm_tuples;
-        warm_holder = level;
-    } else {
-        level->tuples_context =
-            AllocSetContextCreate(audit_context, "stratum audit log batch", ALLOCSET_DEFAULT_SIZES);
-    }
+    bool warm_taken = false;
+    for (Level *outer = innermost; outer != nullptr; outer = outer->outer)
+        warm_taken |= outer->tuples_context == warm_tuples;
+    level->tuples_context =
+        warm_taken ? AllocSetContextCreate(audit_context, "stratum audit log batch",
+                                           ALLOCSET_DEFAULT_SIZES)
+                   : warm_tuples;
     level->log_relid = log_relid;
     level->command = GetCurrentCommandId(true);
     level->outer = innermost;

@@ -135,39 +135,34 @@ constexpr int affinity_scan = 8;
 
 }  // namespace
 
-// The connection this thread returned last, if it is among the most recently
-// returned ones and still usable. A thread that gets its own connection back
-// finds that connection's buffers, statements and results in its own CPU's
-// cache; handed round the threads, they move between CPUs on every query
-// (8 threads sharing a pool: a fifth fewer queries a second than with one
-// pool each, bench/query.sh).
-Slot *Endpoint::take_own_idle_locked(Clock::time_point now)
+bool Endpoint::usable_locked(const Slot *s, Clock::time_point now) const noexcept
 {
-    const void *self = this_thread_token();
-    Slot *s = idle_.head;
-    for (int i = 0; i < affinity_scan && s != nullptr; i++, s = s->next) {
-        if (s->last_holder != self)
-            continue;
-        if (s->conn->is_broken() || s->generation != generation_ || now >= s->expires_at)
-            return nullptr;  // take_idle_locked closes it
-        idle_.remove(s);
-        return s;
-    }
-    return nullptr;
+    return !s->conn->is_broken() && s->generation == generation_ && now < s->expires_at;
 }
 
-Slot *Endpoint::take_idle_locked(SlotList &to_close, Clock::time_point now)
+// An idle connection for the thread `preferred`: the one it returned last
+// when that is among the most recently returned and still usable, else the
+// most recently returned, closing the unusable ones on the way. A thread
+// that gets its own connection back finds that connection's buffers,
+// statements and results in its own CPU's cache; handed round the threads,
+// they move between CPUs on every query (8 threads sharing a pool: a fifth
+// fewer queries a second than with one pool each, bench/query.sh).
+Slot *Endpoint::take_idle_locked(SlotList &to_close, Clock::time_point now, const void *preferred)
 {
-    while (Slot *s = idle_.pop_front()) {
-        const bool broken = s->conn->is_broken();
-        if (broken || s->generation != generation_ || now >= s->expires_at) {
-            total_--;
-            closed_++;
-            broken_ += broken;
-            to_close.push_back(s);
-            continue;
+    Slot *s = idle_.head;
+    for (int i = 0; i < affinity_scan && s != nullptr; i++, s = s->next) {
+        if (s->last_holder == preferred && usable_locked(s, now)) {
+            idle_.remove(s);
+            return s;
         }
-        return s;
+    }
+    while ((s = idle_.pop_front()) != nullptr) {
+        if (usable_locked(s, now))
+            return s;
+        total_--;
+        closed_++;
+        broken_ += s->conn->is_broken();
+        to_close.push_back(s);
     }
     return nullptr;
 }
@@ -204,7 +199,7 @@ void Endpoint::dispatch_locked(SlotList &to_close, Clock::time_point now)
             w = next;
             continue;
         }
-        if (Slot *s = take_idle_locked(to_close, now)) {
+        if (Slot *s = take_idle_locked(to_close, now, w->thread)) {
             lend_locked(s, w->tenant, SteadyClock::now());
             w->slot = s;
             waiters_.remove(w);
@@ -383,6 +378,7 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
     SlotList to_close;
     Waiter w;
     w.tenant = tenant;
+    w.thread = this_thread_token();
     bool front = false;   // re-queue at the front after a bad connection
     bool waited = false;  // the fast path is only for the first try
 
@@ -391,11 +387,8 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
     for (;;) {
         Slot *slot = nullptr;
         const Clock::time_point now = pool_.clock_is_steady ? started : pool_.clock->now();
-        if (!waited && waiting_ == 0 && tenant_ok_locked(tenant)) {
-            slot = take_own_idle_locked(now);
-            if (slot == nullptr)
-                slot = take_idle_locked(to_close, now);
-        }
+        if (!waited && waiting_ == 0 && tenant_ok_locked(tenant))
+            slot = take_idle_locked(to_close, now, w.thread);
         if (slot != nullptr) {
             lend_locked(slot, tenant, started);
         } else {
@@ -519,7 +512,7 @@ void Endpoint::release(Slot *slot, bool discard) noexcept
         const Clock::time_point now = pool_.clock->now();
         unlend_locked(slot);
         on_failure_locked(failure, slot->generation, to_close);
-        if (discard || !clean || slot->generation != generation_ || now >= slot->expires_at) {
+        if (discard || !clean || !usable_locked(slot, now)) {
             total_--;
             closed_++;
             broken_ += slot->conn->is_broken();
@@ -556,8 +549,7 @@ void Endpoint::maintain()
         // From the least recently used end: expired, stale, idle too long (above min_size).
         for (Slot *s = idle_.tail; s != nullptr;) {
             Slot *prev = s->prev;
-            const bool stale = s->generation != generation_ || s->conn->is_broken() ||
-                               now >= s->expires_at;
+            const bool stale = !usable_locked(s, now);
             const bool idle_expired = o.idle_timeout.count() > 0 &&
                                       now - s->idle_since >= o.idle_timeout && total_ > min_size_;
             if (stale || idle_expired) {

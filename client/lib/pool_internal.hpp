@@ -57,6 +57,7 @@ struct Waiter {
     Waiter *prev = nullptr;
     Waiter *next = nullptr;
     const TenantId *tenant = nullptr;  // null: not counted per tenant
+    const void *thread = nullptr;      // the waiting thread (its own connection is preferred)
     Slot *slot = nullptr;              // granted: this connection
     bool dial = false;                 // granted: open a new connection
     bool dialing = false;              // opening one (keeps its place in the queue)
@@ -99,8 +100,8 @@ public:
 
 private:
     bool tenant_ok_locked(const TenantId *tenant) const;
-    Slot *take_idle_locked(SlotList &to_close, Clock::time_point now);
-    Slot *take_own_idle_locked(Clock::time_point now);
+    bool usable_locked(const Slot *s, Clock::time_point now) const noexcept;
+    Slot *take_idle_locked(SlotList &to_close, Clock::time_point now, const void *preferred);
     void lend_locked(Slot *slot, const TenantId *tenant, SteadyClock::time_point now);
     void unlend_locked(Slot *slot);
     void dispatch_locked(SlotList &to_close, Clock::time_point now);

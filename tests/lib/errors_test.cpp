@@ -4,6 +4,7 @@
 
 #include <stratum/stratum.hpp>
 
+#include "../../client/lib/commit_resolution.hpp"  // detail::reads_only
 #include "client_support.hpp"
 #include "test_env.hpp"
 
@@ -294,6 +295,21 @@ TEST(Conversions, RoundTripAndErrors)
     EXPECT_EQ(*with_null[2], 3);
 }
 
+// Which statements pass for reads (no transaction id asked for with them):
+// the first word after spaces and comments, in any case, ASCII only.
+TEST(ReadsOnly, TheFirstKeywordDecides)
+{
+    for (const char *sql : {"SELECT 1", "select 1", "  \t\n SeLeCt 1", "VALUES (1)", "table t",
+                            "SHOW work_mem", "-- note\nSELECT 1", "/* note */ select 1",
+                            "/* a */ -- b\n  TABLE t", "SELECT\u00e9"})
+        EXPECT_TRUE(detail::reads_only(sql)) << sql;
+    for (const char *sql : {"", "   ", "INSERT INTO t VALUES (1)", "update t set x = 1",
+                            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", "selects",
+                            "-- only a comment", "/* unterminated SELECT", "(SELECT 1)",
+                            "\u00a0SELECT 1", "CALL p()"})
+        EXPECT_FALSE(detail::reads_only(sql)) << sql;
+}
+
 TEST(ParamsTest, RedactsSecretsAndNulls)
 {
     std::optional<int> none;
@@ -307,6 +323,24 @@ TEST(ParamsTest, RedactsSecretsAndNulls)
     EXPECT_NE(shown.find("$3=<secret>"), std::string::npos) << shown;
     EXPECT_NE(shown.find("$4=NULL"), std::string::npos) << shown;
     EXPECT_NE(shown.find("$6='aaaaaaaa-0000-4000-8000-000000000001'"), std::string::npos) << shown;
+}
+
+// Parameters reach the server in order, NULLs as NULL, whether the statement
+// has few of them (kept in place) or more (a vector); the same Params again
+// after it grew from one to the other.
+TEST_F(ErrorsTest, FewAndManyParametersAndNullsReachTheServer)
+{
+    Lease lease = pool->acquire();
+    Params params(1, 2, nullptr, 4, 5, 6);
+    const std::string few = "SELECT concat_ws(',', $1::int, $2::int, coalesce($3::text, 'null'), "
+                            "$4::int, $5::int, $6::int)";
+    EXPECT_EQ(lease->exec(few, params).value<std::string>(), "1,2,null,4,5,6");
+    params.add(7).add_null().add(std::string("nine"));
+    EXPECT_EQ(lease->exec("SELECT concat_ws(',', $1::int, $2::int, coalesce($3::text, 'null'), "
+                          "$4::int, $5::int, $6::int, $7::int, coalesce($8::text, 'null'), $9::text)",
+                          params)
+                  .value<std::string>(),
+              "1,2,null,4,5,6,7,null,nine");
 }
 
 TEST_F(ErrorsTest, ResultShapeHelpers)
