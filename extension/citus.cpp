@@ -85,11 +85,16 @@ Oid shard_relation(Oid logical, int64 shardid)
 
 bool loaded()
 {
-    // Once loaded, Citus stays for the backend's life (it is loaded from
-    // shared_preload_libraries, possibly after stratum): only a yes is kept.
+    // Citus is loaded from shared_preload_libraries only (it refuses any
+    // other way), possibly after stratum: a yes is kept at once, a no once
+    // those libraries are all loaded. Asked on every bound tenant, where
+    // looking the setting up each time cost a tenth of the binding.
     static bool seen = false;
-    if (!seen)
+    static bool settled = false;
+    if (!settled) {
         seen = GetConfigOption("citus.propagate_set_commands", true, false) != nullptr;
+        settled = seen || process_shared_preload_libraries_done;
+    }
     return seen;
 }
 

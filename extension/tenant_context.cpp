@@ -10,6 +10,8 @@
 // a parallel worker receives of its leader's settings: a worker takes the
 // value as current only when the stamp is the leader's current transaction,
 // so it sees exactly what the leader sees.
+#include <array>
+
 #include "boundary.hpp"
 #include "citus.hpp"
 #include "tenant_context.hpp"
@@ -369,16 +371,18 @@ bool is_current(const ScopedValue &value)
            value.set_in == pg::local_transaction_id(MyProc);
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+// Hex digit values by byte, -1 for anything else: parse_uuid is on every
+// bound tenant's path (twice: the parameter and the setting's check), where
+// a branch per character cost more than the rest of the parse.
+constexpr std::array<signed char, 256> hex_values = [] {
+    std::array<signed char, 256> values{};
+    for (int c = 0; c < 256; c++)
+        values[c] = static_cast<signed char>(c >= '0' && c <= '9'   ? c - '0'
+                                             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                                    : -1);
+    return values;
+}();
 
 // Sets a GUC for the rest of the current transaction, like SET LOCAL. With
 // Citus, as a SET LOCAL statement handed to ProcessUtility: Citus passes
@@ -427,39 +431,35 @@ void set_transaction_local(const char *name, const char *value)
 
 bool parse_uuid(const char *text, pg_uuid_t *out)
 {
-    // 8-4-4-4-12 hex digits: the form uuid::text prints.
-    static constexpr int hyphen_at[] = {8, 13, 18, 23};
-    if (strlen(text) != uuid_text_length)
+    // 8-4-4-4-12 hex digits: the form uuid::text prints. Where each byte's
+    // two digits start, the hyphens between the groups skipped.
+    static constexpr unsigned char digits_at[UUID_LEN] = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                          19, 21, 24, 26, 28, 30, 32, 34};
+    if (strnlen(text, uuid_text_length + 1) != uuid_text_length || text[8] != '-' ||
+        text[13] != '-' || text[18] != '-' || text[23] != '-')
         return false;
-    int byte = 0;
-    for (int i = 0; i < static_cast<int>(uuid_text_length);) {
-        if (i == hyphen_at[0] || i == hyphen_at[1] || i == hyphen_at[2] || i == hyphen_at[3]) {
-            if (text[i] != '-')
-                return false;
-            i++;
-            continue;
-        }
-        int hi = hex_value(text[i]);
-        int lo = hex_value(text[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out->data[byte++] = static_cast<unsigned char>(hi << 4 | lo);
-        i += 2;
+    int invalid = 0;
+    for (int i = 0; i < UUID_LEN; i++) {
+        int hi = hex_values[static_cast<unsigned char>(text[digits_at[i]])];
+        int lo = hex_values[static_cast<unsigned char>(text[digits_at[i] + 1])];
+        invalid |= hi | lo;  // negative when either is not a hex digit
+        out->data[i] = static_cast<unsigned char>((hi & 0x0f) << 4 | (lo & 0x0f));
     }
-    return byte == UUID_LEN;
+    return invalid >= 0;
 }
 
 void format_uuid(const pg_uuid_t *uuid, char *out)
 {
     static constexpr char digits[] = "0123456789abcdef";
-    int at = 0;
+    char *at = out;
     for (int i = 0; i < UUID_LEN; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[at++] = '-';
-        out[at++] = digits[uuid->data[i] >> 4];
-        out[at++] = digits[uuid->data[i] & 0x0f];
+            *at++ = '-';
+        at[0] = digits[uuid->data[i] >> 4];
+        at[1] = digits[uuid->data[i] & 0x0f];
+        at += 2;
     }
-    out[at] = '\0';
+    *at = '\0';
 }
 
 void define_context_gucs()

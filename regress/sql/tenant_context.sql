@@ -12,6 +12,18 @@ SET stratum.tenant_id = ' aaaaaaaa-0000-4000-8000-000000000001';
 SET stratum.tenant_id = 'aaaaaaaa-0000-4000-8000-000000000001; DROP TABLE x';
 SELECT set_config('stratum.tenant_id', 'zzzzzzzz-0000-4000-8000-000000000001', true);
 SELECT sqlstate_of($$SET stratum.tenant_id = 'nope'$$);
+-- One wrong character in any of the 36 places is refused, as set_tenant's
+-- parameter and as the setting: a hex digit where a hyphen goes, a hyphen or
+-- a letter past 'f' where a digit goes (and a lone multibyte character,
+-- which changes the length).
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE sqlstate_of(format('SET LOCAL stratum.tenant_id = %L', bad)) LIKE '22P02:%') AS setting_refused,
+       count(*) FILTER (WHERE sqlstate_of(format('SELECT %L::stratum.tenant_param', bad)) LIKE '22P02:%') AS parameter_refused
+  FROM generate_series(1, 36) AS i,
+       LATERAL (VALUES (CASE WHEN i IN (9, 14, 19, 24) THEN 'a' ELSE 'g' END),
+                       (CASE WHEN i IN (9, 14, 19, 24) THEN '0' ELSE '-' END),
+                       ('é')) AS c(ch),
+       LATERAL (SELECT overlay('aaaaaaaa-0000-4000-8000-000000000001' PLACING ch FROM i FOR 1)) AS b(bad);
 
 -- A well-formed UUID that is not a registered tenant is refused too.
 SET stratum.tenant_id = '99999999-0000-4000-8000-000000000009';
