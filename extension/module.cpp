@@ -16,6 +16,7 @@ void _PG_init(void);
 void _PG_init(void)
 {
     stratum::define_context_gucs();
+    stratum::install_parallel_handover();
     stratum::citus::define_transaction_block_report();
     stratum::register_invalidation_callbacks();
     stratum::install_statement_guard();

@@ -10,6 +10,16 @@
 // a parallel worker receives of its leader's settings: a worker takes the
 // value as current only when the stamp is the leader's current transaction,
 // so it sees exactly what the leader sees.
+//
+// A tenant set outside a transaction block (a tenant bound as a statement
+// parameter, which is how every pool.query sends it) is kept here instead,
+// with the same stamp and after the same checks, and not in the GUC: a
+// SET LOCAL costs the GUC's bookkeeping, and on PostgreSQL 15 a visit of
+// every setting at commit, which was a quarter of the tenant's cost on the
+// server. Outside a block no savepoint can roll it back. Whichever of it and
+// the GUC was set later in the transaction is the tenant; SHOW and
+// current_setting() show that one; a statement that may start parallel
+// workers first hands it to the GUC, which is what the workers receive.
 #include <array>
 
 #include "boundary.hpp"
@@ -33,6 +43,7 @@ struct ScopedValue {
     LocalTransactionId set_in;  // InvalidLocalTransactionId: outside any transaction
     bool from_parallel_leader;  // restored in a worker, current in the leader
     TenantState refused;        // in a worker: why the leader's tenant was not taken
+    uint64 sequence;            // order of setting within the backend: the later wins
     pg_uuid_t tenant;
     char actor[max_actor_length + 1];
 };
@@ -42,6 +53,10 @@ char *actor_guc = nullptr;
 char *allowed_tenants_guc = nullptr;
 ScopedValue tenant_value{};
 ScopedValue actor_value{};
+ScopedValue bound_tenant{};  // set outside a transaction block, not in the GUC
+uint64 last_sequence = 0;
+ExecutorStart_hook_type previous_executor_start = nullptr;
+ProcessUtility_hook_type previous_utility = nullptr;
 
 // stratum.allowed_tenants, parsed: the tenants a session may set, when its
 // role is confined to some (a superuser's ALTER ROLE ... SET; the session
@@ -63,6 +78,7 @@ ScopedValue scoped_value()
 {
     ScopedValue value{};
     value.refused = TenantState::active;
+    value.sequence = ++last_sequence;
     value.set_in = MyProc != nullptr && !defining_gucs ? pg::local_transaction_id(MyProc)
                                                        : InvalidLocalTransactionId;
     return value;
@@ -149,6 +165,16 @@ bool refuse_outside_transaction_scope(GucSource source, const char *name)
     return true;
 }
 
+// The SQLSTATE of the last refusal (the GUC keeps its own to itself), for
+// bind_tenant to raise the GUC's error itself.
+int refusal_code = ERRCODE_INVALID_PARAMETER_VALUE;
+
+void refuse_with(int sqlerrcode)
+{
+    refusal_code = sqlerrcode;
+    GUC_check_errcode(sqlerrcode);
+}
+
 // Refuses a tenant that is not registered and active (when a transaction can
 // read the registry). Parallel workers check again: what a worker serves
 // must be a tenant the registry allows now, whatever the leader was told.
@@ -161,18 +187,18 @@ bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource so
     case TenantState::active:
         return true;
     case TenantState::unknown:
-        GUC_check_errcode(ERRCODE_UNDEFINED_OBJECT);
+        refuse_with(ERRCODE_UNDEFINED_OBJECT);
         GUC_check_errmsg("tenant %s is not registered", text);
         GUC_check_errhint("Create it with stratum.create_tenant(slug, name).");
         return false;
     case TenantState::inactive:
-        GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+        refuse_with(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
         GUC_check_errmsg("tenant %s is not active", text);
         GUC_check_errdetail("Only tenants with status 'active' can be set; "
                             "see stratum.tenants.");
         return false;
     case TenantState::registry_missing:
-        GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+        refuse_with(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
         GUC_check_errmsg("this Citus node has no copy of the tenant registry");
         GUC_check_errhint("On the coordinator: SELECT stratum.sync_citus();");
         return false;
@@ -193,6 +219,20 @@ bool tenant_allowed(const pg_uuid_t *tenant)
 }
 
 namespace {
+
+// The checks of a tenant about to be set, reported the GUC's way
+// (GUC_check_*): allowed in this session, registered and active.
+bool may_set(const pg_uuid_t *tenant, const char *canonical, GucSource source)
+{
+    if (!defining_gucs && !tenant_allowed(tenant)) {
+        refuse_with(ERRCODE_INSUFFICIENT_PRIVILEGE);
+        GUC_check_errmsg("tenant %s is not allowed in this session", canonical);
+        GUC_check_errdetail("The session's role is confined to the tenants in "
+                            "stratum.allowed_tenants.");
+        return false;
+    }
+    return validate_registered(tenant, canonical, source);
+}
 
 bool check_tenant_id(char **newval, void **extra, GucSource source)
 {
@@ -239,14 +279,7 @@ bool check_tenant_id(char **newval, void **extra, GucSource source)
         value.from_parallel_leader = true;
         value.set_in = stored.stamp;
     } else {
-        if (!defining_gucs && !tenant_allowed(&value.tenant)) {
-            GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
-            GUC_check_errmsg("tenant %s is not allowed in this session", canonical);
-            GUC_check_errdetail("The session's role is confined to the tenants in "
-                                "stratum.allowed_tenants.");
-            return false;
-        }
-        if (!validate_registered(&value.tenant, canonical, source))
+        if (!may_set(&value.tenant, canonical, source))
             return false;
     }
     value.is_set = true;
@@ -349,9 +382,15 @@ const char *show_unstamped(const char *stored, char *buffer, size_t size)
     return buffer;
 }
 
+const ScopedValue &effective_tenant();
+
 const char *show_tenant_id()
 {
     static char shown[uuid_text_length + 1];
+    if (&effective_tenant() == &bound_tenant) {
+        format_uuid(&bound_tenant.tenant, shown);
+        return shown;
+    }
     return show_unstamped(tenant_id_guc, shown, sizeof(shown));
 }
 
@@ -361,14 +400,29 @@ const char *show_actor()
     return show_unstamped(actor_guc, shown, sizeof(shown));
 }
 
-bool is_current(const ScopedValue &value)
+// Set in this transaction: to a value, or to none (SET LOCAL ... = '').
+bool set_in_this_transaction(const ScopedValue &value)
 {
-    if (!value.is_set)
-        return false;
     if (value.from_parallel_leader)
         return true;
     return value.set_in != InvalidLocalTransactionId && MyProc != nullptr &&
            value.set_in == pg::local_transaction_id(MyProc);
+}
+
+bool is_current(const ScopedValue &value)
+{
+    return value.is_set && set_in_this_transaction(value);
+}
+
+// The tenant in force: the bound one, unless the GUC was set after it in
+// this transaction (a SET LOCAL, or a set_tenant in a subtransaction; when
+// that is rolled back, the bound tenant is in force again).
+const ScopedValue &effective_tenant()
+{
+    if (is_current(bound_tenant) &&
+        !(set_in_this_transaction(tenant_value) && tenant_value.sequence > bound_tenant.sequence))
+        return bound_tenant;
+    return tenant_value;
 }
 
 // Hex digit values by byte, -1 for anything else: parse_uuid is on every
@@ -487,7 +541,8 @@ void define_context_gucs()
 
 const pg_uuid_t *tenant_of_transaction()
 {
-    return is_current(tenant_value) ? &tenant_value.tenant : nullptr;
+    const ScopedValue &tenant = effective_tenant();
+    return is_current(tenant) ? &tenant.tenant : nullptr;
 }
 
 void raise_no_tenant(const char *relation)
@@ -623,11 +678,113 @@ STRATUM_FUNCTION(stratum_tenant_visible)
     PG_RETURN_BOOL(tenant_allowed(DatumGetUUIDP(PG_GETARG_DATUM(0))));
 }
 
+namespace {
+
+// Whether a tenant set now can stay out of the GUC: outside a transaction
+// block and below no subtransaction, nothing but the transaction's end (which
+// the stamp covers) can undo it; not in parallel mode, where the GUC refuses
+// any change and so does this; not with Citus, which passes SET LOCAL
+// statements on to its workers.
+bool can_bind_outside_guc()
+{
+    return IsTransactionState() && !IsTransactionBlock() &&
+           GetCurrentTransactionNestLevel() == 1 && !IsInParallelMode() && MyProc != nullptr &&
+           !citus::loaded();
+}
+
+// Sets the bound tenant after the GUC's own checks, refused with the GUC's
+// own error.
+void bind_tenant(const pg_uuid_t *tenant, const char *canonical)
+{
+    refusal_code = ERRCODE_INVALID_PARAMETER_VALUE;
+    GUC_check_errmsg_string = nullptr;
+    GUC_check_errdetail_string = nullptr;
+    GUC_check_errhint_string = nullptr;
+    if (!may_set(tenant, canonical, PGC_S_SESSION))
+        ereport(ERROR,
+                (errcode(refusal_code),
+                 GUC_check_errmsg_string != nullptr
+                     ? errmsg_internal("%s", GUC_check_errmsg_string)
+                     : errmsg("invalid value for parameter \"stratum.tenant_id\": \"%s\"",
+                              canonical),
+                 GUC_check_errdetail_string != nullptr
+                     ? errdetail_internal("%s", GUC_check_errdetail_string)
+                     : 0,
+                 GUC_check_errhint_string != nullptr ? errhint("%s", GUC_check_errhint_string)
+                                                     : 0));
+    ScopedValue value = scoped_value();
+    value.tenant = *tenant;
+    value.is_set = true;
+    bound_tenant = value;
+}
+
+// A statement that may start parallel workers gets a bound tenant in the GUC
+// first: workers receive their leader's settings, not its variables. (The
+// statement enters parallel mode later, when it runs.)
+void hand_bound_tenant_to_workers(QueryDesc *query, int eflags)
+{
+    if (query->plannedstmt->parallelModeNeeded && !IsInParallelMode() &&
+        &effective_tenant() == &bound_tenant) {
+        char text[uuid_text_length + 1];
+        format_uuid(&bound_tenant.tenant, text);
+        set_transaction_local("stratum.tenant_id", text);
+    }
+    if (previous_executor_start != nullptr)
+        previous_executor_start(query, eflags);
+    else
+        standard_ExecutorStart(query, eflags);
+}
+
+// RESET stratum.tenant_id (SET ... TO DEFAULT, RESET ALL, DISCARD ALL)
+// clears a bound tenant as it clears a SET LOCAL: the GUC's reset value
+// reaches the assign hook looking like any value restored, so the statement
+// itself is what tells. (set_config(name, NULL, ...) does not clear it; an
+// empty value does. A RESET rolled back with its subtransaction leaves no
+// tenant rather than the bound one: closed, not open.)
+bool resets_tenant(const Node *statement)
+{
+    if (IsA(statement, DiscardStmt))
+        return reinterpret_cast<const DiscardStmt *>(statement)->target == DISCARD_ALL;
+    if (!IsA(statement, VariableSetStmt))
+        return false;
+    const auto *set = reinterpret_cast<const VariableSetStmt *>(statement);
+    return set->kind == VAR_RESET_ALL ||
+           ((set->kind == VAR_RESET || set->kind == VAR_SET_DEFAULT) && set->name != nullptr &&
+            pg_strcasecmp(set->name, "stratum.tenant_id") == 0);
+}
+
+void reset_bound_tenant(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+                        ProcessUtilityContext context, ParamListInfo params,
+                        QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
+{
+    if (resets_tenant(pstmt->utilityStmt))
+        bound_tenant.is_set = false;
+    if (previous_utility != nullptr)
+        previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
+                         qc);
+    else
+        standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
+                                dest, qc);
+}
+
+}  // namespace
+
 void stratum::set_tenant_of_transaction(const pg_uuid_t *tenant)
 {
     char text[uuid_text_length + 1];
     format_uuid(tenant, text);
-    set_transaction_local("stratum.tenant_id", text);
+    if (can_bind_outside_guc())
+        bind_tenant(tenant, text);
+    else
+        set_transaction_local("stratum.tenant_id", text);
+}
+
+void stratum::install_parallel_handover()
+{
+    previous_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = hand_bound_tenant_to_workers;
+    previous_utility = ProcessUtility_hook;
+    ProcessUtility_hook = reset_bound_tenant;
 }
 
 STRATUM_FUNCTION(stratum_set_tenant)

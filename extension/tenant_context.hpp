@@ -13,8 +13,14 @@ void define_context_gucs();
 const pg_uuid_t *tenant_of_transaction();
 
 // Sets the tenant for the rest of the transaction, as stratum.set_tenant()
-// does: validated by the GUC's check (registered, active, allowed).
+// does: validated by the GUC's check (registered, active, allowed). Outside
+// a transaction block it is kept beside the GUC rather than in it
+// (tenant_context.cpp says why).
 void set_tenant_of_transaction(const pg_uuid_t *tenant);
+
+// Hands a tenant kept beside the GUC to the GUC before a statement that may
+// start parallel workers, and clears it on RESET (from _PG_init).
+void install_parallel_handover();
 
 // Like tenant_of_transaction(), but raises SQLSTATE 42501 with a hint on how
 // to set one.

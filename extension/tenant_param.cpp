@@ -12,6 +12,9 @@
 //
 // Converting text to this type is equivalent to SET LOCAL stratum.tenant_id,
 // which every role may run; it grants nothing new (docs/security.md).
+// Outside a transaction block the tenant is kept beside the GUC rather than
+// in it (tenant_context.cpp), which spares the server a SET LOCAL's
+// bookkeeping on every pool.query.
 #include "boundary.hpp"
 #include "tenant_context.hpp"
 

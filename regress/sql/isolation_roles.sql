@@ -154,6 +154,8 @@ SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT stratum.set_tenant
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.tenant_id = ''bbbbbbbb-0000-4000-8000-000000000002''')$$) AS t(globex_by_set text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT ''bbbbbbbb-0000-4000-8000-000000000002''::stratum.tenant_param')$$) AS t(globex_by_param text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SELECT ''aaaaaaaa-0000-4000-8000-000000000001''::stratum.tenant_param')$$) AS t(acme_by_param text);
+-- The same outside any block or subtransaction (the tenant kept beside the GUC).
+SELECT * FROM dblink('confined', $$SELECT 'bbbbbbbb-0000-4000-8000-000000000002'::stratum.tenant_param::text$$) AS t(globex_bound text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('SET stratum.allowed_tenants = ''''')$$) AS t(lift text);
 SELECT * FROM dblink('confined', $$SELECT sqlstate_of('RESET ALL') || ' / ' || current_setting('stratum.allowed_tenants')$$) AS t(reset_all text);
 SELECT * FROM dblink('confined', $$SELECT string_agg(slug, ',') FROM stratum.tenants$$) AS t(registry_lists text);

@@ -149,6 +149,46 @@ BEGIN;
 SELECT stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
 SELECT sqlstate_of($$EXECUTE by_param('dddddddd-0000-4000-8000-000000000004')$$) AS refused_in_block;
 ROLLBACK;
+-- Outside a transaction block (no savepoint can roll it back) the tenant is
+-- kept beside the GUC rather than in it (tenant_context.cpp): refused with
+-- the same errors, shown the same way, and whichever of it and the GUC was
+-- set later in the transaction is the tenant; a subtransaction rolled back
+-- returns to it.
+EXECUTE by_param('dddddddd-0000-4000-8000-000000000004');
+SELECT stratum.set_tenant('dddddddd-0000-4000-8000-000000000004');
+SELECT stratum.suspend_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+EXECUTE by_param('bbbbbbbb-0000-4000-8000-000000000002');
+SELECT stratum.activate_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+DO $$
+DECLARE
+    seen text[] := '{}';
+BEGIN
+    PERFORM 'aaaaaaaa-0000-4000-8000-000000000001'::stratum.tenant_param;
+    seen := seen || left(stratum.current_tenant()::text, 1)
+                 || left(current_setting('stratum.tenant_id'), 1);
+    PERFORM set_config('stratum.tenant_id', 'bbbbbbbb-0000-4000-8000-000000000002', true);
+    seen := seen || left(stratum.current_tenant()::text, 1);
+    PERFORM stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+    seen := seen || left(stratum.current_tenant()::text, 1)
+                 || left(current_setting('stratum.tenant_id'), 1);
+    BEGIN
+        PERFORM stratum.set_tenant('bbbbbbbb-0000-4000-8000-000000000002');
+        seen := seen || left(stratum.current_tenant()::text, 1);
+        RAISE EXCEPTION 'rolled back';
+    EXCEPTION WHEN raise_exception THEN
+        seen := seen || left(stratum.current_tenant()::text, 1);
+    END;
+    PERFORM set_config('stratum.tenant_id', '', true);
+    seen := seen || coalesce(stratum.current_tenant_or_null()::text, 'none');
+    PERFORM stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+    RESET stratum.tenant_id;
+    seen := seen || coalesce(stratum.current_tenant_or_null()::text, 'none');
+    RAISE NOTICE 'bound a, shown a; set_config b; bound a, shown a; in a subtransaction b, rolled back a; cleared, bound a and reset: %',
+        array_to_string(seen, ' ');
+END
+$$;
+SELECT stratum.current_tenant_or_null() IS NULL AS none_after_the_statement,
+       current_setting('stratum.tenant_id') AS shown_after_the_statement;
 SELECT 'aaaaaaaa-0000-4000-8000-000000000001'::stratum.tenant_param::text AS prints_the_uuid;
 DEALLOCATE by_param;
 
