@@ -80,12 +80,8 @@ void guard_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_
                                   "tenant data out of NOTIFY payloads.")
                         : 0));
     }
-    if (previous_utility != nullptr)
-        previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
-                         qc);
-    else
-        standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
-                                dest, qc);
+    pg::next_process_utility(previous_utility, pstmt, query_string, read_only_tree, context,
+                             params, query_env, dest, qc);
 }
 
 }  // namespace

@@ -39,12 +39,8 @@ void write_before_utility(PlannedStmt *pstmt, const char *query_string, bool rea
     if (!IsA(pstmt->utilityStmt, TransactionStmt) && IsTransactionState() &&
         audit::log_rows_buffered())
         audit::write_buffered_log_rows();
-    if (previous_utility != nullptr)
-        previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
-                         qc);
-    else
-        standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
-                                dest, qc);
+    pg::next_process_utility(previous_utility, pstmt, query_string, read_only_tree, context,
+                             params, query_env, dest, qc);
 }
 
 }  // namespace

@@ -238,6 +238,21 @@ void for_each_checked_relation(STRATUM_CHECK_PERMS_PARAMS, Visit &&visit)
     (void) ereport_on_violation;
 }
 
+// --- utility statements ------------------------------------------------------------
+
+// Hands a utility statement on along the ProcessUtility chain: to the hook
+// that was installed before ours, else to PostgreSQL itself. Every stratum
+// hook ends with this.
+inline void next_process_utility(ProcessUtility_hook_type previous, PlannedStmt *pstmt,
+                                 const char *query_string, bool read_only_tree,
+                                 ProcessUtilityContext context, ParamListInfo params,
+                                 QueryEnvironment *query_env, DestReceiver *dest,
+                                 QueryCompletion *qc)
+{
+    (previous != nullptr ? previous : standard_ProcessUtility)(
+        pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+}
+
 // --- Tuples ----------------------------------------------------------------------
 
 // 18 added room for extra bytes before the tuple.

@@ -178,21 +178,24 @@ void refuse_with(int sqlerrcode)
 // Refuses a tenant that is not registered and active (when a transaction can
 // read the registry). Parallel workers check again: what a worker serves
 // must be a tenant the registry allows now, whatever the leader was told.
-bool validate_registered(const pg_uuid_t *tenant, const char *text, GucSource source)
+bool validate_registered(const pg_uuid_t *tenant, GucSource source)
 {
     if (!IsTransactionState() || source == PGC_S_DEFAULT || defining_gucs)
         return true;
+    char text[uuid_text_length + 1];  // filled only to refuse
     switch (lookup_tenant_state(tenant)) {
     case TenantState::no_registry:
     case TenantState::active:
         return true;
     case TenantState::unknown:
         refuse_with(ERRCODE_UNDEFINED_OBJECT);
+        format_uuid(tenant, text);
         GUC_check_errmsg("tenant %s is not registered", text);
         GUC_check_errhint("Create it with stratum.create_tenant(slug, name).");
         return false;
     case TenantState::inactive:
         refuse_with(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+        format_uuid(tenant, text);
         GUC_check_errmsg("tenant %s is not active", text);
         GUC_check_errdetail("Only tenants with status 'active' can be set; "
                             "see stratum.tenants.");
@@ -222,16 +225,18 @@ namespace {
 
 // The checks of a tenant about to be set, reported the GUC's way
 // (GUC_check_*): allowed in this session, registered and active.
-bool may_set(const pg_uuid_t *tenant, const char *canonical, GucSource source)
+bool may_set(const pg_uuid_t *tenant, GucSource source)
 {
     if (!defining_gucs && !tenant_allowed(tenant)) {
+        char canonical[uuid_text_length + 1];
+        format_uuid(tenant, canonical);
         refuse_with(ERRCODE_INSUFFICIENT_PRIVILEGE);
         GUC_check_errmsg("tenant %s is not allowed in this session", canonical);
         GUC_check_errdetail("The session's role is confined to the tenants in "
                             "stratum.allowed_tenants.");
         return false;
     }
-    return validate_registered(tenant, canonical, source);
+    return validate_registered(tenant, source);
 }
 
 bool check_tenant_id(char **newval, void **extra, GucSource source)
@@ -279,7 +284,7 @@ bool check_tenant_id(char **newval, void **extra, GucSource source)
         value.from_parallel_leader = true;
         value.set_in = stored.stamp;
     } else {
-        if (!may_set(&value.tenant, canonical, source))
+        if (!may_set(&value.tenant, source))
             return false;
     }
     value.is_set = true;
@@ -382,12 +387,12 @@ const char *show_unstamped(const char *stored, char *buffer, size_t size)
     return buffer;
 }
 
-const ScopedValue &effective_tenant();
+const ScopedValue *tenant_in_force();
 
 const char *show_tenant_id()
 {
     static char shown[uuid_text_length + 1];
-    if (&effective_tenant() == &bound_tenant) {
+    if (tenant_in_force() == &bound_tenant) {
         format_uuid(&bound_tenant.tenant, shown);
         return shown;
     }
@@ -414,15 +419,17 @@ bool is_current(const ScopedValue &value)
     return value.is_set && set_in_this_transaction(value);
 }
 
-// The tenant in force: the bound one, unless the GUC was set after it in
-// this transaction (a SET LOCAL, or a set_tenant in a subtransaction; when
-// that is rolled back, the bound tenant is in force again).
-const ScopedValue &effective_tenant()
+// The tenant in force in this transaction, or nullptr: the bound one,
+// unless the GUC was set after it in this transaction (a SET LOCAL, or a
+// set_tenant in a subtransaction; when that is rolled back, the bound tenant
+// is in force again).
+const ScopedValue *tenant_in_force()
 {
+    const bool guc_set_here = set_in_this_transaction(tenant_value);
     if (is_current(bound_tenant) &&
-        !(set_in_this_transaction(tenant_value) && tenant_value.sequence > bound_tenant.sequence))
-        return bound_tenant;
-    return tenant_value;
+        !(guc_set_here && tenant_value.sequence > bound_tenant.sequence))
+        return &bound_tenant;
+    return guc_set_here && tenant_value.is_set ? &tenant_value : nullptr;
 }
 
 // Hex digit values by byte, -1 for anything else: parse_uuid is on every
@@ -541,8 +548,8 @@ void define_context_gucs()
 
 const pg_uuid_t *tenant_of_transaction()
 {
-    const ScopedValue &tenant = effective_tenant();
-    return is_current(tenant) ? &tenant.tenant : nullptr;
+    const ScopedValue *tenant = tenant_in_force();
+    return tenant != nullptr ? &tenant->tenant : nullptr;
 }
 
 void raise_no_tenant(const char *relation)
@@ -692,21 +699,17 @@ bool can_bind_outside_guc()
            !citus::loaded();
 }
 
-// Sets the bound tenant after the GUC's own checks, refused with the GUC's
-// own error.
-void bind_tenant(const pg_uuid_t *tenant, const char *canonical)
+// Sets the bound tenant after the GUC's own checks, refused with the error
+// the GUC would raise (every refusal in may_set says why).
+void bind_tenant(const pg_uuid_t *tenant)
 {
     refusal_code = ERRCODE_INVALID_PARAMETER_VALUE;
     GUC_check_errmsg_string = nullptr;
     GUC_check_errdetail_string = nullptr;
     GUC_check_errhint_string = nullptr;
-    if (!may_set(tenant, canonical, PGC_S_SESSION))
+    if (!may_set(tenant, PGC_S_SESSION))
         ereport(ERROR,
-                (errcode(refusal_code),
-                 GUC_check_errmsg_string != nullptr
-                     ? errmsg_internal("%s", GUC_check_errmsg_string)
-                     : errmsg("invalid value for parameter \"stratum.tenant_id\": \"%s\"",
-                              canonical),
+                (errcode(refusal_code), errmsg_internal("%s", GUC_check_errmsg_string),
                  GUC_check_errdetail_string != nullptr
                      ? errdetail_internal("%s", GUC_check_errdetail_string)
                      : 0,
@@ -724,15 +727,13 @@ void bind_tenant(const pg_uuid_t *tenant, const char *canonical)
 void hand_bound_tenant_to_workers(QueryDesc *query, int eflags)
 {
     if (query->plannedstmt->parallelModeNeeded && !IsInParallelMode() &&
-        &effective_tenant() == &bound_tenant) {
+        tenant_in_force() == &bound_tenant) {
         char text[uuid_text_length + 1];
         format_uuid(&bound_tenant.tenant, text);
         set_transaction_local("stratum.tenant_id", text);
     }
-    if (previous_executor_start != nullptr)
-        previous_executor_start(query, eflags);
-    else
-        standard_ExecutorStart(query, eflags);
+    (previous_executor_start != nullptr ? previous_executor_start : standard_ExecutorStart)(query,
+                                                                                          eflags);
 }
 
 // RESET stratum.tenant_id (SET ... TO DEFAULT, RESET ALL, DISCARD ALL)
@@ -759,24 +760,21 @@ void reset_bound_tenant(PlannedStmt *pstmt, const char *query_string, bool read_
 {
     if (resets_tenant(pstmt->utilityStmt))
         bound_tenant.is_set = false;
-    if (previous_utility != nullptr)
-        previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
-                         qc);
-    else
-        standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
-                                dest, qc);
+    pg::next_process_utility(previous_utility, pstmt, query_string, read_only_tree, context,
+                             params, query_env, dest, qc);
 }
 
 }  // namespace
 
 void stratum::set_tenant_of_transaction(const pg_uuid_t *tenant)
 {
+    if (can_bind_outside_guc()) {
+        bind_tenant(tenant);
+        return;
+    }
     char text[uuid_text_length + 1];
     format_uuid(tenant, text);
-    if (can_bind_outside_guc())
-        bind_tenant(tenant, text);
-    else
-        set_transaction_local("stratum.tenant_id", text);
+    set_transaction_local("stratum.tenant_id", text);
 }
 
 void stratum::install_parallel_handover()

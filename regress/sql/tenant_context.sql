@@ -183,7 +183,10 @@ BEGIN
     PERFORM stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
     RESET stratum.tenant_id;
     seen := seen || coalesce(stratum.current_tenant_or_null()::text, 'none');
-    RAISE NOTICE 'bound a, shown a; set_config b; bound a, shown a; in a subtransaction b, rolled back a; cleared, bound a and reset: %',
+    PERFORM stratum.set_tenant('aaaaaaaa-0000-4000-8000-000000000001');
+    SET LOCAL stratum.tenant_id TO DEFAULT;
+    seen := seen || coalesce(stratum.current_tenant_or_null()::text, 'none');
+    RAISE NOTICE 'bound a, shown a; set_config b; bound a, shown a; in a subtransaction b, rolled back a; cleared, bound a and reset, bound a and set to default: %',
         array_to_string(seen, ' ');
 END
 $$;
