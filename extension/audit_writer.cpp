@@ -3,6 +3,7 @@
 #include "audit_writer.hpp"
 
 #include "audit_index_insert.hpp"
+#include "audit_log_tuple.hpp"
 
 namespace stratum::audit {
 namespace {
@@ -524,6 +525,7 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool 
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                         errmsg("stratum.audit_log has no column logged_at"),
                         errhint("Reinstall the stratum extension.")));
+    plan_log_tuple(layout, mcxt);
     table_close(log, NoLock);
 }
 
@@ -537,23 +539,9 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
     values[field_id] = Int64GetDatum(next_log_id(layout));
     nulls[field_id] = false;
 
-    int natts = layout.tupdesc->natts;
-    auto *row_values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
-    auto *row_nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
-    for (int i = 0; i < natts; i++)
-        row_nulls[i] = true;
-    for (int field = 0; field < field_count; field++) {
-        AttrNumber attnum = layout.attnum[field];
-        if (attnum != InvalidAttrNumber) {
-            row_values[attnum - 1] = values[field];
-            row_nulls[attnum - 1] = nulls[field];
-        }
-    }
     MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
-    MinimalTuple tuple = pg::form_minimal_tuple(layout.tupdesc, row_values, row_nulls);
+    MinimalTuple tuple = form_log_tuple(layout, values, nulls);
     MemoryContextSwitchTo(old);
-    pfree(row_values);
-    pfree(row_nulls);
 
     level->tuples[level->count] = tuple;
     level->logged_at[level->count] = DatumGetTimestampTz(values[field_logged_at]);

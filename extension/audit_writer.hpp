@@ -34,6 +34,8 @@ enum LogField : int {
     field_count
 };
 
+struct LogColumn;
+
 // Where stratum.audit_log keeps each field, looked up once per query.
 struct LogLayout {
     Oid relid;                       // stratum.audit_log (or its shard on a Citus worker)
@@ -42,6 +44,7 @@ struct LogLayout {
     int64 id_block;                  // ids handed out per sequence call (its increment)
     TupleDesc tupdesc;               // a copy, in the query's memory
     AttrNumber attnum[field_count];  // 0 when a column is missing
+    const LogColumn *columns;        // how rows are formed (audit_log_tuple.hpp), or nullptr
 };
 
 // stratum.audit_log.

@@ -345,3 +345,18 @@ UPDATE accounts_audited SET balance = 99 WHERE id = 1;
 COMMIT;
 SELECT count(*) AS new_entries FROM audit_since(:mark);
 SELECT count(*) > 0 AS entries_kept FROM stratum.row_history('accounts_audited', '1');
+
+-- Log rows are formed from a plan of the log's layout (audit_log_tuple.cpp):
+-- byte for byte what heap_form_minimal_tuple makes, for the log itself and
+-- for a table with its column names laid out otherwise (reordered, other
+-- widths, a dropped column, columns of its own, a varlena stored PLAIN).
+SELECT stratum._audit_log_tuple_selftest('stratum.audit_log') AS log_rows_compared;
+CREATE TABLE log_layout_other (
+    note text, changed_columns text[], gone int, new_row jsonb, id bigint, operation "char",
+    table_oid int2, tenant_id uuid, extra int, logged_at timestamptz, row_key jsonb,
+    old_row jsonb, xact_id xid8, actor text, db_user text, table_schema text, table_name text,
+    flag boolean);
+ALTER TABLE log_layout_other DROP COLUMN gone;
+ALTER TABLE log_layout_other ALTER COLUMN actor SET STORAGE PLAIN;
+SELECT stratum._audit_log_tuple_selftest('log_layout_other') AS other_rows_compared;
+DROP TABLE log_layout_other;

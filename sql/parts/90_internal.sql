@@ -6,6 +6,12 @@ CREATE FUNCTION stratum._boundary_selftest(scenario text) RETURNS integer
 COMMENT ON FUNCTION stratum._boundary_selftest(text) IS
     'Internal: exercises the C++/PostgreSQL error boundary for the regression suite';
 
+CREATE FUNCTION stratum._audit_log_tuple_selftest(log regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'stratum_audit_log_tuple_selftest'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION stratum._audit_log_tuple_selftest(regclass) IS
+    'Internal: compares the audit log rows stratum forms with heap_form_minimal_tuple''s, for the regression suite';
+
 -- Nothing in schema stratum is callable by PUBLIC but the context functions;
 -- grant_app_role grants application roles the rest of what they need.
 -- Registry changes run as the extension owner (SECURITY DEFINER) and are for
