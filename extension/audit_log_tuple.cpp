@@ -27,13 +27,12 @@ inline Size align_to(Size offset, uint8 align)
     return TYPEALIGN(align, offset);
 }
 
-// The column's value, or nullptr when it is NULL.
-inline const Datum *value_of(const LogColumn &column, const Datum *values, const bool *nulls)
-{
-    if (column.field < 0 || nulls[column.field])
-        return nullptr;
-    return &values[column.field];
-}
+// How pass 1 found a value to be stored, for pass 2.
+enum class Storage : uint8 { by_value, by_reference, short_as_is, made_short, aligned_varlena };
+
+// The plan covers logs of up to 64 columns (the present columns are a
+// 64-bit mask); wider ones take the generic path.
+constexpr int max_planned_columns = 64;
 
 }  // namespace
 
@@ -91,34 +90,40 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
 
 MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls)
 {
-    if (layout.columns == nullptr)
-        return form_log_tuple_generic(layout, values, nulls);
     const int natts = layout.tupdesc->natts;
+    if (layout.columns == nullptr || natts > max_planned_columns)
+        return form_log_tuple_generic(layout, values, nulls);
 
-    // Pass 1: the size of the data (heap_compute_data_size).
-    bool has_null = false;
+    // Pass 1: which columns have a value, how each is stored and the size
+    // of the data (heap_compute_data_size).
+    uint64 present = 0;
+    Storage how[max_planned_columns];
     Size data_length = 0;
     for (int i = 0; i < natts; i++) {
         const LogColumn &column = layout.columns[i];
-        const Datum *value = value_of(column, values, nulls);
-        if (value == nullptr) {
-            has_null = true;
+        if (column.field < 0 || nulls[column.field])
             continue;
-        }
+        present |= uint64{1} << i;
         if (column.attlen != -1) {
+            how[i] = column.byval ? Storage::by_value : Storage::by_reference;
             data_length = align_to(data_length, column.align) + column.attlen;
             continue;
         }
-        auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(*value));
+        auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(values[column.field]));
         if (VARATT_IS_EXTERNAL(varlena))
             return form_log_tuple_generic(layout, values, nulls);
-        if (VARATT_IS_SHORT(varlena))
+        if (VARATT_IS_SHORT(varlena)) {
+            how[i] = Storage::short_as_is;
             data_length += VARSIZE_SHORT(varlena);
-        else if (column.packable && VARATT_CAN_MAKE_SHORT(varlena))
+        } else if (column.packable && VARATT_CAN_MAKE_SHORT(varlena)) {
+            how[i] = Storage::made_short;
             data_length += VARATT_CONVERTED_SHORT_SIZE(varlena);
-        else
+        } else {
+            how[i] = Storage::aligned_varlena;
             data_length = align_to(data_length, column.align) + VARSIZE(varlena);
+        }
     }
+    const bool has_null = present != (natts == 64 ? ~uint64{0} : (uint64{1} << natts) - 1);
 
     // The header (heap_form_minimal_tuple).
     Size header = SizeofMinimalTupleHeader;
@@ -131,57 +136,70 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
     HeapTupleHeaderSetNatts(tuple, natts);
     tuple->t_hoff = header + MINIMAL_TUPLE_OFFSET;
 
-    // Pass 2: the null bitmap and the data (heap_fill_tuple).
+    // Pass 2: the null bitmap (bit i of byte i / 8 set for a value) and the
+    // data of the columns that have one (heap_fill_tuple).
+    uint16 infomask = 0;
+    if (has_null) {
+        infomask |= HEAP_HASNULL;
+        for (int b = 0; b < BITMAPLEN(natts); b++)
+            tuple->t_bits[b] = static_cast<bits8>(present >> (8 * b));
+    }
     char *start = reinterpret_cast<char *>(tuple) + header;
     Size offset = 0;
-    uint16 infomask = has_null ? HEAP_HASNULL : 0;
-    bits8 *bits = has_null ? tuple->t_bits : nullptr;
-    for (int i = 0; i < natts; i++) {
+    for (uint64 left = present; left != 0; left &= left - 1) {
+        const int i = __builtin_ctzll(left);
         const LogColumn &column = layout.columns[i];
-        const Datum *value = value_of(column, values, nulls);
-        if (value == nullptr)
-            continue;  // its bit stays 0
-        if (bits != nullptr)
-            bits[i >> 3] |= static_cast<bits8>(1 << (i & 7));
-        if (column.byval) {
+        const Datum value = values[column.field];
+        switch (how[i]) {
+        case Storage::by_value: {
             offset = align_to(offset, column.align);
             char *data = start + offset;
             switch (column.attlen) {
             case 1:
-                *data = DatumGetChar(*value);
+                *data = DatumGetChar(value);
                 break;
             case 2:
-                *reinterpret_cast<int16 *>(data) = DatumGetInt16(*value);
+                *reinterpret_cast<int16 *>(data) = DatumGetInt16(value);
                 break;
             case 4:
-                *reinterpret_cast<int32 *>(data) = DatumGetInt32(*value);
+                *reinterpret_cast<int32 *>(data) = DatumGetInt32(value);
                 break;
             default:
-                *reinterpret_cast<Datum *>(data) = *value;
+                *reinterpret_cast<Datum *>(data) = value;
                 break;
             }
             offset += column.attlen;
-        } else if (column.attlen > 0) {
-            offset = align_to(offset, column.align);
-            memcpy(start + offset, DatumGetPointer(*value), column.attlen);
-            offset += column.attlen;
-        } else {
-            infomask |= HEAP_HASVARWIDTH;
-            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(*value));
-            if (VARATT_IS_SHORT(varlena)) {
-                memcpy(start + offset, varlena, VARSIZE_SHORT(varlena));
-                offset += VARSIZE_SHORT(varlena);
-            } else if (column.packable && VARATT_CAN_MAKE_SHORT(varlena)) {
-                Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
-                SET_VARSIZE_SHORT(start + offset, size);
-                memcpy(start + offset + 1, VARDATA(varlena), size - 1);
-                offset += size;
-            } else {
-                offset = align_to(offset, column.align);
-                memcpy(start + offset, varlena, VARSIZE(varlena));
-                offset += VARSIZE(varlena);
-            }
+            break;
         }
+        case Storage::by_reference:
+            offset = align_to(offset, column.align);
+            memcpy(start + offset, DatumGetPointer(value), column.attlen);
+            offset += column.attlen;
+            break;
+        case Storage::short_as_is: {
+            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
+            memcpy(start + offset, varlena, VARSIZE_SHORT(varlena));
+            offset += VARSIZE_SHORT(varlena);
+            break;
+        }
+        case Storage::made_short: {
+            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
+            Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
+            SET_VARSIZE_SHORT(start + offset, size);
+            memcpy(start + offset + 1, VARDATA(varlena), size - 1);
+            offset += size;
+            break;
+        }
+        case Storage::aligned_varlena: {
+            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
+            offset = align_to(offset, column.align);
+            memcpy(start + offset, varlena, VARSIZE(varlena));
+            offset += VARSIZE(varlena);
+            break;
+        }
+        }
+        if (column.attlen == -1)
+            infomask |= HEAP_HASVARWIDTH;
     }
     Assert(offset == data_length);
     tuple->t_infomask = infomask;

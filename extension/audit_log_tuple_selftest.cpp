@@ -52,8 +52,8 @@ void compare(const LogLayout &layout, const Datum *values, const bool *nulls, in
         if (a[i] != b[i])
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                             errmsg("case %d: the log row differs from heap_form_minimal_tuple's "
-                                   "at byte %u of %u",
-                                   case_number, i, planned->t_len)));
+                                   "at byte %u of %u (%02x, heap_form_minimal_tuple %02x)",
+                                   case_number, i, planned->t_len, a[i], b[i])));
     }
     pfree(planned);
     pfree(reference);

@@ -16,7 +16,7 @@ build_pkgs=(
 # check) and curl (to ask stratum serve).
 demo_pkgs=(redis-server curl)
 test_pkgs=(libgtest-dev libgmock-dev redis-server pgbouncer)
-bench_pkgs=(libbenchmark-dev sqitch)
+bench_pkgs=(libbenchmark-dev sqitch valgrind)
 # make fuzz: clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
 fuzz_pkgs=(clang-14 libclang-rt-14-dev llvm-14)
 # make soak: pg_auto_failover (monitor + two nodes) for the failover soak.
