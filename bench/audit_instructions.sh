@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The audited bulk INSERT in instructions rather than CPU time: on a shared
+# Audited bulk statements in instructions rather than CPU time: on a shared
 # machine CPU time moves by more than the changes worth measuring, while
 # instruction counts repeat to within a fraction of a percent. A single-user
 # backend of a fresh cluster (the bench's own build of stratum) runs
-# 20,000-row INSERT ... SELECTs into a table with only a primary key, plain,
-# then with stratum.enable_audit, then with the usual PL/pgSQL to_jsonb
-# trigger (audit_peer_plpgsql.sql), under valgrind --tool=callgrind counting
-# from PortalRun: one statement, then three, so that the difference leaves
-# out loading the library and warming the caches. The kernel's work (WAL and
-# page writes, page faults) is not in these counts: bench/audit.sh has it,
-# in CPU time. Started by scripts/bench.sh; valgrind comes with
-# `scripts/install-deps.sh bench`.
+# 20,000-row INSERT ... SELECTs, and UPDATEs of every row, on a table with
+# only a primary key: plain, with stratum.enable_audit, and with the usual
+# PL/pgSQL to_jsonb trigger (audit_peer_plpgsql.sql), under valgrind
+# --tool=callgrind counting from PortalRun: one statement, then three, so
+# that the difference leaves out loading the library and warming the
+# caches. The kernel's work (WAL and page writes, page faults) is not in
+# these counts: bench/audit.sh has it, in CPU time. Started by
+# scripts/bench.sh; valgrind comes with `scripts/install-deps.sh bench`.
 set -euo pipefail
 cd "$(dirname "$0")"
 source "$STRATUM_BENCH_ROOT/scripts/lib/services.sh"
@@ -48,30 +48,37 @@ insert() {
 } | single >"$dir/setup.log" 2>&1
 if grep -q ERROR "$dir/setup.log"; then cat "$dir/setup.log" >&2; exit 1; fi
 
-# Instructions of n INSERTs into table, from empty, warm-up included; the
-# difference of 3 and 1 is what two statements cost without it.
-instructions() { # table n
+update() { statement "UPDATE $1 SET qty = qty + 1, price = price * 2"; }
+
+# Instructions of n statements (insert or update) on table, from empty (an
+# UPDATE's rows inserted first), warm-up included; the difference of 3 and
+# 1 is what two statements cost without it.
+instructions() { # statement table n
   local i
   {
-    statement "TRUNCATE $1, bench_peer_log, stratum.audit_log"
-    for ((i = 0; i < $2; i++)); do insert "$1"; done
+    statement "TRUNCATE $2, bench_peer_log, stratum.audit_log"
+    [[ $1 == update ]] && insert "$2"
+    for ((i = 0; i < $3; i++)); do "$1" "$2"; done
   } | single valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" --collect-atstart=no \
       --toggle-collect=PortalRun >/dev/null 2>&1
   sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$dir/cg.out"
 }
 declare -A per_row
-for v in plain stratum plpgsql; do
-  one=$(instructions "cg_$v" 1)
-  three=$(instructions "cg_$v" 3)
-  per_row[$v]=$(((three - one) / (2 * rows)))
+for kind in insert update; do
+  for v in plain stratum plpgsql; do
+    one=$(instructions "$kind" "cg_$v" 1)
+    three=$(instructions "$kind" "cg_$v" 3)
+    per_row[$kind.$v]=$(((three - one) / (2 * rows)))
+  done
 done
 rm -rf "$dir"
 
-echo "Audit in instructions (callgrind, single-user backend): $rows-row INSERT ... SELECT into a table with only a primary key, per row"
-awk -v p="${per_row[plain]}" -v s="${per_row[stratum]}" -v g="${per_row[plpgsql]}" 'BEGIN {
-  printf "  %-44s %12s\n", "", "per row"
-  printf "  %-44s %12d\n", "plain (no audit)", p
-  printf "  %-44s %12d\n", "stratum.enable_audit", s
-  printf "  %-44s %12d\n", "PL/pgSQL to_jsonb trigger", g
-  printf "  stratum / plain = %.3f (target <= 1.5: %s); PL/pgSQL / stratum = %.2f (target >= 4: %s)\n",
-         s / p, (s / p <= 1.5) ? "met" : "MISSED", g / s, (g / s >= 4) ? "met" : "MISSED" }'
+echo "Audit in instructions (callgrind, single-user backend): $rows-row statements on a table with only a primary key, per row"
+printf '  %-10s %10s %10s %10s %16s %20s\n' "" plain stratum PL/pgSQL "stratum ÷ plain" "PL/pgSQL ÷ stratum"
+for kind in insert update; do
+  awk -v k="$kind" -v p="${per_row[$kind.plain]}" -v s="${per_row[$kind.stratum]}" -v g="${per_row[$kind.plpgsql]}" 'BEGIN {
+    printf "  %-10s %10d %10d %10d %16s %20s\n", k, p, s, g,
+           sprintf("%.3f (%s)", s / p, (s / p <= 1.5) ? "met" : "MISSED"),
+           sprintf("%.2f%s", g / s, k == "insert" ? ((g / s >= 4) ? " (met)" : " (MISSED)") : "") }'
+done
+echo "  targets: stratum ÷ plain <= 1.5; PL/pgSQL ÷ stratum >= 4 for the INSERT"
