@@ -40,6 +40,8 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt)
 {
     layout->columns = nullptr;
     TupleDesc desc = layout->tupdesc;
+    if (desc->natts > max_planned_columns)
+        return;
     auto *columns =
         static_cast<LogColumn *>(MemoryContextAlloc(mcxt, sizeof(LogColumn) * (desc->natts + 1)));
     for (int i = 0; i < desc->natts; i++) {
@@ -90,9 +92,9 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
 
 MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls)
 {
-    const int natts = layout.tupdesc->natts;
-    if (layout.columns == nullptr || natts > max_planned_columns)
+    if (layout.columns == nullptr)
         return form_log_tuple_generic(layout, values, nulls);
+    const int natts = layout.tupdesc->natts;  // at most max_planned_columns
 
     // Pass 1: which columns have a value, how each is stored and the size
     // of the data (heap_compute_data_size).

@@ -360,3 +360,13 @@ ALTER TABLE log_layout_other DROP COLUMN gone;
 ALTER TABLE log_layout_other ALTER COLUMN actor SET STORAGE PLAIN;
 SELECT stratum._audit_log_tuple_selftest('log_layout_other') AS other_rows_compared;
 DROP TABLE log_layout_other;
+-- A log wider than the plan covers (64 columns) keeps the generic path.
+DO $$
+BEGIN
+    EXECUTE 'CREATE TABLE log_layout_wide (id bigint, logged_at timestamptz, xact_id xid8, '
+         || 'table_oid oid, operation text, db_user text, table_schema text, table_name text, '
+         || (SELECT string_agg(format('c%s int', g), ', ') FROM generate_series(1, 60) g) || ')';
+END
+$$;
+SELECT sqlstate_of($$SELECT stratum._audit_log_tuple_selftest('log_layout_wide')$$);
+DROP TABLE log_layout_wide;
