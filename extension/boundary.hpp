@@ -5,7 +5,10 @@
 //  1. Every SQL-callable function is defined with STRATUM_FUNCTION. Its body
 //     runs inside run_at_boundary(), which turns any C++ exception into an
 //     ereport (a captured PostgreSQL error is re-thrown with its SQLSTATE,
-//     detail and hint intact).
+//     detail and hint intact). A function called once per row whose body
+//     holds only plain values and calls nothing that throws may instead be
+//     a STRATUM_PLAIN_FUNCTION: its body is noexcept, so a C++ exception
+//     there would end the process (std::terminate), never reach PostgreSQL.
 //  2. While a C++ object with a non-trivial destructor is alive, PostgreSQL is
 //     called only through pg_call(), which catches the ERROR with
 //     PG_TRY/PG_CATCH and throws it on as PgError. Code holding only plain
@@ -110,3 +113,18 @@ Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body);
         return ::stratum::run_at_boundary(fcinfo, name##_body);      \
     }                                                                \
     static Datum name##_body(FunctionCallInfo fcinfo)
+
+// Defines the SQL-callable C function `name` whose body needs no boundary:
+// plain values only, no call that throws (PostgreSQL's ERROR may longjmp out
+// of it, as from C). For the policy's per-row call, where the boundary's
+// frame cost as much as the body.
+#define STRATUM_PLAIN_FUNCTION(name)                                 \
+    extern "C" {                                                     \
+    PG_FUNCTION_INFO_V1(name);                                       \
+    }                                                                \
+    static Datum name##_body(FunctionCallInfo fcinfo) noexcept;      \
+    extern "C" Datum name(PG_FUNCTION_ARGS)                          \
+    {                                                                \
+        return name##_body(fcinfo);                                  \
+    }                                                                \
+    static Datum name##_body(FunctionCallInfo fcinfo) noexcept

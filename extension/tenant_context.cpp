@@ -620,12 +620,28 @@ STRATUM_FUNCTION(stratum_current_tenant)
 // stratum.current_tenant_or_null(): the isolation policy's hot path. It never
 // raises: refusing a statement without a tenant is the statement guard's job,
 // done before any row is read (isolation.cpp).
-STRATUM_FUNCTION(stratum_current_tenant_or_null)
+//
+// The policy calls it for every row a scan filters, so the value is returned
+// in a buffer of the call site (fn_extra, freed with the expression) rather
+// than a palloc per row: the per-tuple allocation and its reset cost five
+// times the lookup. The buffer is rewritten only by this call site's next
+// call, after whoever used the previous value has copied it or let it go,
+// like any per-tuple value.
+STRATUM_PLAIN_FUNCTION(stratum_current_tenant_or_null)
 {
     const pg_uuid_t *tenant = tenant_of_transaction();
     if (tenant == nullptr)
         PG_RETURN_NULL();
-    return uuid_datum(tenant);
+    if (fcinfo->flinfo == nullptr)  // a direct call from C: no call site to keep it
+        return uuid_datum(tenant);
+    auto *returned = static_cast<pg_uuid_t *>(fcinfo->flinfo->fn_extra);
+    if (returned == nullptr) {
+        returned = static_cast<pg_uuid_t *>(
+            MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(pg_uuid_t)));
+        fcinfo->flinfo->fn_extra = returned;
+    }
+    *returned = *tenant;
+    return UUIDPGetDatum(returned);
 }
 
 // stratum._on_citus_worker(): true on a Citus worker node (the DDL event

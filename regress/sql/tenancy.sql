@@ -101,8 +101,9 @@ UPDATE projects SET tenant_id = :b WHERE id = 1;
 UPDATE projects SET name = 'renamed by superuser' WHERE id = 1;
 SELECT id, name, tenant_id = :a AS still_a FROM projects WHERE id = 1;
 
--- The policy evaluates the tenant once per statement (an InitPlan), and the
--- planner uses the primary key and the tenant_id index under it.
+-- The policy is a plain call (no InitPlan to start on every execution): the
+-- planner uses the primary key with the policy as a filter, and the
+-- tenant_id index with the call as its key, evaluated once per scan.
 ANALYZE projects;
 SET ROLE regress_app;
 BEGIN;
@@ -110,6 +111,35 @@ SELECT stratum.set_tenant(:a);
 SET LOCAL enable_seqscan = off;
 SELECT plan_shape('SELECT * FROM projects WHERE id = 1');
 SELECT plan_shape('SELECT * FROM projects');
+COMMIT;
+
+-- The call returns its value in a buffer of its call site, rewritten on
+-- every call: an expression kept across statements (a PL/pgSQL function's
+-- cached plan and simple expression) follows a change of tenant within the
+-- transaction, in a sequential scan's filter as in a lookup.
+CREATE FUNCTION pg_temp.seen_by_cached_plans() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    seen text := '';
+    tenant uuid;
+    names text;
+BEGIN
+    FOR round IN 1..2 LOOP
+        tenant := stratum.current_tenant_or_null();
+        SELECT string_agg(name, ',' ORDER BY id) INTO names FROM projects;
+        seen := seen || left(tenant::text, 8) || ':' || names || ' ';
+    END LOOP;
+    RETURN seen;
+END
+$$;
+BEGIN;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT stratum.set_tenant(:a);
+SELECT pg_temp.seen_by_cached_plans() AS as_a;
+SELECT stratum.set_tenant(:b);
+SELECT pg_temp.seen_by_cached_plans() AS as_b;
+SELECT stratum.set_tenant(:a);
+SELECT pg_temp.seen_by_cached_plans() AS as_a_again;
 COMMIT;
 RESET ROLE;
 

@@ -109,10 +109,12 @@ BEGIN
         tenant_column := tenant_attnum IS NOT NULL;
         rls_enabled := rel.relrowsecurity;
         rls_forced := rel.relforcerowsecurity;
-        -- stratum's policy in one of its two forms: RESTRICTIVE (with
-        -- stratum_tenant_access), or, where Citus is installed, the one
-        -- PERMISSIVE policy (compared without parentheses and spaces, which
-        -- the server adds as it pleases).
+        -- stratum's policy in the form for this database: RESTRICTIVE (with
+        -- stratum_tenant_access) without Citus, or, where Citus is
+        -- installed, the one PERMISSIVE policy. The two share the
+        -- expression, so the form is what tells them apart. Citus's is
+        -- compared without parentheses and spaces, which the server adds
+        -- as it pleases.
         isolation_policy := EXISTS (
             SELECT 1 FROM pg_policy p
              WHERE p.polrelid = rel.oid AND p.polname = 'stratum_tenant_isolation'
@@ -122,7 +124,8 @@ BEGIN
                         AND stratum._bare(pg_get_expr(p.polqual, p.polrelid)) = stratum._bare(stratum._isolation_using(rel.oid))
                         AND stratum._bare(pg_get_expr(p.polwithcheck, p.polrelid)) = stratum._bare(stratum._isolation_expression_citus())
                    ELSE
-                        pg_get_expr(p.polqual, p.polrelid) = expected
+                        NOT citus
+                        AND pg_get_expr(p.polqual, p.polrelid) = expected
                         AND (p.polwithcheck IS NULL OR pg_get_expr(p.polwithcheck, p.polrelid) = expected)
                    END);
         distributed := citus AND stratum._citus_table_kind(rel.oid) = 'distributed';
