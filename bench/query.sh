@@ -3,13 +3,9 @@
 # against pgbench -S -M prepared at the same client count, against raw libpq
 # (one statement per round trip) and through PgBouncer; then latency and
 # counted round trips of typical operations. Started by scripts/bench.sh.
-#
-# Tables: pgbench -i makes pgbench_accounts (plain, what pgbench -S reads).
-# tenant_accounts is a copy of it made tenant-isolated with
-# stratum.enable_tenancy, every row owned by tenant acme, so the primary-key
-# lookup finds a row exactly as pgbench's does and pays RLS on top: the
-# comparison charges stratum for both its client path and its policy.
+# The tables: bench/lib/query_tables.sh.
 set -euo pipefail
+source "$(dirname "$0")/lib/query_tables.sh"
 bin=$STRATUM_BENCH_BUILD_DIR/bench/query_bench
 scale=${STRATUM_BENCH_PGBENCH_SCALE:-10}
 clients=${STRATUM_BENCH_CLIENTS:-8}
@@ -22,25 +18,7 @@ export STRATUM_BENCH_CONNINFO="host=127.0.0.1 port=$STRATUM_BENCH_PGPORT user=st
 export STRATUM_BENCH_BOUNCER_CONNINFO="host=127.0.0.1 port=$STRATUM_BENCH_PGBOUNCER_PORT user=stratum_app dbname=$db"
 
 echo "preparing pgbench scale $scale and its tenant copy..."
-pgbench -i -q -s "$scale" -U stratum_owner "$db" >/dev/null 2>&1
-psql -q -v ON_ERROR_STOP=1 -U stratum_owner <<SQL >/dev/null
-SET client_min_messages = warning;
-DROP TABLE IF EXISTS tenant_accounts, tenant_history;
-CREATE TABLE tenant_accounts AS
-  SELECT aid, bid, abalance, filler, 'aaaaaaaa-0000-4000-8000-000000000001'::uuid AS tenant_id
-    FROM pgbench_accounts;
-ALTER TABLE tenant_accounts ADD PRIMARY KEY (aid);
-CREATE TABLE tenant_history (id bigserial PRIMARY KEY, aid int NOT NULL, delta int NOT NULL,
-                             mtime timestamptz NOT NULL DEFAULT now());
-SELECT stratum.enable_tenancy('tenant_accounts');
-SELECT stratum.enable_tenancy('tenant_history');
-SQL
-psql -q -v ON_ERROR_STOP=1 -U postgres <<SQL >/dev/null
-SELECT stratum.grant_app_role('stratum_app');
-GRANT SELECT ON pgbench_accounts, pgbench_branches TO stratum_app;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO stratum_app;
-VACUUM ANALYZE pgbench_accounts, tenant_accounts, tenant_history;
-SQL
+make_query_tables "$scale" "$db"
 
 pgbench_tps() {
   pgbench -n -S -M prepared -c "$clients" -j 2 -T "$seconds" -U stratum_app -h 127.0.0.1 \

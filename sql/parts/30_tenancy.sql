@@ -17,7 +17,7 @@ SELECT pg_catalog.pg_extension_config_dump('stratum.app_roles', '');
 
 -- The policy expression, in one place: a plain call, not a sub-select. A
 -- sub-select made the tenant an InitPlan, whose start (a Result node, its
--- own permission check, the plan cache's walk for sub-links) cost about 6.6k
+-- own permission check, the plan cache's walk for sub-links) cost about 6.5k
 -- instructions on every execution, a tenth of a primary-key lookup. The
 -- call is STABLE, so an index scan on tenant_id evaluates it once, as its
 -- key; a filter calls it per row, a read of the tenant in force (44
