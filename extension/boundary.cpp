@@ -19,44 +19,56 @@ ErrorData *capture_current_error(MemoryContext caller_context)
     return edata;
 }
 
-Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body)
-{
-    // What a catch block learns is copied into these plain locals; the
-    // ereport happens only after the catch block has ended, so the C++
-    // runtime has finished with the exception before PostgreSQL longjmps.
-    // Only the first byte of each buffer is set: this runs on every call,
-    // once per row for a trigger or a policy's function, and zeroing 512
-    // bytes cost more than the rest of the boundary.
-    ErrorData *pg_error = nullptr;
-    int sqlstate = ERRCODE_INTERNAL_ERROR;
+namespace {
+
+// What the boundary caught, copied out in the catch block and raised after
+// it has ended, so that the C++ runtime has finished with the exception
+// before PostgreSQL longjmps. Static, not in run_at_boundary's frame: that
+// runs on every call (once per row for a trigger or the policy's function)
+// and a frame holding these buffers cost more than the rest of the call.
+// One backend, one thread: each capture is raised before the next.
+struct Captured {
+    ErrorData *pg_error;
+    int sqlstate;
     char message[256];
     char hint[256];
-    message[0] = '\0';
-    hint[0] = '\0';
+} captured;
 
+}  // namespace
+
+void capture_exception() noexcept
+{
+    captured.pg_error = nullptr;
+    captured.sqlstate = ERRCODE_INTERNAL_ERROR;
+    captured.message[0] = '\0';
+    captured.hint[0] = '\0';
     try {
-        return body(fcinfo);
+        throw;
     } catch (const PgError &e) {
-        pg_error = e.error_data();
+        captured.pg_error = e.error_data();
     } catch (const SqlError &e) {
-        sqlstate = e.sqlstate();
-        strlcpy(message, e.what(), sizeof(message));
+        captured.sqlstate = e.sqlstate();
+        strlcpy(captured.message, e.what(), sizeof(captured.message));
         if (e.hint() != nullptr)
-            strlcpy(hint, e.hint(), sizeof(hint));
+            strlcpy(captured.hint, e.hint(), sizeof(captured.hint));
     } catch (const std::bad_alloc &) {
-        sqlstate = ERRCODE_OUT_OF_MEMORY;
-        strlcpy(message, "out of memory in stratum", sizeof(message));
+        captured.sqlstate = ERRCODE_OUT_OF_MEMORY;
+        strlcpy(captured.message, "out of memory in stratum", sizeof(captured.message));
     } catch (const std::exception &e) {
-        snprintf(message, sizeof(message), "stratum internal error: %s", e.what());
+        snprintf(captured.message, sizeof(captured.message), "stratum internal error: %s",
+                 e.what());
     } catch (...) {
-        strlcpy(message, "stratum internal error: unknown C++ exception", sizeof(message));
+        strlcpy(captured.message, "stratum internal error: unknown C++ exception",
+                sizeof(captured.message));
     }
+}
 
-    if (pg_error != nullptr)
-        ReThrowError(pg_error);
-    ereport(ERROR,
-            (errcode(sqlstate), errmsg_internal("%s", message),
-             hint[0] != '\0' ? errhint("%s", hint) : 0));
+void raise_captured_exception()
+{
+    if (captured.pg_error != nullptr)
+        ReThrowError(captured.pg_error);
+    ereport(ERROR, (errcode(captured.sqlstate), errmsg_internal("%s", captured.message),
+                    captured.hint[0] != '\0' ? errhint("%s", captured.hint) : 0));
     pg_unreachable();
 }
 

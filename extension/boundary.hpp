@@ -5,10 +5,7 @@
 //  1. Every SQL-callable function is defined with STRATUM_FUNCTION. Its body
 //     runs inside run_at_boundary(), which turns any C++ exception into an
 //     ereport (a captured PostgreSQL error is re-thrown with its SQLSTATE,
-//     detail and hint intact). A function called once per row whose body
-//     holds only plain values and calls nothing that throws may instead be
-//     a STRATUM_PLAIN_FUNCTION: its body is noexcept, so a C++ exception
-//     there would end the process (std::terminate), never reach PostgreSQL.
+//     detail and hint intact).
 //  2. While a C++ object with a non-trivial destructor is alive, PostgreSQL is
 //     called only through pg_call(), which catches the ERROR with
 //     PG_TRY/PG_CATCH and throws it on as PgError. Code holding only plain
@@ -96,8 +93,23 @@ auto pg_call(Fn &&fn) -> decltype(fn())
 
 using FunctionBody = Datum (*)(FunctionCallInfo);
 
-// Runs body and converts every C++ exception into a PostgreSQL ERROR.
-Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body);
+// In a catch block: notes what was caught (plain copies, no allocation).
+void capture_exception() noexcept;
+// After the catch block has ended: raises what capture_exception noted.
+[[noreturn]] void raise_captured_exception();
+
+// Runs body and converts every C++ exception into a PostgreSQL ERROR. Inline
+// and free of locals, so that a call that throws nothing costs nothing more
+// than the body: the work is all on the catch path, out of line.
+inline Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body)
+{
+    try {
+        return body(fcinfo);
+    } catch (...) {
+        capture_exception();
+    }
+    raise_captured_exception();
+}
 
 }  // namespace stratum
 
@@ -114,17 +126,3 @@ Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body);
     }                                                                \
     static Datum name##_body(FunctionCallInfo fcinfo)
 
-// Defines the SQL-callable C function `name` whose body needs no boundary:
-// plain values only, no call that throws (PostgreSQL's ERROR may longjmp out
-// of it, as from C). For the policy's per-row call, where the boundary's
-// frame cost as much as the body.
-#define STRATUM_PLAIN_FUNCTION(name)                                 \
-    extern "C" {                                                     \
-    PG_FUNCTION_INFO_V1(name);                                       \
-    }                                                                \
-    static Datum name##_body(FunctionCallInfo fcinfo) noexcept;      \
-    extern "C" Datum name(PG_FUNCTION_ARGS)                          \
-    {                                                                \
-        return name##_body(fcinfo);                                  \
-    }                                                                \
-    static Datum name##_body(FunctionCallInfo fcinfo) noexcept

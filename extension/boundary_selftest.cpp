@@ -41,6 +41,8 @@ STRATUM_FUNCTION(stratum_boundary_selftest)
     } else if (strcmp(scenario, "sql_error") == 0) {
         throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE, "a C++ validation error",
                        "carried with its own SQLSTATE and hint");
+    } else if (strcmp(scenario, "unknown_exception") == 0) {
+        throw 42;  // not a std::exception
     } else if (strcmp(scenario, "destructors") == 0) {
         PG_RETURN_INT32(destructors_run);
     } else {

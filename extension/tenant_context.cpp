@@ -627,7 +627,7 @@ STRATUM_FUNCTION(stratum_current_tenant)
 // times the lookup. The buffer is rewritten only by this call site's next
 // call, after whoever used the previous value has copied it or let it go,
 // like any per-tuple value.
-STRATUM_PLAIN_FUNCTION(stratum_current_tenant_or_null)
+STRATUM_FUNCTION(stratum_current_tenant_or_null)
 {
     const pg_uuid_t *tenant = tenant_of_transaction();
     if (tenant == nullptr)

@@ -17,6 +17,11 @@ SELECT sqlstate_of($$SELECT stratum._boundary_selftest('bad_alloc')$$);
 SELECT stratum._boundary_selftest('sql_error');
 SELECT sqlstate_of($$SELECT stratum._boundary_selftest('sql_error')$$);
 
+-- What the boundary caught is kept until it is raised, then forgotten: the
+-- next error carries no hint of the last, and anything thrown is an ERROR.
+SELECT stratum._boundary_selftest('cpp_exception');
+SELECT stratum._boundary_selftest('unknown_exception');
+
 -- The session is healthy afterwards: errors were re-thrown, not swallowed.
 BEGIN;
 SAVEPOINT s;

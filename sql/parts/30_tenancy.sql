@@ -20,7 +20,7 @@ SELECT pg_catalog.pg_extension_config_dump('stratum.app_roles', '');
 -- own permission check, the plan cache's walk for sub-links) cost about 6.5k
 -- instructions on every execution, a tenth of a primary-key lookup. The
 -- call is STABLE, so an index scan on tenant_id evaluates it once, as its
--- key; a filter calls it per row, a read of the tenant in force (44
+-- key; a filter calls it per row, a read of the tenant in force (46
 -- instructions a row more than an InitPlan's value, no allocation). It never
 -- raises: without a tenant it matches nothing, and the statement guard
 -- (extension/isolation.cpp) has refused the statement before any row.
