@@ -114,10 +114,10 @@ for variant in libpq-plain libpq-pipeline stratum; do
     stratum) label="stratum pool.query as tenant (RLS)" ;;
   esac
   printf '  %-48s %10d %10d %10d\n' "$label" "$c" "$s" $((c + s))
-  eval "c_${variant//-/_}=$c s_${variant//-/_}=$s"
+  client[$variant]=$c server[$variant]=$s
 done
-awk -v sp="$s_libpq_plain" -v ss="$s_stratum" -v ch="$c_libpq_pipeline" -v sh="$s_libpq_pipeline" \
-  -v cs="$c_stratum" 'BEGIN {
+awk -v sp="${server[libpq-plain]}" -v ss="${server[stratum]}" -v ch="${client[libpq-pipeline]}" \
+  -v sh="${server[libpq-pipeline]}" -v cs="${client[stratum]}" 'BEGIN {
   share = ss / sp - 1
   printf "  server share: tenant lookup / plain lookup, backend = %.3f, i.e. +%.0f%% (target <= 10%%: %s)\n",
          ss / sp, share * 100, (share <= 0.10 ? "met" : "MISSED")

@@ -125,4 +125,3 @@ inline Datum run_at_boundary(FunctionCallInfo fcinfo, FunctionBody body)
         return ::stratum::run_at_boundary(fcinfo, name##_body);      \
     }                                                                \
     static Datum name##_body(FunctionCallInfo fcinfo)
-

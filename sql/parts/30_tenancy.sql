@@ -23,30 +23,22 @@ SELECT pg_catalog.pg_extension_config_dump('stratum.app_roles', '');
 -- key; a filter calls it per row, a read of the tenant in force (46
 -- instructions a row more than an InitPlan's value, no allocation). It never
 -- raises: without a tenant it matches nothing, and the statement guard
--- (extension/isolation.cpp) has refused the statement before any row.
+-- (extension/isolation.cpp) has refused the statement before any row. The
+-- same expression serves Citus, which refuses sub-selects in the policies
+-- of distributed tables; only the policy's form differs there (_apply_rls).
 CREATE FUNCTION stratum._isolation_expression() RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT 'tenant_id = stratum.current_tenant_or_null()' $$;
-
--- The same test for Citus, in one PERMISSIVE policy. Citus refuses
--- sub-selects in the policies of distributed tables (the plain call suits
--- it too), and recreates every policy on the shards as PERMISSIVE, so the
--- RESTRICTIVE + "true" pair would open every row there. In a database with
--- Citus every tenant table gets this form, distributed yet or not.
-CREATE FUNCTION stratum._isolation_expression_citus() RETURNS text
-    LANGUAGE sql IMMUTABLE
-    AS $$ SELECT stratum._isolation_expression() $$;
 
 -- The isolation policy's USING expression for rel: on the audit log in the
 -- Citus form it also holds the column rule (the log's only policy there).
 CREATE FUNCTION stratum._isolation_using(rel regclass) RETURNS text
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE
-        WHEN NOT stratum._citus_present() THEN stratum._isolation_expression()
-        WHEN rel IN (SELECT relid FROM pg_partition_tree('stratum.audit_log'))
-            THEN stratum._isolation_expression_citus()
-                 || ' AND stratum._audit_entry_readable(table_oid, old_row, new_row)'
-        ELSE stratum._isolation_expression_citus() END
+    SELECT stratum._isolation_expression()
+        || CASE WHEN stratum._citus_present()
+                     AND rel IN (SELECT relid FROM pg_partition_tree('stratum.audit_log'))
+                THEN ' AND stratum._audit_entry_readable(table_oid, old_row, new_row)'
+                ELSE '' END
 $$;
 
 -- True when rel carries stratum's isolation policy.
@@ -79,7 +71,8 @@ $$;
 -- stratum_tenant_isolation is RESTRICTIVE so that no permissive policy added
 -- later can widen a tenant's view; stratum_tenant_access is the permissive
 -- policy that RLS needs before any row is visible at all. With Citus, one
--- permissive policy instead (see _isolation_expression_citus).
+-- permissive policy instead: Citus recreates every policy on the shards as
+-- PERMISSIVE, so the RESTRICTIVE + "true" pair would open every row there.
 CREATE FUNCTION stratum._apply_rls(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -90,7 +83,7 @@ BEGIN
     IF stratum._citus_present() THEN
         EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS PERMISSIVE FOR ALL '
                        'USING (%s) WITH CHECK (%s)',
-                       rel, stratum._isolation_using(rel), stratum._isolation_expression_citus());
+                       rel, stratum._isolation_using(rel), stratum._isolation_expression());
     ELSE
         EXECUTE format('CREATE POLICY stratum_tenant_isolation ON %s AS RESTRICTIVE FOR ALL '
                        'USING (%s) WITH CHECK (%s)',

@@ -122,7 +122,7 @@ BEGIN
                AND CASE WHEN p.polpermissive THEN
                         citus
                         AND stratum._bare(pg_get_expr(p.polqual, p.polrelid)) = stratum._bare(stratum._isolation_using(rel.oid))
-                        AND stratum._bare(pg_get_expr(p.polwithcheck, p.polrelid)) = stratum._bare(stratum._isolation_expression_citus())
+                        AND stratum._bare(pg_get_expr(p.polwithcheck, p.polrelid)) = stratum._bare(stratum._isolation_expression())
                    ELSE
                         NOT citus
                         AND pg_get_expr(p.polqual, p.polrelid) = expected
