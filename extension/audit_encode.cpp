@@ -110,7 +110,21 @@ bool encode_flat_array(ColumnConverter *c, Datum value, StringInfo buffer, Encod
     ColumnConverter *element = c->element;
     if (!directly_encoded(element->kind))
         return false;
-    ArrayType *array = DatumGetArrayTypeP(value);
+    // A small array is stored with a 1-byte header, unaligned, and
+    // DatumGetArrayTypeP would palloc an aligned copy of it for every row:
+    // it is copied to the stack instead (its elements are encoded, so
+    // copied, before this returns).
+    alignas(MAXIMUM_ALIGNOF) char aligned[VARHDRSZ + VARATT_SHORT_MAX];
+    auto *raw = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
+    ArrayType *array;
+    if (VARATT_IS_SHORT(raw)) {
+        Size data_length = VARSIZE_SHORT(raw) - VARHDRSZ_SHORT;
+        SET_VARSIZE(aligned, VARHDRSZ + data_length);
+        memcpy(aligned + VARHDRSZ, VARDATA_SHORT(raw), data_length);
+        array = reinterpret_cast<ArrayType *>(aligned);
+    } else {
+        array = DatumGetArrayTypeP(value);
+    }
     int dimensions = ARR_NDIM(array);
     if (dimensions > 1)
         return false;

@@ -19,8 +19,14 @@ void check_length(uint64 length)
 
 void pad_to_int(StringInfo buffer)
 {
-    while (buffer->len % sizeof(uint32) != 0)
-        appendStringInfoCharMacro(buffer, '\0');
+    int padding = -buffer->len & (sizeof(uint32) - 1);
+    if (padding == 0)
+        return;
+    if (unlikely(buffer->len + padding + 1 > buffer->maxlen))
+        enlargeStringInfo(buffer, padding);
+    memset(buffer->data + buffer->len, 0, padding);
+    buffer->len += padding;
+    buffer->data[buffer->len] = '\0';
 }
 
 namespace {
@@ -119,40 +125,57 @@ void encode_value(StringInfo buffer, const JsonbValue *value, EncodedValue *out)
     out->length = static_cast<uint32>(buffer->len) - out->offset;
 }
 
-Jsonb *build_object(const ObjectKeys *keys, const EncodedValue *values, const int *positions,
-                    const char *buffer)
+PendingObject pending_object(const ObjectKeys *keys, const EncodedValue *values,
+                             const int *positions, const char *buffer)
 {
-    int count = keys->count;
-    uint64 size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * 2 * count + keys->bytes_length;
-    for (int i = 0; i < count; i++)
-        size += values[positions != nullptr ? positions[i] : i].length + 3;
-    check_length(size);
+    ObjectLength length(keys);
+    for (int i = 0; i < keys->count; i++)
+        length.add(values[positions != nullptr ? positions[i] : i]);
+    return pending_object(keys, values, positions, buffer, length);
+}
 
-    char *out = static_cast<char *>(palloc(size));
+PendingObject pending_object(const ObjectKeys *keys, const EncodedValue *values,
+                             const int *positions, const char *buffer, const ObjectLength &length)
+{
+    check_length(length.bytes + VARHDRSZ);
+    return {keys, values, positions, buffer, static_cast<uint32>(length.bytes)};
+}
+
+void write_object(const PendingObject &object, char *out)
+{
+    const int count = object.keys->count;
     uint32 header = static_cast<uint32>(count) | JB_FOBJECT;
-    char *at = out + VARHDRSZ;
+    char *at = out;
     memcpy(at, &header, sizeof(header));
     at += sizeof(header);
     auto *entries = reinterpret_cast<JEntry *>(at);
-    memcpy(entries, keys->entries, sizeof(JEntry) * count);
+    memcpy(entries, object.keys->entries, sizeof(JEntry) * count);
     at += sizeof(JEntry) * 2 * count;
     char *data = at;
-    memcpy(at, keys->bytes, keys->bytes_length);
-    at += keys->bytes_length;
+    memcpy(at, object.keys->bytes, object.keys->bytes_length);
+    at += object.keys->bytes_length;
 
     for (int i = 0; i < count; i++) {
-        const EncodedValue &value = values[positions != nullptr ? positions[i] : i];
+        const EncodedValue &value =
+            object.values[object.positions != nullptr ? object.positions[i] : i];
         char *start = at;
         if (value.type == JENTRY_ISNUMERIC || value.type == JENTRY_ISCONTAINER) {
             while ((at - out) % sizeof(uint32) != 0)
                 *at++ = '\0';
         }
-        memcpy(at, buffer + value.offset, value.length);
+        memcpy(at, object.buffer + value.offset, value.length);
         at += value.length;
         entries[count + i] = child_entry(value.type, count + i, static_cast<uint32>(at - start),
                                          static_cast<uint32>(at - data));
     }
-    SET_VARSIZE(out, at - out);
+    Assert(static_cast<uint32>(at - out) == object.length);
+}
+
+Jsonb *build_object(const PendingObject &object)
+{
+    char *out = static_cast<char *>(palloc(VARHDRSZ + object.length));
+    SET_VARSIZE(out, VARHDRSZ + object.length);
+    write_object(object, out + VARHDRSZ);
     return reinterpret_cast<Jsonb *>(out);
 }
 

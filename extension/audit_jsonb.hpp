@@ -49,8 +49,46 @@ void init_object_keys(ObjectKeys *keys, const JsonbValue *const *names, int coun
 void encode_value(StringInfo buffer, const JsonbValue *value, EncodedValue *out);
 
 // An object of keys->count pairs whose i-th value is values[positions[i]]
-// (positions may be null: the identity).
-Jsonb *build_object(const ObjectKeys *keys, const EncodedValue *values, const int *positions,
-                    const char *buffer);
+// (positions may be null: the identity), its values' bytes in buffer. It is
+// written where it is stored (a log row is formed around it), not built
+// first and copied there.
+struct PendingObject {
+    const ObjectKeys *keys;
+    const EncodedValue *values;
+    const int *positions;
+    const char *buffer;
+    uint32 length;  // of the container, without a varlena header
+};
+
+// The length of an object's container, counted value by value in key
+// order (numbers and containers start 4-byte aligned in it).
+struct ObjectLength {
+    uint64 bytes;
+    explicit ObjectLength(const ObjectKeys *keys)
+        : bytes(sizeof(uint32) + sizeof(JEntry) * 2 * keys->count + keys->bytes_length)
+    {
+    }
+    void add(const EncodedValue &value)
+    {
+        if (value.type == JENTRY_ISNUMERIC || value.type == JENTRY_ISCONTAINER)
+            bytes = TYPEALIGN(sizeof(uint32), bytes);
+        bytes += value.length;
+    }
+};
+
+// The object over these values, its length counted here or, when the
+// caller has counted it already, given (too long an object is an ERROR).
+PendingObject pending_object(const ObjectKeys *keys, const EncodedValue *values,
+                             const int *positions, const char *buffer);
+PendingObject pending_object(const ObjectKeys *keys, const EncodedValue *values,
+                             const int *positions, const char *buffer, const ObjectLength &length);
+
+// Writes the object's container (header, entries, keys, values) at `at`,
+// object.length bytes. Alignment inside it is relative to `at`, so it may
+// follow a 1-byte or a 4-byte varlena header.
+void write_object(const PendingObject &object, char *at);
+
+// The object as a jsonb datum of its own, in the current memory context.
+Jsonb *build_object(const PendingObject &object);
 
 }  // namespace stratum::audit

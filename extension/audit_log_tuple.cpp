@@ -5,6 +5,8 @@
 // made by the trigger) takes the generic path, which flattens it.
 #include "audit_log_tuple.hpp"
 
+#include "audit_jsonb.hpp"
+
 namespace stratum::audit {
 namespace {
 
@@ -28,7 +30,25 @@ inline Size align_to(Size offset, uint8 align)
 }
 
 // How pass 1 found a value to be stored, for pass 2.
-enum class Storage : uint8 { by_value, by_reference, short_as_is, made_short, aligned_varlena };
+enum class Storage : uint8 {
+    by_value,
+    by_reference,
+    short_as_is,
+    made_short,
+    aligned_varlena,
+    object_short,    // a PendingObject behind a 1-byte header
+    object_aligned,  // ... behind a 4-byte one
+};
+
+inline bool is_object(uint32 objects, int field)
+{
+    return (objects & (uint32{1} << field)) != 0;
+}
+
+inline const PendingObject &object_of(Datum value)
+{
+    return *reinterpret_cast<const PendingObject *>(DatumGetPointer(value));
+}
 
 // The plan covers logs of up to 64 columns (the present columns are a
 // 64-bit mask); wider ones take the generic path.
@@ -70,7 +90,7 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt)
 }
 
 MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values,
-                                    const bool *nulls)
+                                    const bool *nulls, uint32 objects)
 {
     int natts = layout.tupdesc->natts;
     auto *row_values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
@@ -82,6 +102,8 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
         if (attnum != InvalidAttrNumber) {
             row_values[attnum - 1] = values[field];
             row_nulls[attnum - 1] = nulls[field];
+            if (!nulls[field] && is_object(objects, field))
+                row_values[attnum - 1] = JsonbPGetDatum(build_object(object_of(values[field])));
         }
     }
     MinimalTuple tuple = pg::form_minimal_tuple(layout.tupdesc, row_values, row_nulls);
@@ -90,10 +112,11 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
     return tuple;
 }
 
-MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls)
+MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls,
+                            uint32 objects)
 {
     if (layout.columns == nullptr)
-        return form_log_tuple_generic(layout, values, nulls);
+        return form_log_tuple_generic(layout, values, nulls, objects);
     const int natts = layout.tupdesc->natts;  // at most max_planned_columns
 
     // Pass 1: which columns have a value, how each is stored and the size
@@ -106,6 +129,20 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
         if (column.field < 0 || nulls[column.field])
             continue;
         present |= uint64{1} << i;
+        if (is_object(objects, column.field)) {
+            // Stored as heap_form_minimal_tuple would store it built.
+            if (column.attlen != -1)
+                return form_log_tuple_generic(layout, values, nulls, objects);
+            Size length = object_of(values[column.field]).length;
+            if (column.packable && length + VARHDRSZ_SHORT <= VARATT_SHORT_MAX) {
+                how[i] = Storage::object_short;
+                data_length += VARHDRSZ_SHORT + length;
+            } else {
+                how[i] = Storage::object_aligned;
+                data_length = align_to(data_length, column.align) + VARHDRSZ + length;
+            }
+            continue;
+        }
         if (column.attlen != -1) {
             how[i] = column.byval ? Storage::by_value : Storage::by_reference;
             data_length = align_to(data_length, column.align) + column.attlen;
@@ -113,7 +150,7 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
         }
         auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(values[column.field]));
         if (VARATT_IS_EXTERNAL(varlena))
-            return form_log_tuple_generic(layout, values, nulls);
+            return form_log_tuple_generic(layout, values, nulls, objects);
         if (VARATT_IS_SHORT(varlena)) {
             how[i] = Storage::short_as_is;
             data_length += VARSIZE_SHORT(varlena);
@@ -197,6 +234,21 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
             offset = align_to(offset, column.align);
             memcpy(start + offset, varlena, VARSIZE(varlena));
             offset += VARSIZE(varlena);
+            break;
+        }
+        case Storage::object_short: {
+            const PendingObject &object = object_of(value);
+            SET_VARSIZE_SHORT(start + offset, VARHDRSZ_SHORT + object.length);
+            write_object(object, start + offset + VARHDRSZ_SHORT);
+            offset += VARHDRSZ_SHORT + object.length;
+            break;
+        }
+        case Storage::object_aligned: {
+            const PendingObject &object = object_of(value);
+            offset = align_to(offset, column.align);
+            SET_VARSIZE(start + offset, VARHDRSZ + object.length);
+            write_object(object, start + offset + VARHDRSZ);
+            offset += VARHDRSZ + object.length;
             break;
         }
         }

@@ -27,11 +27,15 @@ struct LogColumn {
 void plan_log_tuple(LogLayout *layout, MemoryContext mcxt);
 
 // The log row for values and nulls (indexed by LogField), in the current
-// memory context.
-MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls);
+// memory context. A field whose bit is set in `objects` (1 << LogField)
+// holds a pointer to a PendingObject, written straight into the row as a
+// jsonb value.
+MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls,
+                            uint32 objects = 0);
 
-// The same row formed by heap_form_minimal_tuple (the reference).
+// The same row formed by heap_form_minimal_tuple (the reference), from
+// objects built first.
 MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values,
-                                    const bool *nulls);
+                                    const bool *nulls, uint32 objects = 0);
 
 }  // namespace stratum::audit

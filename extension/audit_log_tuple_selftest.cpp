@@ -2,8 +2,11 @@
 // (stratum.audit_log, or a table with its column names laid out otherwise)
 // both with form_log_tuple and with heap_form_minimal_tuple, and compares
 // their bytes: NULLs in every field alone and at random, varlenas that take
-// a 1-byte header, that are too long for one and that already have one.
+// a 1-byte header, that are too long for one and that already have one,
+// and jsonb objects written straight into the row (audit_jsonb.hpp), of
+// lengths on both sides of the 1-byte header's limit.
 // Returns the number of rows compared; a difference is an ERROR.
+#include "audit_jsonb.hpp"
 #include "audit_log_tuple.hpp"
 #include "boundary.hpp"
 
@@ -38,10 +41,61 @@ Datum make_value(const LogColumn &column, Width width, uint32 seed)
     return PointerGetDatum(text);
 }
 
-void compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number)
+// An object of 1 to 12 keys (k0, k1, ...: already in jsonb's key order)
+// whose values are numbers, strings of a length that varies with seed and
+// arrays of two strings; wide ones are rarely under 127 bytes, others
+// often.
+PendingObject *make_object(bool wide, uint32 seed)
 {
-    MinimalTuple planned = form_log_tuple(layout, values, nulls);
-    MinimalTuple reference = form_log_tuple_generic(layout, values, nulls);
+    int count = 1 + static_cast<int>(seed % (wide ? 12 : 4));
+    auto *names = static_cast<JsonbValue *>(palloc0(sizeof(JsonbValue) * count));
+    auto *name_pointers = static_cast<const JsonbValue **>(palloc(sizeof(JsonbValue *) * count));
+    auto *keys = static_cast<ObjectKeys *>(palloc(sizeof(ObjectKeys)));
+    auto *values = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * count));
+    StringInfoData buffer;
+    initStringInfo(&buffer);
+    for (int i = 0; i < count; i++) {
+        names[i].type = jbvString;
+        names[i].val.string.val = psprintf("k%d", i);
+        names[i].val.string.len = static_cast<int>(strlen(names[i].val.string.val));
+        name_pointers[i] = &names[i];
+
+        JsonbValue value;
+        JsonbValue elements[2];
+        int text_length = static_cast<int>((seed * 7 + i * 13) % (wide ? 60 : 30));
+        char *text = static_cast<char *>(palloc(text_length + 1));
+        memset(text, 'a' + i % 26, text_length);
+        switch ((seed + i) % 3) {
+        case 0:
+            value.type = jbvNumeric;
+            value.val.numeric = int64_to_numeric(static_cast<int64>(seed) * 1000003 + i);
+            break;
+        case 1:
+            value.type = jbvString;
+            value.val.string = {text_length, text};
+            break;
+        default:
+            for (JsonbValue &element : elements) {
+                element.type = jbvString;
+                element.val.string = {text_length, text};
+            }
+            value.type = jbvArray;
+            value.val.array = {2, elements, false};
+            break;
+        }
+        encode_value(&buffer, &value, &values[i]);
+    }
+    init_object_keys(keys, name_pointers, count, CurrentMemoryContext);
+    auto *object = static_cast<PendingObject *>(palloc(sizeof(PendingObject)));
+    *object = pending_object(keys, values, nullptr, buffer.data);
+    return object;
+}
+
+void compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number,
+             uint32 objects = 0)
+{
+    MinimalTuple planned = form_log_tuple(layout, values, nulls, objects);
+    MinimalTuple reference = form_log_tuple_generic(layout, values, nulls, objects);
     if (planned->t_len != reference->t_len)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("case %d: a log row of %u bytes, heap_form_minimal_tuple makes %u",
@@ -107,6 +161,21 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
             values[field] = make_value(kind[field], static_cast<Width>(next() % 3), next());
         }
         compare(layout, values, nulls, ++cases);
+    }
+    // The jsonb fields as objects written into the row, the others as above.
+    for (int round = 0; round < 300; round++) {
+        uint32 objects = 0;
+        for (int field = 0; field < field_count; field++) {
+            nulls[field] = next() % 4 == 0;
+            bool jsonb = field == field_row_key || field == field_old_row || field == field_new_row;
+            if (jsonb && kind[field].attlen == -1 && next() % 4 != 0) {
+                values[field] = PointerGetDatum(make_object(next() % 2 == 0, next()));
+                objects |= uint32{1} << field;
+            } else {
+                values[field] = make_value(kind[field], static_cast<Width>(next() % 3), next());
+            }
+        }
+        compare(layout, values, nulls, ++cases, objects);
     }
     PG_RETURN_INT32(cases);
 }

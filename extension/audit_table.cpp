@@ -77,8 +77,6 @@ AuditedTable *describe_audited_table(Relation rel, const Trigger *trigger, Memor
     auto *table = static_cast<AuditedTable *>(MemoryContextAllocZero(mcxt, sizeof(AuditedTable)));
     table->relid = RelationGetRelid(rel);
     table->query_context = mcxt;
-    table->row_context =
-        AllocSetContextCreate(mcxt, "stratum audit row", ALLOCSET_DEFAULT_SIZES);
 
     table->table_oid = audited_relation(table->relid, trigger);
     // On a Citus worker the trigger fires on a shard: entries name the

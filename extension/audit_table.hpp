@@ -29,7 +29,6 @@ struct AuditedTable {
     ObjectKeys row_keys;         // the keys of old_row and new_row (logged columns)
     ObjectKeys key_keys;         // the keys of row_key
     MemoryContext query_context; // where this lives (the cache entry's memory)
-    MemoryContext row_context;   // scratch memory, reset after every row
     bool *last_changed;          // the columns the previous UPDATE changed, or null
     Datum last_changed_names;    // ... and their names as text[] (query memory)
 };

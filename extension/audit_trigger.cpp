@@ -68,6 +68,101 @@ void set_current_tenant(Datum *values, bool *nulls)
         values[field_tenant_id] = UUIDPGetDatum(const_cast<pg_uuid_t *>(tenant));
 }
 
+// A row change's working memory, kept from row to row: allocating it
+// afresh for every row was a twentieth of the trigger's own work. One set
+// serves the session. A trigger that fires while it is in use (inside a
+// conversion: a cast to json that writes to an audited table) gets a set of
+// its own, so neither frees or overwrites what the other still reads.
+struct RowScratch {
+    MemoryContext memory;  // the arrays and the buffer; nullptr until made
+    MemoryContext row;     // anything else a row allocates; reset after each
+    int capacity;          // columns the arrays hold
+    EncodedValue *old_values;
+    EncodedValue *new_values;
+    bool *changed;
+    StringInfoData buffer;  // the row's encoded values
+};
+
+// A buffer grown past this by a large row is not kept for the next.
+constexpr int kept_buffer_bytes = 64 * 1024;
+
+RowScratch session_scratch;
+int session_scratch_level = 0;  // nest level of the trigger using it, or 0
+bool scratch_callbacks_registered = false;
+
+// An error while the session's set was in use left it marked: the end of
+// the (sub)transaction the failed trigger ran in frees it again. A trigger
+// further out, still running, keeps it.
+void release_session_scratch(XactEvent event, void *)
+{
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE)
+        session_scratch_level = 0;
+}
+
+void release_session_scratch_sub(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB &&
+        session_scratch_level >= GetCurrentTransactionNestLevel())
+        session_scratch_level = 0;
+}
+
+void prepare_scratch(RowScratch *scratch, MemoryContext parent, int columns)
+{
+    if (scratch->memory == nullptr) {
+        scratch->memory =
+            AllocSetContextCreate(parent, "stratum audit row scratch", ALLOCSET_DEFAULT_SIZES);
+        scratch->row =
+            AllocSetContextCreate(scratch->memory, "stratum audit row", ALLOCSET_DEFAULT_SIZES);
+        scratch->capacity = 0;
+        MemoryContext old = MemoryContextSwitchTo(scratch->memory);
+        initStringInfo(&scratch->buffer);
+        MemoryContextSwitchTo(old);
+    }
+    if (scratch->capacity < columns) {
+        Size slots = columns + 1;
+        scratch->old_values = static_cast<EncodedValue *>(
+            MemoryContextAlloc(scratch->memory, sizeof(EncodedValue) * slots));
+        scratch->new_values = static_cast<EncodedValue *>(
+            MemoryContextAlloc(scratch->memory, sizeof(EncodedValue) * slots));
+        scratch->changed = static_cast<bool *>(MemoryContextAlloc(scratch->memory, slots));
+        scratch->capacity = columns;
+    }
+    resetStringInfo(&scratch->buffer);
+}
+
+RowScratch *take_scratch(RowScratch *own, int columns)
+{
+    if (session_scratch_level != 0) {
+        *own = {};
+        prepare_scratch(own, CurrentMemoryContext, columns);
+        return own;
+    }
+    if (!scratch_callbacks_registered) {
+        RegisterXactCallback(release_session_scratch, nullptr);
+        RegisterSubXactCallback(release_session_scratch_sub, nullptr);
+        scratch_callbacks_registered = true;
+    }
+    prepare_scratch(&session_scratch, TopMemoryContext, columns);
+    session_scratch_level = GetCurrentTransactionNestLevel();
+    return &session_scratch;
+}
+
+void release_scratch(RowScratch *scratch)
+{
+    if (scratch != &session_scratch) {
+        MemoryContextDelete(scratch->memory);
+        return;
+    }
+    MemoryContextReset(scratch->row);
+    if (scratch->buffer.maxlen > kept_buffer_bytes) {
+        MemoryContextDelete(scratch->memory);
+        scratch->memory = nullptr;
+    }
+    session_scratch_level = 0;
+}
+
 // True when an UPDATE left the column as it was (same bytes). Unchanged
 // out-of-line values keep their TOAST pointer, so those are compared
 // without fetching them.
@@ -102,28 +197,29 @@ bool find_changes(const AuditedTable *table, TupleTableSlot *old_slot, TupleTabl
     return any;
 }
 
-// Converts and encodes the logged columns of a row into buffer. With
+// Converts and encodes the logged columns of a row into buffer and
+// encoded (one per column), and counts the length of the row's object. With
 // `previous` (the old row's values of an UPDATE), a column that did not
 // change reuses the previous encoding instead.
-EncodedValue *encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo buffer,
-                         const EncodedValue *previous, const bool *changed)
+ObjectLength encode_row(AuditedTable *table, TupleTableSlot *slot, StringInfo buffer,
+                        EncodedValue *encoded, const EncodedValue *previous, const bool *changed)
 {
-    int count = table->column_count;
-    auto *encoded = static_cast<EncodedValue *>(palloc(sizeof(EncodedValue) * (count + 1)));
+    ObjectLength length(&table->row_keys);
     for (int l = 0; l < table->logged_count; l++) {
         int i = table->logged_columns[l];
         if (previous != nullptr && !changed[i]) {
             encoded[i] = previous[i];
-            continue;
+        } else {
+            int a = table->columns[i].attnum - 1;
+            if (slot->tts_isnull[a])
+                encoded[i] = {JENTRY_ISNULL, static_cast<uint32>(buffer->len), 0};
+            else
+                encode_column(&table->columns[i], slot->tts_values[a], buffer, &encoded[i],
+                              table->query_context);
         }
-        int a = table->columns[i].attnum - 1;
-        if (slot->tts_isnull[a])
-            encoded[i] = {JENTRY_ISNULL, static_cast<uint32>(buffer->len), 0};
-        else
-            encode_column(&table->columns[i], slot->tts_values[a], buffer, &encoded[i],
-                          table->query_context);
+        length.add(encoded[i]);
     }
-    return encoded;
+    return length;
 }
 
 // changed_columns: the names of the changed columns, in table order. A bulk
@@ -159,9 +255,9 @@ void set_field(Datum *values, bool *nulls, LogField field, Datum value)
 }
 
 // One row change to one log row (or none, for an UPDATE that changed no
-// audited column). Runs in the table's row context.
+// audited column). Runs in the scratch's row context.
 void record_row_change(AuditedTable *table, SessionValues *session, MemoryContext query_context,
-                       TriggerData *trigdata)
+                       TriggerData *trigdata, RowScratch *scratch)
 {
     TriggerEvent event = trigdata->tg_event;
     bool is_insert = TRIGGER_FIRED_BY_INSERT(event);
@@ -177,19 +273,25 @@ void record_row_change(AuditedTable *table, SessionValues *session, MemoryContex
 
     bool *changed = nullptr;
     if (is_update) {
-        changed = static_cast<bool *>(palloc(sizeof(bool) * (table->column_count + 1)));
+        changed = scratch->changed;
         if (!find_changes(table, old_slot, new_slot, changed))
             return;
     }
 
-    // Each value is converted and encoded once, into one scratch buffer; the
-    // objects below copy the encoded bytes.
-    StringInfoData buffer;
-    initStringInfo(&buffer);
-    EncodedValue *old_values =
-        old_slot != nullptr ? encode_row(table, old_slot, &buffer, nullptr, nullptr) : nullptr;
-    EncodedValue *new_values =
-        new_slot != nullptr ? encode_row(table, new_slot, &buffer, old_values, changed) : nullptr;
+    // Each value is converted and encoded once, into the scratch buffer; the
+    // objects below copy the encoded bytes into the log row.
+    StringInfo buffer = &scratch->buffer;
+    EncodedValue *old_values = nullptr;
+    EncodedValue *new_values = nullptr;
+    ObjectLength old_length(&table->row_keys), new_length(&table->row_keys);
+    if (old_slot != nullptr) {
+        old_values = scratch->old_values;
+        old_length = encode_row(table, old_slot, buffer, old_values, nullptr, nullptr);
+    }
+    if (new_slot != nullptr) {
+        new_values = scratch->new_values;
+        new_length = encode_row(table, new_slot, buffer, new_values, old_values, changed);
+    }
 
     Datum values[field_count];
     bool nulls[field_count];
@@ -210,23 +312,33 @@ void record_row_change(AuditedTable *table, SessionValues *session, MemoryContex
     else
         set_current_tenant(values, nulls);
 
+    // The jsonb objects are written straight into the log row.
+    PendingObject row_key, old_row, new_row;
+    uint32 objects = 0;
+    auto set_object = [&](LogField field, PendingObject *object) {
+        set_field(values, nulls, field, PointerGetDatum(object));
+        objects |= uint32{1} << field;
+    };
     // The key of the row as it is after the change (before it, for DELETE).
     const EncodedValue *current_values = new_values != nullptr ? new_values : old_values;
-    if (table->key_count > 0)
-        set_field(values, nulls, field_row_key,
-                  JsonbPGetDatum(build_object(&table->key_keys, current_values,
-                                              table->key_columns, buffer.data)));
-    if (old_values != nullptr)
-        set_field(values, nulls, field_old_row,
-                  JsonbPGetDatum(build_object(&table->row_keys, old_values,
-                                              table->logged_columns, buffer.data)));
-    if (new_values != nullptr)
-        set_field(values, nulls, field_new_row,
-                  JsonbPGetDatum(build_object(&table->row_keys, new_values,
-                                              table->logged_columns, buffer.data)));
+    if (table->key_count > 0) {
+        row_key = pending_object(&table->key_keys, current_values, table->key_columns,
+                                 buffer->data);
+        set_object(field_row_key, &row_key);
+    }
+    if (old_values != nullptr) {
+        old_row = pending_object(&table->row_keys, old_values, table->logged_columns,
+                                 buffer->data, old_length);
+        set_object(field_old_row, &old_row);
+    }
+    if (new_values != nullptr) {
+        new_row = pending_object(&table->row_keys, new_values, table->logged_columns,
+                                 buffer->data, new_length);
+        set_object(field_new_row, &new_row);
+    }
     if (changed != nullptr)
         set_field(values, nulls, field_changed_columns, changed_column_names(table, changed));
-    append_log_row(table->layout, values, nulls);
+    append_log_row(table->layout, values, nulls, objects);
 }
 
 // What a trigger keeps in its FmgrInfo for the rest of the query.
@@ -267,10 +379,12 @@ STRATUM_FUNCTION(stratum_audit_row)
     AuditedTable *table =
         cached_audited_table(trigdata->tg_relation, trigdata->tg_trigger, &cache->table);
 
-    MemoryContext old = MemoryContextSwitchTo(table->row_context);
-    record_row_change(table, &cache->session, fcinfo->flinfo->fn_mcxt, trigdata);
+    RowScratch own;
+    RowScratch *scratch = take_scratch(&own, table->column_count);
+    MemoryContext old = MemoryContextSwitchTo(scratch->row);
+    record_row_change(table, &cache->session, fcinfo->flinfo->fn_mcxt, trigdata, scratch);
     MemoryContextSwitchTo(old);
-    MemoryContextReset(table->row_context);
+    release_scratch(scratch);
     return PointerGetDatum(nullptr);
 }
 

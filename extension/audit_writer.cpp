@@ -3,6 +3,7 @@
 #include "audit_writer.hpp"
 
 #include "audit_index_insert.hpp"
+#include "audit_jsonb.hpp"
 #include "audit_log_tuple.hpp"
 
 namespace stratum::audit {
@@ -529,9 +530,14 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool 
     table_close(log, NoLock);
 }
 
-void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects)
 {
     if (layout.through_citus) {
+        for (int field = 0; field < field_count; field++) {
+            if (!nulls[field] && (objects & (uint32{1} << field)) != 0)
+                values[field] = JsonbPGetDatum(build_object(
+                    *reinterpret_cast<const PendingObject *>(DatumGetPointer(values[field]))));
+        }
         insert_through_citus(layout, values, nulls);
         return;
     }
@@ -540,7 +546,7 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls)
     nulls[field_id] = false;
 
     MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
-    MinimalTuple tuple = form_log_tuple(layout, values, nulls);
+    MinimalTuple tuple = form_log_tuple(layout, values, nulls, objects);
     MemoryContextSwitchTo(old);
 
     level->tuples[level->count] = tuple;

@@ -56,8 +56,9 @@ Oid audit_log_relid();
 void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool through_citus);
 
 // Appends one row; id is assigned here. values and nulls are indexed by
-// LogField; the datums are copied.
-void append_log_row(const LogLayout &layout, Datum *values, bool *nulls);
+// LogField; the datums are copied. A field whose bit (1 << LogField) is set
+// in `objects` holds a pointer to a PendingObject (audit_jsonb.hpp).
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects = 0);
 
 // True when rows wait in a buffer (cheap: asked before every statement).
 bool log_rows_buffered();

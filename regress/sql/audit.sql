@@ -358,6 +358,7 @@ CREATE TABLE log_layout_other (
     flag boolean);
 ALTER TABLE log_layout_other DROP COLUMN gone;
 ALTER TABLE log_layout_other ALTER COLUMN actor SET STORAGE PLAIN;
+ALTER TABLE log_layout_other ALTER COLUMN old_row SET STORAGE PLAIN;
 SELECT stratum._audit_log_tuple_selftest('log_layout_other') AS other_rows_compared;
 DROP TABLE log_layout_other;
 -- A log wider than the plan covers (64 columns) keeps the generic path.
@@ -370,3 +371,31 @@ END
 $$;
 SELECT sqlstate_of($$SELECT stratum._audit_log_tuple_selftest('log_layout_wide')$$);
 DROP TABLE log_layout_wide;
+
+-- A trigger that fires inside another's conversion: the cast to json of a
+-- column writes a row to the same audited table. The outer row's values,
+-- encoded before that column, must survive the inner row's recording.
+RESET ROLE;
+CREATE TYPE mood AS ENUM ('calm', 'loud');
+CREATE TABLE moods (id int PRIMARY KEY, a text, mood_value mood);
+SELECT stratum.enable_audit('moods');
+CREATE FUNCTION mood_json(m mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    IF m = 'loud' THEN
+        INSERT INTO moods VALUES (100, 'written inside the conversion', 'calm');
+    END IF;
+    RETURN to_json(m::text);
+END
+$$;
+CREATE CAST (mood AS json) WITH FUNCTION mood_json(mood);
+SELECT audit_mark() AS mark \gset
+INSERT INTO moods VALUES (1, repeat('outer ', 20), 'loud');
+SELECT op, row_key, new_row FROM audit_since(:mark) ORDER BY row_key;
+SELECT count(*) AS entries_matching_rows
+  FROM stratum.audit_log l JOIN moods m ON l.row_key = jsonb_build_object('id', m.id)
+ WHERE l.table_name = 'moods'
+   AND l.new_row = jsonb_build_object('a', m.a, 'id', m.id, 'mood_value', m.mood_value::text);
+DROP TABLE moods;
+DROP CAST (mood AS json);
+DROP FUNCTION mood_json(mood);
+DROP TYPE mood;
