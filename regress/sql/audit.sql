@@ -373,15 +373,25 @@ SELECT sqlstate_of($$SELECT stratum._audit_log_tuple_selftest('log_layout_wide')
 DROP TABLE log_layout_wide;
 
 -- A trigger that fires inside another's conversion: the cast to json of a
--- column writes a row to the same audited table. The outer row's values,
--- encoded before that column, must survive the inner row's recording.
+-- column writes rows to the same audited table. The outer row's values,
+-- encoded before that column, must survive the inner rows' recording: one
+-- whose recording fails (its own conversion raises, caught in a block),
+-- then one that is written.
 RESET ROLE;
-CREATE TYPE mood AS ENUM ('calm', 'loud');
+CREATE TYPE mood AS ENUM ('calm', 'loud', 'angry');
 CREATE TABLE moods (id int PRIMARY KEY, a text, mood_value mood);
 SELECT stratum.enable_audit('moods');
 CREATE FUNCTION mood_json(m mood) RETURNS json LANGUAGE plpgsql AS $$
 BEGIN
+    IF m = 'angry' THEN
+        RAISE EXCEPTION 'no angry moods';
+    END IF;
     IF m = 'loud' THEN
+        BEGIN
+            INSERT INTO moods VALUES (200, 'never recorded', 'angry');
+        EXCEPTION WHEN raise_exception THEN
+            NULL;
+        END;
         INSERT INTO moods VALUES (100, 'written inside the conversion', 'calm');
     END IF;
     RETURN to_json(m::text);
@@ -395,6 +405,20 @@ SELECT count(*) AS entries_matching_rows
   FROM stratum.audit_log l JOIN moods m ON l.row_key = jsonb_build_object('id', m.id)
  WHERE l.table_name = 'moods'
    AND l.new_row = jsonb_build_object('a', m.a, 'id', m.id, 'mood_value', m.mood_value::text);
+-- A conversion that fails inside a block that catches the error: the row
+-- after it is recorded whole.
+SELECT audit_mark() AS mark \gset
+DO $$
+BEGIN
+    BEGIN
+        INSERT INTO moods VALUES (2, 'refused', 'angry');
+    EXCEPTION WHEN raise_exception THEN
+        RAISE NOTICE 'caught: %', SQLERRM;
+    END;
+    INSERT INTO moods VALUES (3, repeat('after ', 20), 'calm');
+END
+$$;
+SELECT op, row_key, new_row FROM audit_since(:mark);
 DROP TABLE moods;
 DROP CAST (mood AS json);
 DROP FUNCTION mood_json(mood);
