@@ -171,6 +171,11 @@ bool unchanged(const ColumnConverter &c, bool old_null, Datum old_value, bool ne
 {
     if (old_null || new_null)
         return old_null && new_null;
+    // What datum_image_eq decides, without its calls for the common kinds.
+    if (c.typbyval)
+        return old_value == new_value;
+    if (c.typlen > 0)
+        return memcmp(DatumGetPointer(old_value), DatumGetPointer(new_value), c.typlen) == 0;
     if (c.typlen == -1) {
         auto *a = reinterpret_cast<struct varlena *>(DatumGetPointer(old_value));
         auto *b = reinterpret_cast<struct varlena *>(DatumGetPointer(new_value));
@@ -178,6 +183,11 @@ bool unchanged(const ColumnConverter &c, bool old_null, Datum old_value, bool ne
             VARSIZE_EXTERNAL(a) == VARSIZE_EXTERNAL(b) &&
             memcmp(a, b, VARSIZE_EXTERNAL(a)) == 0)
             return true;
+        // Inline and uncompressed (a 1-byte or a 4-byte header): the data.
+        if (!VARATT_IS_EXTERNAL(a) && !VARATT_IS_COMPRESSED(a) && !VARATT_IS_EXTERNAL(b) &&
+            !VARATT_IS_COMPRESSED(b))
+            return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+                   memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
     }
     return datum_image_eq(old_value, new_value, c.typbyval, c.typlen);
 }
