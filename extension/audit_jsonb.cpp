@@ -17,17 +17,6 @@ void check_length(uint64 length)
                                JENTRY_OFFLENMASK)));
 }
 
-void pad_to_int(StringInfo buffer)
-{
-    int padding = -buffer->len & (sizeof(uint32) - 1);
-    if (padding == 0)
-        return;
-    if (unlikely(buffer->len + padding + 1 > buffer->maxlen))
-        enlargeStringInfo(buffer, padding);
-    memset(buffer->data + buffer->len, 0, padding);
-    buffer->len += padding;
-    buffer->data[buffer->len] = '\0';
-}
 
 namespace {
 
@@ -160,8 +149,12 @@ void write_object(const PendingObject &object, char *out)
             object.values[object.positions != nullptr ? object.positions[i] : i];
         char *start = at;
         if (value.type == JENTRY_ISNUMERIC || value.type == JENTRY_ISCONTAINER) {
-            while ((at - out) % sizeof(uint32) != 0)
-                *at++ = '\0';
+            // Up to 3 bytes of padding: one 4-byte store of zeros, the rest
+            // overwritten by the value (at least 4 bytes: a length word or
+            // a container header).
+            const uint32 zeros = 0;
+            memcpy(at, &zeros, sizeof(zeros));
+            at += static_cast<std::size_t>(-(at - out)) & (sizeof(uint32) - 1);
         }
         memcpy(at, object.buffer + value.offset, value.length);
         at += value.length;

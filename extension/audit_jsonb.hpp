@@ -37,8 +37,16 @@ inline JEntry child_entry(uint32 type, int index, uint32 length, uint32 end_offs
 void check_length(uint64 length);
 
 // Pads buffer with zero bytes to a multiple of 4 (numbers and containers
-// start 4-byte aligned).
-void pad_to_int(StringInfo buffer);
+// start 4-byte aligned): one 4-byte store of zeros, of which the value
+// that follows overwrites what is not padding.
+inline void pad_to_int(StringInfo buffer)
+{
+    if (unlikely(buffer->len + static_cast<int>(sizeof(uint32)) + 1 > buffer->maxlen))
+        enlargeStringInfo(buffer, sizeof(uint32));
+    const uint32 zeros = 0;
+    memcpy(buffer->data + buffer->len, &zeros, sizeof(zeros));
+    buffer->len += -buffer->len & (sizeof(uint32) - 1);
+}
 
 // Lays out keys (already in jsonb key order) in mcxt.
 void init_object_keys(ObjectKeys *keys, const JsonbValue *const *names, int count,

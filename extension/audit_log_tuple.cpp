@@ -59,6 +59,8 @@ constexpr int max_planned_columns = 64;
 void plan_log_tuple(LogLayout *layout, MemoryContext mcxt)
 {
     layout->columns = nullptr;
+    layout->run_first = 0;
+    layout->run_count = 0;
     TupleDesc desc = layout->tupdesc;
     if (desc->natts > max_planned_columns)
         return;
@@ -86,8 +88,58 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt)
             return;
         }
     }
+    // The longest run of statement text columns that may take 1-byte
+    // headers (two at least: one alone gains nothing).
+    for (int i = 0; i < desc->natts;) {
+        int end = i;
+        while (end < desc->natts && columns[end].field >= 0 &&
+               is_statement_text(columns[end].field) && columns[end].packable &&
+               !TupleDescAttr(desc, end)->attisdropped)
+            end++;
+        if (end - i >= 2 && end - i > layout->run_count && end - i < max_planned_columns) {
+            layout->run_first = i;
+            layout->run_count = end - i;
+        }
+        i = end + 1;
+    }
     layout->columns = columns;
 }
+
+namespace {
+
+// Keeps the run's columns of a row as they were stored, if every one that
+// has a value took a 1-byte header (else the run stays not valid).
+void keep_run(const LogLayout &layout, const Datum *values, const bool *nulls,
+              const Storage *how, LogRowRun *run)
+{
+    run->valid = false;
+    uint64 run_present = 0;
+    uint32 length = 0;
+    for (int i = layout.run_first; i < layout.run_first + layout.run_count; i++) {
+        if (nulls[layout.columns[i].field])
+            continue;
+        run_present |= uint64{1} << i;
+        auto *varlena =
+            reinterpret_cast<struct varlena *>(DatumGetPointer(values[layout.columns[i].field]));
+        char *at = run->bytes + length;
+        if (how[i] == Storage::short_as_is) {
+            memcpy(at, varlena, VARSIZE_SHORT(varlena));
+            length += VARSIZE_SHORT(varlena);
+        } else if (how[i] == Storage::made_short) {
+            Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
+            SET_VARSIZE_SHORT(at, size);
+            memcpy(at + VARHDRSZ_SHORT, VARDATA(varlena), size - VARHDRSZ_SHORT);
+            length += size;
+        } else {
+            return;
+        }
+    }
+    run->present = run_present;
+    run->length = length;
+    run->valid = true;
+}
+
+}  // namespace
 
 MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values,
                                     const bool *nulls, uint32 objects)
@@ -113,11 +165,17 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
 }
 
 MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls,
-                            uint32 objects)
+                            uint32 objects, LogRowRun *run)
 {
     if (layout.columns == nullptr)
         return form_log_tuple_generic(layout, values, nulls, objects);
     const int natts = layout.tupdesc->natts;  // at most max_planned_columns
+
+    // The run of statement text columns: the previous row's bytes, if the
+    // caller still holds them valid (only keep_run makes them so).
+    const int run_end = layout.run_first + layout.run_count;
+    const bool reuse_run = run != nullptr && run->valid;
+    const uint64 run_present = reuse_run ? run->present : 0;
 
     // Pass 1: which columns have a value, how each is stored and the size
     // of the data (heap_compute_data_size).
@@ -125,6 +183,12 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
     Storage how[max_planned_columns];
     Size data_length = 0;
     for (int i = 0; i < natts; i++) {
+        if (reuse_run && i == layout.run_first) {
+            present |= run_present;
+            data_length += run->length;  // no alignment: 1-byte headers
+            i = run_end - 1;
+            continue;
+        }
         const LogColumn &column = layout.columns[i];
         if (column.field < 0 || nulls[column.field])
             continue;
@@ -185,8 +249,19 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
     }
     char *start = reinterpret_cast<char *>(tuple) + header;
     Size offset = 0;
-    for (uint64 left = present; left != 0; left &= left - 1) {
+    bool run_due = reuse_run;
+    auto place_run = [&] {
+        memcpy(start + offset, run->bytes, run->length);
+        offset += run->length;
+        if (run_present != 0)
+            infomask |= HEAP_HASVARWIDTH;
+        run_due = false;
+    };
+    for (uint64 left = reuse_run ? present & ~run_present : present; left != 0;
+         left &= left - 1) {
         const int i = __builtin_ctzll(left);
+        if (run_due && i >= run_end)
+            place_run();
         const LogColumn &column = layout.columns[i];
         const Datum value = values[column.field];
         switch (how[i]) {
@@ -255,8 +330,12 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
         if (column.attlen == -1)
             infomask |= HEAP_HASVARWIDTH;
     }
+    if (run_due)
+        place_run();
     Assert(offset == data_length);
     tuple->t_infomask = infomask;
+    if (run != nullptr && !reuse_run && layout.run_count > 0)
+        keep_run(layout, values, nulls, how, run);
     return tuple;
 }
 

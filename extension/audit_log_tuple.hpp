@@ -22,8 +22,30 @@ struct LogColumn {
     int8 field;     // a LogField, or -1: always NULL (dropped or not stratum's)
 };
 
+// The log's text fields that stay the same from row to row of a statement
+// (one operation on one table, by one actor and one user).
+inline bool is_statement_text(int field)
+{
+    return field == field_operation || field == field_actor || field == field_db_user ||
+           field == field_table_schema || field == field_table_name;
+}
+
+// The bytes of a run of consecutive log columns that hold statement text
+// (all of them in stratum.audit_log's own layout), as the previous row had
+// them: the same values stored with 1-byte headers need no alignment, so
+// their bytes are the same wherever the row puts them. The caller keeps it,
+// and sets valid to false whenever one of those values, or whether it is
+// NULL, may have changed; form_log_tuple fills it when it is not valid.
+struct LogRowRun {
+    bool valid;
+    uint64 present;  // the run's columns that have a value (bits of the row's columns)
+    uint32 length;
+    char bytes[5 * VARATT_SHORT_MAX];
+};
+
 // Makes layout->columns in mcxt, or leaves it nullptr when a column is
-// stored in a way the plan does not cover (then the generic path forms rows).
+// stored in a way the plan does not cover (then the generic path forms rows);
+// finds the run of statement text columns (layout->run_first, run_count).
 void plan_log_tuple(LogLayout *layout, MemoryContext mcxt);
 
 // The log row for values and nulls (indexed by LogField), in the current
@@ -31,7 +53,7 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt);
 // holds a pointer to a PendingObject, written straight into the row as a
 // jsonb value.
 MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls,
-                            uint32 objects = 0);
+                            uint32 objects = 0, LogRowRun *run = nullptr);
 
 // The same row formed by heap_form_minimal_tuple (the reference), from
 // objects built first.

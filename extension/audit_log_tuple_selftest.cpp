@@ -4,7 +4,8 @@
 // their bytes: NULLs in every field alone and at random, varlenas that take
 // a 1-byte header, that are too long for one and that already have one,
 // and jsonb objects written straight into the row (audit_jsonb.hpp), of
-// lengths on both sides of the 1-byte header's limit.
+// lengths on both sides of the 1-byte header's limit; each row also formed
+// keeping the run of statement text and from the kept run.
 // Returns the number of rows compared; a difference is an ERROR.
 #include "audit_jsonb.hpp"
 #include "audit_log_tuple.hpp"
@@ -91,25 +92,44 @@ PendingObject *make_object(bool wide, uint32 seed)
     return object;
 }
 
-void compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number,
-             uint32 objects = 0)
+void expect_same(MinimalTuple planned, MinimalTuple reference, int case_number, const char *how)
 {
-    MinimalTuple planned = form_log_tuple(layout, values, nulls, objects);
-    MinimalTuple reference = form_log_tuple_generic(layout, values, nulls, objects);
     if (planned->t_len != reference->t_len)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("case %d: a log row of %u bytes, heap_form_minimal_tuple makes %u",
-                               case_number, planned->t_len, reference->t_len)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INTERNAL_ERROR),
+                 errmsg("case %d (%s): a log row of %u bytes, heap_form_minimal_tuple makes %u",
+                        case_number, how, planned->t_len, reference->t_len)));
     const auto *a = reinterpret_cast<const unsigned char *>(planned);
     const auto *b = reinterpret_cast<const unsigned char *>(reference);
     for (uint32 i = 0; i < planned->t_len; i++) {
         if (a[i] != b[i])
             ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("case %d: the log row differs from heap_form_minimal_tuple's "
-                                   "at byte %u of %u (%02x, heap_form_minimal_tuple %02x)",
-                                   case_number, i, planned->t_len, a[i], b[i])));
+                            errmsg("case %d (%s): the log row differs from "
+                                   "heap_form_minimal_tuple's at byte %u of %u (%02x, "
+                                   "heap_form_minimal_tuple %02x)",
+                                   case_number, how, i, planned->t_len, a[i], b[i])));
     }
     pfree(planned);
+}
+
+int runs_reused = 0;
+
+// Each row formed three ways: alone, keeping the run of statement text,
+// and from the run kept (when it could be: all its values short).
+void compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number,
+             uint32 objects = 0)
+{
+    MinimalTuple reference = form_log_tuple_generic(layout, values, nulls, objects);
+    expect_same(form_log_tuple(layout, values, nulls, objects), reference, case_number, "alone");
+    LogRowRun run;
+    run.valid = false;
+    expect_same(form_log_tuple(layout, values, nulls, objects, &run), reference, case_number,
+                "keeping the run");
+    if (run.valid) {
+        expect_same(form_log_tuple(layout, values, nulls, objects, &run), reference, case_number,
+                    "from the run");
+        runs_reused++;
+    }
     pfree(reference);
 }
 
@@ -119,6 +139,7 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
 {
     LogLayout layout;
     load_log_layout(&layout, CurrentMemoryContext, PG_GETARG_OID(0), false);
+    runs_reused = 0;
     if (layout.columns == nullptr)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("the log's layout is formed by the generic path only")));
@@ -177,5 +198,8 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
         }
         compare(layout, values, nulls, ++cases, objects);
     }
+    if (layout.run_count > 0 && runs_reused == 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("no row was formed from a kept run of statement text")));
     PG_RETURN_INT32(cases);
 }

@@ -3,6 +3,7 @@
 // audit_log row, buffered until the log is read or the transaction commits
 // (audit_writer.cpp); stratum.audit_truncate() records TRUNCATE.
 #include "audit_encode.hpp"
+#include "audit_log_tuple.hpp"
 #include "audit_table_cache.hpp"
 #include "boundary.hpp"
 #include "citus.hpp"
@@ -264,10 +265,23 @@ void set_field(Datum *values, bool *nulls, LogField field, Datum value)
     nulls[field] = false;
 }
 
+// The statement's text (operation, table, actor, user) as the trigger's
+// previous row stored it, and the values it was made of. Those live at
+// least as long as this (the trigger's query: the session values in its
+// memory, a table's description until the transaction ends), so the same
+// pointers mean the same text.
+struct StatementText {
+    const AuditedTable *table;
+    int operation;
+    Datum actor;  // 0: NULL
+    Datum user;
+    LogRowRun stored;
+};
+
 // One row change to one log row (or none, for an UPDATE that changed no
 // audited column). Runs in the scratch's row context.
 void record_row_change(AuditedTable *table, SessionValues *session, MemoryContext query_context,
-                       TriggerData *trigdata, RowScratch *scratch)
+                       TriggerData *trigdata, RowScratch *scratch, StatementText *text)
 {
     TriggerEvent event = trigdata->tg_event;
     bool is_insert = TRIGGER_FIRED_BY_INSERT(event);
@@ -311,8 +325,14 @@ void record_row_change(AuditedTable *table, SessionValues *session, MemoryContex
     set_field(values, nulls, field_table_oid, ObjectIdGetDatum(table->table_oid));
     set_field(values, nulls, field_table_schema, table->table_schema);
     set_field(values, nulls, field_table_name, table->table_name);
-    set_field(values, nulls, field_operation,
-              table->operation_names[is_insert ? 0 : is_update ? 1 : 2]);
+    const int operation = is_insert ? 0 : is_update ? 1 : 2;
+    set_field(values, nulls, field_operation, table->operation_names[operation]);
+    const Datum actor = nulls[field_actor] ? 0 : values[field_actor];
+    if (text->table != table || text->operation != operation || text->actor != actor ||
+        text->user != values[field_db_user]) {
+        *text = {table, operation, actor, values[field_db_user], {}};
+        text->stored.valid = false;
+    }
 
     // The row's own tenant (of a tenant-isolated table), else the transaction's.
     TupleTableSlot *current = new_slot != nullptr ? new_slot : old_slot;
@@ -348,7 +368,7 @@ void record_row_change(AuditedTable *table, SessionValues *session, MemoryContex
     }
     if (changed != nullptr)
         set_field(values, nulls, field_changed_columns, changed_column_names(table, changed));
-    append_log_row(table->layout, values, nulls, objects);
+    append_log_row(table->layout, values, nulls, objects, &text->stored);
 }
 
 // What a trigger keeps in its FmgrInfo for the rest of the query.
@@ -357,6 +377,7 @@ struct TriggerCache {
     CachedTable *table;   // row trigger only: the backend's description
     LogLayout layout;     // TRUNCATE trigger only
     SessionValues session;
+    StatementText text;   // row trigger only
 };
 
 TriggerCache *trigger_cache(FunctionCallInfo fcinfo, Relation rel)
@@ -392,7 +413,8 @@ STRATUM_FUNCTION(stratum_audit_row)
     RowScratch own;
     RowScratch *scratch = take_scratch(&own, table->column_count);
     MemoryContext old = MemoryContextSwitchTo(scratch->row);
-    record_row_change(table, &cache->session, fcinfo->flinfo->fn_mcxt, trigdata, scratch);
+    record_row_change(table, &cache->session, fcinfo->flinfo->fn_mcxt, trigdata, scratch,
+                      &cache->text);
     MemoryContextSwitchTo(old);
     release_scratch(scratch);
     return PointerGetDatum(nullptr);

@@ -530,7 +530,8 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool 
     table_close(log, NoLock);
 }
 
-void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects)
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects,
+                    LogRowRun *run)
 {
     if (layout.through_citus) {
         for (int field = 0; field < field_count; field++) {
@@ -546,7 +547,7 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 
     nulls[field_id] = false;
 
     MemoryContext old = MemoryContextSwitchTo(level->tuples_context);
-    MinimalTuple tuple = form_log_tuple(layout, values, nulls, objects);
+    MinimalTuple tuple = form_log_tuple(layout, values, nulls, objects, run);
     MemoryContextSwitchTo(old);
 
     level->tuples[level->count] = tuple;

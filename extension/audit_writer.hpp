@@ -45,7 +45,11 @@ struct LogLayout {
     TupleDesc tupdesc;               // a copy, in the query's memory
     AttrNumber attnum[field_count];  // 0 when a column is missing
     const LogColumn *columns;        // how rows are formed (audit_log_tuple.hpp), or nullptr
+    int run_first;                   // the statement's text columns (audit_log_tuple.hpp)
+    int run_count;                   // ... how many; 0: none
 };
+
+struct LogRowRun;
 
 // stratum.audit_log.
 Oid audit_log_relid();
@@ -57,8 +61,11 @@ void load_log_layout(LogLayout *layout, MemoryContext mcxt, Oid log_relid, bool 
 
 // Appends one row; id is assigned here. values and nulls are indexed by
 // LogField; the datums are copied. A field whose bit (1 << LogField) is set
-// in `objects` holds a pointer to a PendingObject (audit_jsonb.hpp).
-void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects = 0);
+// in `objects` holds a pointer to a PendingObject (audit_jsonb.hpp); `run`,
+// the caller's copy of the statement's text as the previous row stored it
+// (audit_log_tuple.hpp).
+void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 objects = 0,
+                    LogRowRun *run = nullptr);
 
 // True when rows wait in a buffer (cheap: asked before every statement).
 bool log_rows_buffered();
