@@ -4,6 +4,7 @@
 // (audit_writer.cpp); stratum.audit_truncate() records TRUNCATE.
 #include "audit_encode.hpp"
 #include "audit_log_tuple.hpp"
+#include "audit_scratch.hpp"
 #include "audit_table_cache.hpp"
 #include "boundary.hpp"
 #include "citus.hpp"
@@ -67,101 +68,6 @@ void set_current_tenant(Datum *values, bool *nulls)
     nulls[field_tenant_id] = tenant == nullptr;
     if (tenant != nullptr)
         values[field_tenant_id] = UUIDPGetDatum(const_cast<pg_uuid_t *>(tenant));
-}
-
-// A row change's working memory, kept from row to row: allocating it
-// afresh for every row was a twentieth of the trigger's own work. One set
-// serves the session. A trigger that fires while it is in use (inside a
-// conversion: a cast to json that writes to an audited table) gets a set of
-// its own, so neither frees or overwrites what the other still reads.
-struct RowScratch {
-    MemoryContext memory;  // the arrays and the buffer; nullptr until made
-    MemoryContext row;     // anything else a row allocates; reset after each
-    int capacity;          // columns the arrays hold
-    EncodedValue *old_values;
-    EncodedValue *new_values;
-    bool *changed;
-    StringInfoData buffer;  // the row's encoded values
-};
-
-// A buffer grown past this by a large row is not kept for the next.
-constexpr int kept_buffer_bytes = 64 * 1024;
-
-RowScratch session_scratch;
-int session_scratch_level = 0;  // nest level of the trigger using it, or 0
-bool scratch_callbacks_registered = false;
-
-// An error while the session's set was in use left it marked: the end of
-// the (sub)transaction the failed trigger ran in frees it again. A trigger
-// further out, still running, keeps it.
-void release_session_scratch(XactEvent event, void *)
-{
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-        event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-        event == XACT_EVENT_PREPARE)
-        session_scratch_level = 0;
-}
-
-void release_session_scratch_sub(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
-{
-    if (event == SUBXACT_EVENT_ABORT_SUB &&
-        session_scratch_level >= GetCurrentTransactionNestLevel())
-        session_scratch_level = 0;
-}
-
-void prepare_scratch(RowScratch *scratch, MemoryContext parent, int columns)
-{
-    if (scratch->memory == nullptr) {
-        scratch->memory =
-            AllocSetContextCreate(parent, "stratum audit row scratch", ALLOCSET_DEFAULT_SIZES);
-        scratch->row =
-            AllocSetContextCreate(scratch->memory, "stratum audit row", ALLOCSET_DEFAULT_SIZES);
-        scratch->capacity = 0;
-        MemoryContext old = MemoryContextSwitchTo(scratch->memory);
-        initStringInfo(&scratch->buffer);
-        MemoryContextSwitchTo(old);
-    }
-    if (scratch->capacity < columns) {
-        Size slots = columns + 1;
-        scratch->old_values = static_cast<EncodedValue *>(
-            MemoryContextAlloc(scratch->memory, sizeof(EncodedValue) * slots));
-        scratch->new_values = static_cast<EncodedValue *>(
-            MemoryContextAlloc(scratch->memory, sizeof(EncodedValue) * slots));
-        scratch->changed = static_cast<bool *>(MemoryContextAlloc(scratch->memory, slots));
-        scratch->capacity = columns;
-    }
-    resetStringInfo(&scratch->buffer);
-}
-
-RowScratch *take_scratch(RowScratch *own, int columns)
-{
-    if (session_scratch_level != 0) {
-        *own = {};
-        prepare_scratch(own, CurrentMemoryContext, columns);
-        return own;
-    }
-    if (!scratch_callbacks_registered) {
-        RegisterXactCallback(release_session_scratch, nullptr);
-        RegisterSubXactCallback(release_session_scratch_sub, nullptr);
-        scratch_callbacks_registered = true;
-    }
-    prepare_scratch(&session_scratch, TopMemoryContext, columns);
-    session_scratch_level = GetCurrentTransactionNestLevel();
-    return &session_scratch;
-}
-
-void release_scratch(RowScratch *scratch)
-{
-    if (scratch != &session_scratch) {
-        MemoryContextDelete(scratch->memory);
-        return;
-    }
-    MemoryContextReset(scratch->row);
-    if (scratch->buffer.maxlen > kept_buffer_bytes) {
-        MemoryContextDelete(scratch->memory);
-        scratch->memory = nullptr;
-    }
-    session_scratch_level = 0;
 }
 
 // True when an UPDATE left the column as it was (same bytes). Unchanged
