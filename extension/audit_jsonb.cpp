@@ -17,7 +17,6 @@ void check_length(uint64 length)
                                JENTRY_OFFLENMASK)));
 }
 
-
 namespace {
 
 

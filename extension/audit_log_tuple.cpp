@@ -50,6 +50,21 @@ inline const PendingObject &object_of(Datum value)
     return *reinterpret_cast<const PendingObject *>(DatumGetPointer(value));
 }
 
+// Writes a varlena stored with a 1-byte header (short_as_is or made_short)
+// at `at`; returns its size.
+inline Size write_short(char *at, Storage how, Datum value)
+{
+    auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
+    if (how == Storage::short_as_is) {
+        memcpy(at, varlena, VARSIZE_SHORT(varlena));
+        return VARSIZE_SHORT(varlena);
+    }
+    Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
+    SET_VARSIZE_SHORT(at, size);
+    memcpy(at + VARHDRSZ_SHORT, VARDATA(varlena), size - VARHDRSZ_SHORT);
+    return size;
+}
+
 // The plan covers logs of up to 64 columns (the present columns are a
 // 64-bit mask); wider ones take the generic path.
 constexpr int max_planned_columns = 64;
@@ -96,7 +111,7 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt)
                is_statement_text(columns[end].field) && columns[end].packable &&
                !TupleDescAttr(desc, end)->attisdropped)
             end++;
-        if (end - i >= 2 && end - i > layout->run_count && end - i < max_planned_columns) {
+        if (end - i >= 2 && end - i > layout->run_count) {
             layout->run_first = i;
             layout->run_count = end - i;
         }
@@ -119,20 +134,9 @@ void keep_run(const LogLayout &layout, const Datum *values, const bool *nulls,
         if (nulls[layout.columns[i].field])
             continue;
         run_present |= uint64{1} << i;
-        auto *varlena =
-            reinterpret_cast<struct varlena *>(DatumGetPointer(values[layout.columns[i].field]));
-        char *at = run->bytes + length;
-        if (how[i] == Storage::short_as_is) {
-            memcpy(at, varlena, VARSIZE_SHORT(varlena));
-            length += VARSIZE_SHORT(varlena);
-        } else if (how[i] == Storage::made_short) {
-            Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
-            SET_VARSIZE_SHORT(at, size);
-            memcpy(at + VARHDRSZ_SHORT, VARDATA(varlena), size - VARHDRSZ_SHORT);
-            length += size;
-        } else {
+        if (how[i] != Storage::short_as_is && how[i] != Storage::made_short)
             return;
-        }
+        length += write_short(run->bytes + length, how[i], values[layout.columns[i].field]);
     }
     run->present = run_present;
     run->length = length;
@@ -141,9 +145,20 @@ void keep_run(const LogLayout &layout, const Datum *values, const bool *nulls,
 
 }  // namespace
 
-MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values,
+void build_objects(Datum *values, const bool *nulls, uint32 objects)
+{
+    for (int field = 0; field < field_count; field++) {
+        if (!nulls[field] && is_object(objects, field))
+            values[field] = JsonbPGetDatum(build_object(object_of(values[field])));
+    }
+}
+
+MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *fields,
                                     const bool *nulls, uint32 objects)
 {
+    Datum values[field_count];
+    memcpy(values, fields, sizeof(values));
+    build_objects(values, nulls, objects);
     int natts = layout.tupdesc->natts;
     auto *row_values = static_cast<Datum *>(palloc(sizeof(Datum) * natts));
     auto *row_nulls = static_cast<bool *>(palloc(sizeof(bool) * natts));
@@ -154,8 +169,6 @@ MinimalTuple form_log_tuple_generic(const LogLayout &layout, const Datum *values
         if (attnum != InvalidAttrNumber) {
             row_values[attnum - 1] = values[field];
             row_nulls[attnum - 1] = nulls[field];
-            if (!nulls[field] && is_object(objects, field))
-                row_values[attnum - 1] = JsonbPGetDatum(build_object(object_of(values[field])));
         }
     }
     MinimalTuple tuple = pg::form_minimal_tuple(layout.tupdesc, row_values, row_nulls);
@@ -290,20 +303,10 @@ MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const 
             memcpy(start + offset, DatumGetPointer(value), column.attlen);
             offset += column.attlen;
             break;
-        case Storage::short_as_is: {
-            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
-            memcpy(start + offset, varlena, VARSIZE_SHORT(varlena));
-            offset += VARSIZE_SHORT(varlena);
+        case Storage::short_as_is:
+        case Storage::made_short:
+            offset += write_short(start + offset, how[i], value);
             break;
-        }
-        case Storage::made_short: {
-            auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
-            Size size = VARATT_CONVERTED_SHORT_SIZE(varlena);
-            SET_VARSIZE_SHORT(start + offset, size);
-            memcpy(start + offset + 1, VARDATA(varlena), size - 1);
-            offset += size;
-            break;
-        }
         case Storage::aligned_varlena: {
             auto *varlena = reinterpret_cast<struct varlena *>(DatumGetPointer(value));
             offset = align_to(offset, column.align);

@@ -40,7 +40,7 @@ struct LogRowRun {
     bool valid;
     uint64 present;  // the run's columns that have a value (bits of the row's columns)
     uint32 length;
-    char bytes[5 * VARATT_SHORT_MAX];
+    char bytes[5 * VARATT_SHORT_MAX];  // five fields at most, each a short varlena
 };
 
 // Makes layout->columns in mcxt, or leaves it nullptr when a column is
@@ -54,6 +54,10 @@ void plan_log_tuple(LogLayout *layout, MemoryContext mcxt);
 // jsonb value.
 MinimalTuple form_log_tuple(const LogLayout &layout, const Datum *values, const bool *nulls,
                             uint32 objects = 0, LogRowRun *run = nullptr);
+
+// Replaces each PendingObject among values (bits of `objects`) by the
+// jsonb datum it describes, in the current memory context.
+void build_objects(Datum *values, const bool *nulls, uint32 objects);
 
 // The same row formed by heap_form_minimal_tuple (the reference), from
 // objects built first.

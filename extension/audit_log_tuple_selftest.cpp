@@ -112,11 +112,10 @@ void expect_same(MinimalTuple planned, MinimalTuple reference, int case_number, 
     pfree(planned);
 }
 
-int runs_reused = 0;
-
 // Each row formed three ways: alone, keeping the run of statement text,
-// and from the run kept (when it could be: all its values short).
-void compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number,
+// and from the run kept (when it could be: all its values short). True
+// when it was formed from the run.
+bool compare(const LogLayout &layout, const Datum *values, const bool *nulls, int case_number,
              uint32 objects = 0)
 {
     MinimalTuple reference = form_log_tuple_generic(layout, values, nulls, objects);
@@ -125,12 +124,12 @@ void compare(const LogLayout &layout, const Datum *values, const bool *nulls, in
     run.valid = false;
     expect_same(form_log_tuple(layout, values, nulls, objects, &run), reference, case_number,
                 "keeping the run");
-    if (run.valid) {
+    bool reused = run.valid;
+    if (reused)
         expect_same(form_log_tuple(layout, values, nulls, objects, &run), reference, case_number,
                     "from the run");
-        runs_reused++;
-    }
     pfree(reference);
+    return reused;
 }
 
 }  // namespace
@@ -139,7 +138,7 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
 {
     LogLayout layout;
     load_log_layout(&layout, CurrentMemoryContext, PG_GETARG_OID(0), false);
-    runs_reused = 0;
+    int runs_reused = 0;
     if (layout.columns == nullptr)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("the log's layout is formed by the generic path only")));
@@ -162,7 +161,7 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
             nulls[field] = is_null(field);
             values[field] = make_value(kind[field], width, seed + field);
         }
-        compare(layout, values, nulls, ++cases);
+        runs_reused += compare(layout, values, nulls, ++cases);
     };
     for (Width width : {Width::convertible, Width::long_4b, Width::short_1b}) {
         fill(width, 1, [](int) { return false; });
@@ -181,7 +180,7 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
             nulls[field] = next() % 3 == 0;
             values[field] = make_value(kind[field], static_cast<Width>(next() % 3), next());
         }
-        compare(layout, values, nulls, ++cases);
+        runs_reused += compare(layout, values, nulls, ++cases);
     }
     // The jsonb fields as objects written into the row, the others as above.
     for (int round = 0; round < 300; round++) {
@@ -196,7 +195,7 @@ STRATUM_FUNCTION(stratum_audit_log_tuple_selftest)
                 values[field] = make_value(kind[field], static_cast<Width>(next() % 3), next());
             }
         }
-        compare(layout, values, nulls, ++cases, objects);
+        runs_reused += compare(layout, values, nulls, ++cases, objects);
     }
     if (layout.run_count > 0 && runs_reused == 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),

@@ -236,8 +236,7 @@ void record_row_change(AuditedTable *table, SessionValues *session, MemoryContex
     const Datum actor = nulls[field_actor] ? 0 : values[field_actor];
     if (text->table != table || text->operation != operation || text->actor != actor ||
         text->user != values[field_db_user]) {
-        *text = {table, operation, actor, values[field_db_user], {}};
-        text->stored.valid = false;
+        *text = {table, operation, actor, values[field_db_user], {}};  // stored: not valid
     }
 
     // The row's own tenant (of a tenant-isolated table), else the transaction's.

@@ -3,7 +3,6 @@
 #include "audit_writer.hpp"
 
 #include "audit_index_insert.hpp"
-#include "audit_jsonb.hpp"
 #include "audit_log_tuple.hpp"
 
 namespace stratum::audit {
@@ -534,11 +533,7 @@ void append_log_row(const LogLayout &layout, Datum *values, bool *nulls, uint32 
                     LogRowRun *run)
 {
     if (layout.through_citus) {
-        for (int field = 0; field < field_count; field++) {
-            if (!nulls[field] && (objects & (uint32{1} << field)) != 0)
-                values[field] = JsonbPGetDatum(build_object(
-                    *reinterpret_cast<const PendingObject *>(DatumGetPointer(values[field]))));
-        }
+        build_objects(values, nulls, objects);
         insert_through_citus(layout, values, nulls);
         return;
     }

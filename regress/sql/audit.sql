@@ -423,3 +423,29 @@ DROP TABLE moods;
 DROP CAST (mood AS json);
 DROP FUNCTION mood_json(mood);
 DROP TYPE mood;
+
+-- The statement's text (operation, actor, user, table) is copied from the
+-- previous row of the same trigger while none of it changed. One statement
+-- that both inserts and updates, and an actor that an earlier trigger sets
+-- row by row, are still recorded row by row.
+CREATE TABLE upserts (id int PRIMARY KEY, n int);
+SELECT stratum.enable_audit('upserts');
+INSERT INTO upserts VALUES (2, 0);
+SELECT audit_mark() AS mark \gset
+INSERT INTO upserts SELECT g, g FROM generate_series(1, 4) g
+    ON CONFLICT (id) DO UPDATE SET n = excluded.n;
+SELECT op, row_key FROM audit_since(:mark);
+CREATE FUNCTION actor_per_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stratum.set_actor('row ' || NEW.id);
+    RETURN NULL;
+END
+$$;
+-- AFTER row triggers fire in name order for each row: this one first.
+CREATE TRIGGER a_actor_per_row AFTER INSERT ON upserts
+    FOR EACH ROW EXECUTE FUNCTION actor_per_row();
+SELECT audit_mark() AS mark \gset
+INSERT INTO upserts SELECT g, g FROM generate_series(5, 7) g;
+SELECT op, actor, row_key FROM audit_since(:mark);
+DROP TABLE upserts;
+DROP FUNCTION actor_per_row();
