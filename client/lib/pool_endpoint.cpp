@@ -133,6 +133,30 @@ const void *this_thread_token() noexcept
 // How far into the idle list a thread looks for the connection it returned.
 constexpr int affinity_scan = 8;
 
+// Locks an endpoint's mutex, spinning a little before sleeping on it. Its
+// critical sections take about 100 ns, but with more threads than cores the
+// holder is often preempted right there by a thread the kernel just woke
+// (its query's answer arrived): sleeping then costs a futex wait, a wake-up
+// and two context switches, where the holder is back within microseconds.
+// 8 threads on 2 cores (bench/query.sh): 22,571 futex calls in 5 s and 12%
+// fewer queries a second than with a pool per thread; spinning, ~150 calls.
+// What glibc's adaptive mutexes do, for a std::mutex (condition variables).
+constexpr int lock_spins = 100;
+
+void lock_adaptively(std::mutex &mutex) noexcept
+{
+    for (int i = 0; i < lock_spins; i++) {
+        if (mutex.try_lock())
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    }
+    mutex.lock();
+}
+
 }  // namespace
 
 bool Endpoint::usable_locked(const Slot *s, Clock::time_point now) const noexcept
@@ -382,7 +406,8 @@ Lease Endpoint::acquire(const TenantId *tenant, Deadline deadline, bool fail_fas
     bool front = false;   // re-queue at the front after a bad connection
     bool waited = false;  // the fast path is only for the first try
 
-    std::unique_lock lock(mutex_);
+    lock_adaptively(mutex_);
+    std::unique_lock lock(mutex_, std::adopt_lock);
     acquires_++;
     for (;;) {
         Slot *slot = nullptr;
@@ -508,7 +533,8 @@ void Endpoint::release(Slot *slot, bool discard) noexcept
     const bool clean = slot->conn->is_clean();
     SlotList to_close;
     {
-        std::lock_guard lock(mutex_);
+        lock_adaptively(mutex_);
+        std::lock_guard lock(mutex_, std::adopt_lock);
         const Clock::time_point now = pool_.clock->now();
         unlend_locked(slot);
         on_failure_locked(failure, slot->generation, to_close);
