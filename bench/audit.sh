@@ -141,7 +141,13 @@ SELECT CASE kind WHEN 'pk' THEN 'primary key only' ELSE 'tenant table' END AS "t
        format('%s [%s]', round(stratum / plain, 2), round(stratum_med / plain_med, 2)) AS "stratum ÷ plain",
        CASE WHEN statement = 'single' THEN '≤ 1.3' ELSE '≤ 1.5' END AS target,
        format('%s [%s]', round(plpgsql / stratum, 2), round(plpgsql_med / stratum_med, 2)) AS "plpgsql ÷ stratum",
-       CASE WHEN statement = 'insert' THEN '≥ 4' ELSE '' END AS "target "
+       -- Where the table's own work costs more than the audit could save
+       -- (row level security, the guard and timestamps triggers), even a
+       -- free audit is only plpgsql ÷ plain faster than the peer.
+       CASE WHEN statement <> 'insert' THEN ''
+            WHEN plpgsql / plain < 4 THEN format('≥ 4 (unreachable: %s if audit were free)',
+                                                 round(plpgsql / plain, 2))
+            ELSE '≥ 4' END AS "target "
   FROM p
  ORDER BY kind, CASE statement WHEN 'insert' THEN 1 WHEN 'update' THEN 2 ELSE 3 END;
 SQL

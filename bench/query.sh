@@ -70,9 +70,11 @@ awk -v s="${best[stratum]}" -v p="${best[pgbench]}" -v b="${best[stratum-bouncer
 # without it) and the server's tenancy work (the same client, with and without it).
 awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratum-plain]}" \
     -v lp="${best[libpq-plain]}" -v op="${best[stratum-own-pool]}" 'BEGIN {
-  printf "  library cost: stratum / hand-written pipeline = %.3f, stratum-plain / libpq-plain = %.3f\n", s / hp, sp / lp
+  printf "  library cost: stratum / hand-written pipeline = %.3f (target >= 0.95: %s), stratum-plain / libpq-plain = %.3f\n",
+         s / hp, (s / hp >= 0.95) ? "met" : "MISSED", sp / lp
   printf "  sharing one pool: stratum / a pool per thread = %.3f\n", s / op
-  printf "  tenancy cost on the server (tenant bound + RLS): hand-written pipeline / libpq-plain = %.3f\n", hp / lp }'
+  printf "  tenancy cost on the server (tenant bound + RLS): hand-written pipeline / libpq-plain = %.3f (target: cost <= 10%%: %s)\n",
+         hp / lp, (lp / hp <= 1.10) ? "met" : "MISSED" }'
 
 # The same shares in CPU time, one client at a time: the library's (client
 # CPU of pool.query against the exchange written by hand) and the server's
@@ -99,10 +101,10 @@ awk -v sc="${client_us[stratum]}" -v ss="${server_us[stratum]}" -v hc="${client_
     -v hs="${server_us[libpq-pipeline]}" -v pc="${client_us[libpq-plain]}" -v ps="${server_us[libpq-plain]}" 'BEGIN {
   printf "  library share: hand-written client CPU / stratum client CPU = %.3f; whole exchange (client + server) = %.3f (target >= 0.95: %s)\n",
          hc / sc, (hc + hs) / (sc + ss), ((hc + hs) / (sc + ss) >= 0.95) ? "met" : "MISSED"
-  printf "  server share: tenant lookup backend CPU / plain lookup = %.3f, i.e. +%.0f%% (target <= 10%%: %s)\n",
+  printf "  server share: tenant lookup backend CPU / plain lookup = %.3f, i.e. %+.0f%% (target <= 10%%: %s)\n",
          hs / ps, 100 * (hs / ps - 1), (hs / ps <= 1.10) ? "met" : "MISSED" }'
 awk -v ts="${server_us[libpq-set-tenant]}" -v ps="${server_us[libpq-plain]}" 'BEGIN {
-  printf "  the same with a set_tenant statement instead of the bound tenant: +%.0f%%\n", 100 * (ts / ps - 1) }'
+  printf "  the same with a set_tenant statement instead of the bound tenant: %+.0f%%\n", 100 * (ts / ps - 1) }'
 
 echo
 "$bin" latency "$iterations"
