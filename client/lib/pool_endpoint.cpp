@@ -145,7 +145,9 @@ constexpr int lock_spins = 100;
 
 void lock_adaptively(std::mutex &mutex) noexcept
 {
-    for (int i = 0; i < lock_spins; i++) {
+    // On one CPU the holder cannot run while we spin.
+    static const int spins = std::thread::hardware_concurrency() > 1 ? lock_spins : 0;
+    for (int i = 0; i < spins; i++) {
         if (mutex.try_lock())
             return;
 #if defined(__x86_64__) || defined(__i386__)
