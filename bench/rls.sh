@@ -107,6 +107,8 @@ for variant in plain rls naive; do
   awk -v v="$variant" -v t="${tps[$variant]}" -v p="${tps[plain]}" \
     'BEGIN { printf "  %-6s %10.0f tps   ratio to plain %.3f\n", v, t, t / p }'
 done
+awk -v t="${tps[rls]}" -v p="${tps[plain]}" \
+  'BEGIN { printf "  stratum policy within 10%% of the table without RLS (ratio >= 0.90): %s\n", (t / p >= 0.90) ? "met" : "MISSED" }'
 
 # 4. current_tenant() itself.
 psql -q -X -v ON_ERROR_STOP=1 -U stratum_app <<SQL
