@@ -5,6 +5,10 @@
 
 #include <algorithm>
 
+#ifdef __linux__
+#include <sched.h>
+#endif
+
 namespace stratum::detail {
 
 // --- intrusive lists ----------------------------------------------------------
@@ -134,19 +138,32 @@ const void *this_thread_token() noexcept
 constexpr int affinity_scan = 8;
 
 // Locks an endpoint's mutex, spinning a little before sleeping on it. Its
-// critical sections take about 100 ns, but with more threads than cores the
-// holder is often preempted right there by a thread the kernel just woke
-// (its query's answer arrived): sleeping then costs a futex wait, a wake-up
-// and two context switches, where the holder is back within microseconds.
-// 8 threads on 2 cores (bench/query.sh): 22,571 futex calls in 5 s and 12%
-// fewer queries a second than with a pool per thread; spinning, ~150 calls.
-// What glibc's adaptive mutexes do, for a std::mutex (condition variables).
+// critical sections are short (a few cache misses), but with more threads
+// than cores the holder is often preempted right there by a thread the
+// kernel just woke (its query's answer arrived): sleeping then costs a futex
+// wait, a wake-up and two context switches, where the holder is back within
+// microseconds. 8 threads on 2 cores (bench/query.sh): 22,571 futex calls in
+// 5 s and 0.85 of the exchange written by hand; spinning, ~150 calls and
+// 0.90-0.98. What glibc's adaptive mutexes do, for a std::mutex (condition
+// variables need one). Not noexcept: std::mutex::lock may throw, as before.
 constexpr int lock_spins = 100;
 
-void lock_adaptively(std::mutex &mutex) noexcept
+// CPUs this process may run on (its affinity mask, so a container pinned to
+// one CPU counts one), at least 1.
+int usable_cpus()
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        return std::max(1, CPU_COUNT(&set));
+#endif
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void lock_adaptively(std::mutex &mutex)
 {
     // On one CPU the holder cannot run while we spin.
-    static const int spins = std::thread::hardware_concurrency() > 1 ? lock_spins : 0;
+    static const int spins = usable_cpus() > 1 ? lock_spins : 0;
     for (int i = 0; i < spins; i++) {
         if (mutex.try_lock())
             return;
