@@ -52,7 +52,7 @@ foreach(layer IN LISTS layers)
       elseif(path MATCHES "/" OR path MATCHES "\\.h$")
         # A third-party or system header with a folder (or a C header).
         string(REGEX MATCH "^[^/]+" first ${path})
-        set(system "poll.h;sys;arpa;netinet;signal.h;unistd.h")
+        set(system "poll.h;sched.h;sys;arpa;netinet;signal.h;unistd.h")
         if(NOT first IN_LIST allowed_${layer} AND NOT first IN_LIST system)
           string(APPEND problems "\n  ${shown}: includes <${path}>, not allowed in ${layer}")
         endif()
