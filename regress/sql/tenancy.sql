@@ -320,3 +320,36 @@ SELECT stratum.create_tenant('sneaky', 'Sneaky');
 UPDATE stratum.tenants SET status = 'active';
 SELECT stratum.enable_tenancy('projects');
 RESET ROLE;
+
+-- The policy's functions keep PostgreSQL's default privileges (no ACL: the
+-- executor's EXECUTE check then reads nothing) through stratum's grants and
+-- revocations, and every role may still run them.
+SELECT p.oid::regprocedure AS fn, p.proacl IS NULL AS default_acl,
+       has_function_privilege('regress_app', p.oid, 'EXECUTE') AS app,
+       has_function_privilege('regress_owner', p.oid, 'EXECUTE') AS owner
+  FROM pg_proc p WHERE p.oid = ANY (stratum._default_acl_functions()) ORDER BY 1;
+CREATE ROLE regress_app_acl;
+SELECT stratum.grant_app_role('regress_app_acl');
+SELECT stratum.revoke_app_role('regress_app_acl');
+SELECT count(*) AS explicit_acls FROM pg_proc p WHERE p.oid = ANY (stratum._default_acl_functions()) AND p.proacl IS NOT NULL;
+-- Besides them, PUBLIC may run only what it was granted by name.
+SELECT p.oid::regprocedure AS public_routine FROM pg_proc p CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+ WHERE p.pronamespace = 'stratum'::regnamespace AND a.grantee = 0
+   AND p.oid <> ALL (stratum._default_acl_functions()) ORDER BY 1;
+-- An administrator who takes EXECUTE from PUBLIC: grant_app_role then
+-- grants it to the role, and the policy still works for it.
+REVOKE EXECUTE ON FUNCTION stratum.current_tenant_or_null(), stratum.current_tenant() FROM PUBLIC;
+SELECT has_function_privilege('regress_app_acl', 'stratum.current_tenant_or_null()', 'EXECUTE') AS before_grant;
+SELECT stratum.grant_app_role('regress_app_acl');
+SELECT has_function_privilege('regress_app_acl', 'stratum.current_tenant_or_null()', 'EXECUTE') AS after_grant;
+SET ROLE regress_app_acl;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+SELECT count(*) > 0 AS reads_own_rows FROM projects;
+COMMIT;
+RESET ROLE;
+SELECT stratum.revoke_app_role('regress_app_acl');
+SELECT has_function_privilege('regress_app_acl', 'stratum.current_tenant_or_null()', 'EXECUTE') AS after_revoke;
+GRANT EXECUTE ON FUNCTION stratum.current_tenant_or_null(), stratum.current_tenant() TO PUBLIC;
+DROP OWNED BY regress_app_acl;
+DROP ROLE regress_app_acl;

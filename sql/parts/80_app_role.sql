@@ -139,6 +139,7 @@ CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void
 DECLARE
     escape record;
     rel regclass;
+    fn regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
         RAISE EXCEPTION 'role % does not exist', quote_ident(role_name)
@@ -153,9 +154,15 @@ BEGIN
     END IF;
 
     EXECUTE format('GRANT USAGE ON SCHEMA stratum TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION stratum.current_tenant(), stratum.current_tenant_or_null(), '
-                   'stratum.set_tenant(uuid), stratum.set_actor(text), stratum.current_actor() TO %I',
-                   role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION stratum.set_tenant(uuid), stratum.set_actor(text), '
+                   'stratum.current_actor() TO %I', role_name);
+    -- The policy's functions keep their default privileges while PUBLIC may
+    -- run them (stratum._default_acl_functions); else the role is granted them.
+    FOR fn IN SELECT unnest(stratum._default_acl_functions()) LOOP
+        IF NOT has_function_privilege(role_name, fn, 'EXECUTE') THEN
+            EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', fn, role_name);
+        END IF;
+    END LOOP;
     EXECUTE format('GRANT SELECT ON stratum.tenants TO %I', role_name);
     -- The audit trail: read through row level security, never written.
     EXECUTE format('GRANT SELECT ON stratum.audit_log TO %I', role_name);
@@ -178,6 +185,7 @@ COMMENT ON FUNCTION stratum.grant_app_role(name) IS
 CREATE FUNCTION stratum.revoke_app_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    fn regprocedure;
     rel regclass;
     seq regclass;
 BEGIN
@@ -190,7 +198,13 @@ BEGIN
             EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM %I', seq, role_name);
         END LOOP;
     END LOOP;
-    EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA stratum FROM %I', role_name);
+    -- Only where the role was granted something: a REVOKE would give the
+    -- policy's functions an ACL of their own (stratum._default_acl_functions).
+    FOR fn IN SELECT DISTINCT p.oid FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+               WHERE p.pronamespace = 'stratum'::regnamespace
+                 AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = role_name) LOOP
+        EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %I', fn, role_name);
+    END LOOP;
     EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA stratum FROM %I', role_name);
     EXECUTE format('REVOKE USAGE ON SCHEMA stratum FROM %I', role_name);
     DELETE FROM stratum.app_roles WHERE app_roles.role_name = revoke_app_role.role_name;
@@ -227,6 +241,8 @@ COMMENT ON FUNCTION stratum.allow_tenants(name, uuid[]) IS
 
 CREATE FUNCTION stratum.grant_migrator_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    fn regprocedure;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
         RAISE EXCEPTION 'role % does not exist', quote_ident(role_name)
@@ -238,7 +254,14 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA stratum TO %I', role_name);
-    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA stratum TO %I', role_name);
+    -- All but the policy's functions while PUBLIC may run them (see
+    -- stratum._default_acl_functions).
+    FOR fn IN SELECT p.oid FROM pg_proc p
+               WHERE p.pronamespace = 'stratum'::regnamespace
+                 AND NOT (p.oid = ANY (stratum._default_acl_functions())
+                          AND has_function_privilege(role_name, p.oid, 'EXECUTE')) LOOP
+        EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', fn, role_name);
+    END LOOP;
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA stratum TO %I', role_name);
     PERFORM stratum._citus_sync_grants(role_name);
 END
