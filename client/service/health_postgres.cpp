@@ -180,27 +180,6 @@ ComponentHealth probe_primary(ProbeConnection &probe, milliseconds timeout,
     return out;
 }
 
-namespace {
-
-// How long a replica behind the primary's position is given to reach it
-// before the time since its last replayed transaction counts as its lag.
-constexpr milliseconds in_flight_grace{100};
-
-// Whether the replica has replayed up to `position` after waiting
-// in_flight_grace on the server.
-bool replays_up_to(ProbeConnection &probe, milliseconds timeout, std::uint64_t position)
-{
-    Connection &connection = probe.get(steady_clock::now() + timeout);
-    const Result result = connection.exec(
-        "SELECT pg_last_wal_replay_lsn()::text FROM pg_sleep(" +
-        std::to_string(static_cast<double>(in_flight_grace.count()) / 1000.0) + ")");
-    std::uint64_t replay = 0;
-    return lsn_from(result.one_row()[0].as<std::optional<std::string>>(), replay) &&
-           replay >= position;
-}
-
-}  // namespace
-
 ComponentHealth probe_replica(ProbeConnection &probe, std::string name, milliseconds timeout,
                               std::optional<std::uint64_t> primary_lsn, milliseconds max_lag)
 {
@@ -221,20 +200,12 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
         const bool have_replay = lsn_from(replayed, replay);
         const bool have_receive = lsn_from(received, receive);
 
-        const double max_lag_seconds = static_cast<double>(max_lag.count()) / 1000.0;
         if (facts.in_recovery) {
             if (primary_lsn && have_replay) {
                 const std::uint64_t primary = *primary_lsn;
                 // The primary was probed first: a replica that has replayed
                 // its position then is at most this round's duration behind.
-                // Behind it, the time since the last replayed transaction is
-                // the lag only if the replica stays behind: a record written
-                // by the primary itself (a checkpoint's, a standby snapshot's)
-                // may be on its way to an idle replica whose last transaction
-                // is long past.
-                if (replay >= primary ||
-                    (since_replay && *since_replay > max_lag_seconds &&
-                     timeout > 2 * in_flight_grace && replays_up_to(probe, timeout, primary))) {
+                if (replay >= primary) {
                     facts.lag_seconds = 0.0;
                     facts.lag_bytes = 0;
                 } else {
@@ -248,6 +219,7 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
             }
         }
 
+        const double max_lag_seconds = static_cast<double>(max_lag.count()) / 1000.0;
         out.result.state = HealthState::up;
         if (!facts.in_recovery) {
             out.result.state = HealthState::degraded;
