@@ -353,3 +353,19 @@ SELECT has_function_privilege('regress_app_acl', 'stratum.current_tenant_or_null
 GRANT EXECUTE ON FUNCTION stratum.current_tenant_or_null(), stratum.current_tenant() TO PUBLIC;
 DROP OWNED BY regress_app_acl;
 DROP ROLE regress_app_acl;
+-- A database whose default privileges take EXECUTE from PUBLIC: the install
+-- gives the policy's functions to PUBLIC after all (with an ACL), and
+-- everything else stays closed.
+SELECT current_database() AS regress_database \gset
+CREATE DATABASE tenancy_default_acl;
+\c tenancy_default_acl
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+CREATE EXTENSION stratum;
+SELECT p.oid::regprocedure AS fn, p.proacl IS NULL AS default_acl,
+       EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
+  FROM pg_proc p WHERE p.oid = ANY (stratum._default_acl_functions()) ORDER BY 1;
+SELECT count(*) AS open_to_public FROM pg_proc p CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+ WHERE p.pronamespace = 'stratum'::regnamespace AND a.grantee = 0
+   AND p.oid <> ALL (stratum._default_acl_functions());
+\c :regress_database
+DROP DATABASE tenancy_default_acl;
