@@ -80,6 +80,14 @@ std::optional<std::uint64_t> parse_lsn(std::string_view text) noexcept
     return (static_cast<std::uint64_t>(high) << 32) | low;
 }
 
+bool holds_no_transaction(std::uint64_t replay, std::uint64_t primary) noexcept
+{
+    // The smallest commit (or abort) record: a 24-byte header, a 2-byte data
+    // header and the 8-byte commit time, aligned to 8.
+    constexpr std::uint64_t smallest_commit_record = 40;
+    return replay >= primary || primary - replay < smallest_commit_record;
+}
+
 namespace {
 
 std::string failure_text(const std::exception &error, milliseconds timeout)
@@ -205,13 +213,9 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name, millisec
                 const std::uint64_t primary = *primary_lsn;
                 // The primary was probed first: a replica that has replayed
                 // its position then is at most this round's duration behind.
-                if (replay >= primary) {
-                    facts.lag_seconds = 0.0;
-                    facts.lag_bytes = 0;
-                } else {
-                    facts.lag_bytes = static_cast<std::int64_t>(primary - replay);
-                    facts.lag_seconds = since_replay;
-                }
+                facts.lag_bytes = static_cast<std::int64_t>(replay >= primary ? 0 : primary - replay);
+                facts.lag_seconds =
+                    holds_no_transaction(replay, primary) ? std::optional<double>(0.0) : since_replay;
             } else if (have_receive && have_replay && receive == replay) {
                 facts.lag_seconds = 0.0;  // replayed all it received (the primary is unknown)
             } else {

@@ -56,4 +56,12 @@ ComponentHealth probe_replica(ProbeConnection &probe, std::string name,
 // "16/B374D848" -> 0x16B374D848; nullopt when malformed.
 std::optional<std::uint64_t> parse_lsn(std::string_view text) noexcept;
 
+// Whether the WAL between a replica's replay position and the primary's
+// position is too short to hold a transaction the replica lacks: the
+// replica has replayed every commit, and the time since its last one is no
+// lag. (The primary also writes records of its own, and its position may
+// stand past a page header: an idle replica is then a few bytes behind for
+// as long as the primary stays idle.)
+bool holds_no_transaction(std::uint64_t replay, std::uint64_t primary) noexcept;
+
 }  // namespace stratum::detail

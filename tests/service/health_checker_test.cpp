@@ -242,7 +242,8 @@ TEST_F(HealthCheckerTest, ReplicationLagAboveTheLimitDegrades)
     std::optional<ComponentHealth> caught_up;
     for (int attempt = 0; attempt < 5; attempt++) {
         caught_up = component(checker.check(), "postgres.replica.0");
-        if (caught_up->postgres->lag_seconds.value_or(-1) == 0.0)
+        if (caught_up->postgres->lag_seconds.value_or(-1) == 0.0 &&
+            caught_up->postgres->lag_bytes.value_or(-1) == 0)
             break;
         std::this_thread::sleep_for(200ms);
     }
