@@ -214,3 +214,29 @@ DROP TABLE esc_loose, esc_tight;
 DROP VIEW esc_owner_view, esc_invoker_view;
 DROP FUNCTION esc_owner_count(), esc_owner_set_and_count(uuid);
 DROP TABLE esc_docs;
+
+-- 7. A limit, not a leak (docs/security.md): the physical addresses of a
+-- tenant's own rows (ctid) count the rows others wrote between them into
+-- the same pages. How busy the others are, never what they wrote.
+SET ROLE regress_owner;
+CREATE TABLE esc_notes (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text NOT NULL);
+SELECT stratum.enable_tenancy('esc_notes');
+RESET ROLE;
+SET ROLE regress_app;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO esc_notes (body) VALUES ('acme 1');
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:b);
+INSERT INTO esc_notes (body) SELECT 'globex ' || g FROM generate_series(1, 3) g;
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO esc_notes (body) VALUES ('acme 2');
+SELECT body, ctid FROM esc_notes ORDER BY ctid;
+SELECT max((ctid::text::point)[1]) - min((ctid::text::point)[1]) - 1 AS rows_of_others_between
+  FROM esc_notes;
+COMMIT;
+RESET ROLE;
+DROP TABLE esc_notes;

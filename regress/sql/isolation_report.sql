@@ -79,3 +79,65 @@ SELECT stratum.enable_tenancy('parted');
 SELECT relation, verdict FROM stratum.isolation_report()
  WHERE relation::text IN ('no_rls', 'not_forced', 'weak_policy', 'parted', 'parted_1')
  ORDER BY relation::text;
+
+-- An exclusion constraint that does not compare tenant_id with = is the
+-- same oracle as a unique key: whether an insert conflicts depends on other
+-- tenants' rows. PostgreSQL withholds the conflicting row's values from the
+-- error when row level security applies; the report names the constraint.
+\set a aaaaaaaa-0000-4000-8000-000000000001
+\set b bbbbbbbb-0000-4000-8000-000000000002
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+SET ROLE regress_owner;
+CREATE TABLE bookings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), room int NOT NULL,
+                       during tstzrange NOT NULL,
+                       EXCLUDE USING gist (room WITH =, during WITH &&));
+SELECT stratum.enable_tenancy('bookings');
+-- A room for one tenant at a time: tenant_id is there, compared with <>.
+CREATE TABLE room_claims (room int NOT NULL, tenant_id uuid NOT NULL,
+                          CONSTRAINT one_tenant_per_room EXCLUDE USING gist (room WITH =, tenant_id WITH <>));
+SELECT stratum.enable_tenancy('room_claims');
+-- The fixed shape: tenant_id WITH = in every exclusion constraint.
+CREATE TABLE bookings_fixed (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), room int NOT NULL,
+                             during tstzrange NOT NULL, tenant_id uuid NOT NULL,
+                             EXCLUDE USING gist (tenant_id WITH =, room WITH =, during WITH &&),
+                             EXCLUDE USING btree (tenant_id WITH =, id WITH =));
+SELECT stratum.enable_tenancy('bookings_fixed');
+RESET ROLE;
+
+-- The attack: Globex asks whether anyone has room 7 from 10:00 to 11:00.
+SET ROLE regress_app;
+BEGIN;
+SELECT stratum.set_tenant(:'a');
+INSERT INTO bookings (room, during) VALUES (7, '[2026-12-01 10:00Z, 2026-12-01 11:00Z)');
+INSERT INTO bookings_fixed (room, during) VALUES (7, '[2026-12-01 10:00Z, 2026-12-01 11:00Z)');
+INSERT INTO room_claims (room) VALUES (7);
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:'b');
+SELECT count(*) AS bookings_globex_sees FROM bookings;
+-- Answered by another tenant's row: the oracle the report warns of.
+SELECT sqlstate_of($$INSERT INTO bookings (room, during) VALUES (7, '[2026-12-01 10:30Z, 2026-12-01 10:45Z)')$$);
+SELECT sqlstate_of($$INSERT INTO bookings (room, during) VALUES (8, '[2026-12-01 10:30Z, 2026-12-01 10:45Z)')$$);
+SELECT sqlstate_of($$INSERT INTO room_claims (room) VALUES (7)$$);
+-- ... without the other tenant's values in the error's detail.
+DO $$
+DECLARE
+    detail text;
+BEGIN
+    INSERT INTO bookings (room, during) VALUES (7, '[2026-12-01 10:30Z, 2026-12-01 10:45Z)');
+EXCEPTION WHEN exclusion_violation THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE 'detail: %', detail;
+END
+$$;
+-- With tenant_id WITH =, Acme's booking is no answer.
+SELECT sqlstate_of($$INSERT INTO bookings_fixed (room, during) VALUES (7, '[2026-12-01 10:30Z, 2026-12-01 10:45Z)')$$);
+ROLLBACK;
+RESET ROLE;
+
+SELECT relation, verdict, unnest(problems) AS problem
+  FROM stratum.isolation_report()
+ WHERE relation::text IN ('bookings', 'room_claims', 'bookings_fixed')
+ ORDER BY relation::text, problem;
+DROP TABLE bookings, room_claims, bookings_fixed;
+DROP EXTENSION btree_gist;

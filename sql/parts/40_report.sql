@@ -233,6 +233,19 @@ BEGIN
                         problems := problems || format('warning: unique index %s does not include tenant_id, so an insert reveals whether another tenant has the value (make it unique per tenant: (tenant_id, ...))', index_row.idx);
                     END IF;
                 END LOOP;
+                -- So does an exclusion constraint unless rows conflict only
+                -- within a tenant: tenant_id compared with =.
+                FOR constraint_row IN
+                    SELECT con.conname, con.conkey, con.conexclop
+                      FROM pg_constraint con
+                     WHERE con.conrelid = rel.oid AND con.contype = 'x'
+                LOOP
+                    CONTINUE WHEN NOT tenant_column OR EXISTS (
+                        SELECT 1 FROM generate_subscripts(constraint_row.conkey, 1) k
+                          JOIN pg_operator o ON o.oid = constraint_row.conexclop[k]
+                         WHERE constraint_row.conkey[k] = tenant_attnum AND o.oprname = '=');
+                    problems := problems || format('warning: exclusion constraint %I does not compare tenant_id with =, so an insert reveals whether another tenant has a conflicting row (add tenant_id WITH = to it)', constraint_row.conname);
+                END LOOP;
                 -- A foreign key to a tenant table must carry tenant_id on both sides.
                 FOR constraint_row IN
                     SELECT con.conname, con.confrelid::regclass AS target, con.conkey, con.confkey
