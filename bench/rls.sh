@@ -33,8 +33,8 @@ VACUUM ANALYZE bench_plain, bench_rls, bench_naive;
 SQL
 
 # 1. Server side, no network: ns per primary-key lookup through a cached plan.
+# (Temporary tables of an application role last one transaction.)
 psql -q -X -v ON_ERROR_STOP=1 -U stratum_app <<SQL
-CREATE TEMP TABLE timings (variant text, ns_per_lookup numeric);
 CREATE FUNCTION pg_temp.lookups(variant text, n int) RETURNS numeric LANGUAGE plpgsql AS \$\$
 DECLARE started timestamptz; r record; i int;
 BEGIN
@@ -47,19 +47,19 @@ BEGIN
     RETURN extract(epoch FROM clock_timestamp() - started) * 1e9 / n;
 END \$\$;
 BEGIN;
+CREATE TEMP TABLE timings (variant text, ns_per_lookup numeric) ON COMMIT DROP;
 SELECT stratum.set_tenant('$tenant');
 SELECT pg_temp.lookups(v, 2000) FROM unnest(ARRAY['plain','rls','naive']) v;  -- warm up
 INSERT INTO timings SELECT v, pg_temp.lookups(v, $rows / 10) FROM unnest(ARRAY['plain','rls','naive','plain','rls','naive']) v;
-COMMIT;
 \echo 'server-side primary-key lookup (plpgsql loop, cached plans), best of 2:'
 SELECT variant, round(min(ns_per_lookup)) AS ns_per_lookup,
        round(min(ns_per_lookup) / (SELECT min(ns_per_lookup) FROM timings WHERE variant = 'plain'), 3) AS ratio_to_plain
   FROM timings GROUP BY variant ORDER BY 2;
+COMMIT;
 SQL
 
 # 2. Tenant scan: the whole of one tenant's rows (policy evaluated per row or once).
 psql -q -X -v ON_ERROR_STOP=1 -U stratum_app <<SQL
-CREATE TEMP TABLE scans (variant text, ms numeric);
 CREATE FUNCTION pg_temp.scan(variant text) RETURNS numeric LANGUAGE plpgsql AS \$\$
 DECLARE started timestamptz; n bigint;
 BEGIN
@@ -70,15 +70,16 @@ BEGIN
     RETURN extract(epoch FROM clock_timestamp() - started) * 1e3;
 END \$\$;
 BEGIN;
+CREATE TEMP TABLE scans (variant text, ms numeric) ON COMMIT DROP;
 SELECT stratum.set_tenant('$tenant');
 SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off;
 SET LOCAL max_parallel_workers_per_gather = 0;
 INSERT INTO scans SELECT v, pg_temp.scan(v) FROM unnest(ARRAY['plain','rls','naive','plain','rls','naive','plain','rls','naive']) v;
-COMMIT;
 \echo 'sequential scan of one tenant out of 10 (filter per row), best of 3:'
 SELECT variant, round(min(ms), 2) AS ms,
        round(min(ms) / (SELECT min(ms) FROM scans WHERE variant = 'plain'), 3) AS ratio_to_plain
   FROM scans GROUP BY variant ORDER BY 2;
+COMMIT;
 SQL
 
 # 3. Over the wire: pgbench, prepared, 10 primary-key SELECTs per tenant transaction.
@@ -114,7 +115,7 @@ awk -v t="${tps[rls]}" -v p="${tps[plain]}" \
 psql -q -X -v ON_ERROR_STOP=1 -U stratum_app <<SQL
 BEGIN;
 SELECT stratum.set_tenant('$tenant');
-CREATE TEMP TABLE calls (variant text, ns numeric);
+CREATE TEMP TABLE calls (variant text, ns numeric) ON COMMIT DROP;
 DO \$\$
 DECLARE started timestamptz; n bigint;
 BEGIN

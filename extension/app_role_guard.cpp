@@ -1,21 +1,30 @@
 // Every tenant's sessions share the application role, so what PostgreSQL
 // lets a role do to its own sessions, each tenant can do to the others'.
-// Two such channels are statements, and this utility hook refuses them to
-// members of the roles registered with stratum.grant_app_role():
+// This utility hook refuses such statements to members of the roles
+// registered with stratum.grant_app_role():
 //  - LISTEN: every NOTIFY payload reaches every listening session of the
 //    database (stratum.app_role_listen = on, set by a superuser, allows it
 //    again for applications that keep tenant data out of their payloads);
 //  - PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED: a prepared
-//    transaction can be finished by any session of the role that made it.
+//    transaction can be finished by any session of the role that made it;
+//  - a temporary table that keeps its rows past the transaction (without
+//    ON COMMIT DROP or ON COMMIT DELETE ROWS), and DECLARE ... WITH HOLD:
+//    the tenant lasts one transaction, a pooled connection serves the next
+//    transaction of any tenant, and rows one transaction read would wait on
+//    the connection for it, outside row level security
+//    (stratum.app_role_keep_rows = on allows them again).
 // Superusers and roles that are not application roles are not affected.
 #include "app_role_guard.hpp"
 #include "boundary.hpp"
+
+#include <optional>
 
 namespace stratum {
 namespace {
 
 ProcessUtility_hook_type previous_utility = nullptr;
 bool app_role_listen = false;
+bool app_role_keep_rows = false;
 
 // Is the current user one of the registered application roles, or a member
 // of one? Read from stratum.app_roles on each refused kind of statement only.
@@ -42,44 +51,93 @@ bool acting_as_app_role()
     return member;
 }
 
-const char *refused_statement(Node *statement)
+// What is refused, why, and how to do without it.
+struct Refusal {
+    const char *statement;
+    const char *detail;
+    const char *hint;
+};
+
+constexpr const char *shared_transactions =
+    "Every tenant's sessions share the role: one could finish another's prepared transaction.";
+constexpr const char *kept_rows =
+    "The tenant lasts one transaction, and the next transaction on this connection may be "
+    "another tenant's: rows kept past the commit would wait for it outside row level security.";
+
+bool temporary(const RangeVar *relation)
 {
-    if (IsA(statement, ListenStmt))
-        return app_role_listen ? nullptr : "LISTEN";
-    if (IsA(statement, TransactionStmt)) {
+    return relation->relpersistence == RELPERSISTENCE_TEMP ||
+           (relation->schemaname != nullptr && strncmp(relation->schemaname, "pg_temp", 7) == 0);
+}
+
+bool keeps_rows(OnCommitAction action)
+{
+    return action != ONCOMMIT_DROP && action != ONCOMMIT_DELETE_ROWS;
+}
+
+std::optional<Refusal> refusal_of(Node *statement)
+{
+    constexpr const char *temp_hint =
+        "Add ON COMMIT DROP or ON COMMIT DELETE ROWS. A superuser can allow it with ALTER "
+        "ROLE ... SET stratum.app_role_keep_rows = on.";
+    switch (nodeTag(statement)) {
+    case T_ListenStmt:
+        if (app_role_listen)
+            return std::nullopt;
+        return Refusal{"LISTEN",
+                       "Every tenant's sessions share the role: a NOTIFY payload would reach all "
+                       "of them.",
+                       "A superuser can allow it with ALTER ROLE ... SET stratum.app_role_listen "
+                       "= on, for applications that keep tenant data out of NOTIFY payloads."};
+    case T_TransactionStmt:
         switch (castNode(TransactionStmt, statement)->kind) {
         case TRANS_STMT_PREPARE:
-            return "PREPARE TRANSACTION";
+            return Refusal{"PREPARE TRANSACTION", shared_transactions, nullptr};
         case TRANS_STMT_COMMIT_PREPARED:
-            return "COMMIT PREPARED";
+            return Refusal{"COMMIT PREPARED", shared_transactions, nullptr};
         case TRANS_STMT_ROLLBACK_PREPARED:
-            return "ROLLBACK PREPARED";
+            return Refusal{"ROLLBACK PREPARED", shared_transactions, nullptr};
         default:
-            return nullptr;
+            return std::nullopt;
         }
+    case T_CreateStmt: {
+        auto *create = castNode(CreateStmt, statement);
+        if (app_role_keep_rows || !temporary(create->relation) || !keeps_rows(create->oncommit))
+            return std::nullopt;
+        return Refusal{"a temporary table that keeps its rows past the transaction", kept_rows,
+                       temp_hint};
     }
-    return nullptr;
+    case T_CreateTableAsStmt: {
+        IntoClause *into = castNode(CreateTableAsStmt, statement)->into;
+        if (app_role_keep_rows || into == nullptr || !temporary(into->rel) ||
+            !keeps_rows(into->onCommit))
+            return std::nullopt;
+        return Refusal{"a temporary table that keeps its rows past the transaction", kept_rows,
+                       temp_hint};
+    }
+    case T_DeclareCursorStmt: {
+        const bool hold = (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) != 0;
+        if (app_role_keep_rows || !hold)
+            return std::nullopt;
+        return Refusal{"DECLARE ... WITH HOLD", kept_rows,
+                       "Read the cursor inside its transaction. A superuser can allow it with "
+                       "ALTER ROLE ... SET stratum.app_role_keep_rows = on."};
+    }
+    default:
+        return std::nullopt;
+    }
 }
 
 void guard_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
                    ProcessUtilityContext context, ParamListInfo params,
                    QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc)
 {
-    const char *refused = refused_statement(pstmt->utilityStmt);
-    if (refused != nullptr && IsTransactionState() && acting_as_app_role()) {
-        bool listen = IsA(pstmt->utilityStmt, ListenStmt);
-        ereport(ERROR,
-                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                 errmsg("%s is not allowed for application roles", refused),
-                 listen ? errdetail("Every tenant's sessions share the role: a NOTIFY payload "
-                                    "would reach all of them.")
-                        : errdetail("Every tenant's sessions share the role: one could finish "
-                                    "another's prepared transaction."),
-                 listen ? errhint("A superuser can allow it with ALTER ROLE ... SET "
-                                  "stratum.app_role_listen = on, for applications that keep "
-                                  "tenant data out of NOTIFY payloads.")
-                        : 0));
-    }
+    const std::optional<Refusal> refused = refusal_of(pstmt->utilityStmt);
+    if (refused && IsTransactionState() && acting_as_app_role())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("%s is not allowed for application roles", refused->statement),
+                        errdetail("%s", refused->detail),
+                        refused->hint != nullptr ? errhint("%s", refused->hint) : 0));
     pg::next_process_utility(previous_utility, pstmt, query_string, read_only_tree, context,
                              params, query_env, dest, qc);
 }
@@ -93,6 +151,13 @@ void install_app_role_guard()
         "Off: LISTEN is refused to roles registered with stratum.grant_app_role(), whose "
         "sessions would receive every tenant's NOTIFY payloads.",
         &app_role_listen, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "stratum.app_role_keep_rows",
+        "Lets application roles keep rows past a transaction.",
+        "Off: temporary tables without ON COMMIT DROP or ON COMMIT DELETE ROWS, and WITH HOLD "
+        "cursors, are refused to roles registered with stratum.grant_app_role(): the next "
+        "transaction on the connection may be another tenant's.",
+        &app_role_keep_rows, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     previous_utility = ProcessUtility_hook;
     ProcessUtility_hook = guard_utility;
 }

@@ -1,5 +1,5 @@
 // Channels between sessions of one role that stratum closes for application
-// roles: LISTEN and two-phase commit.
+// roles: LISTEN, two-phase commit, and rows kept past a transaction.
 #pragma once
 
 #include "pg.hpp"

@@ -13,7 +13,7 @@ SET ROLE regress_app;
 CREATE FUNCTION forge_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
 -- (Its arguments look like exclusions, which the event trigger follows when
 -- a column is dropped or renamed.)
-CREATE TEMP TABLE forged (id int, tenant_id uuid, note text, extra int);
+CREATE TEMP TABLE forged (id int, tenant_id uuid, note text, extra int) ON COMMIT DELETE ROWS;
 CREATE TRIGGER stratum_audit AFTER INSERT ON forged FOR EACH ROW EXECUTE FUNCTION forge_noop('extra', 'note');
 ALTER TABLE forged DROP COLUMN extra;
 ALTER TABLE forged RENAME COLUMN note TO remark;

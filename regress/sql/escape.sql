@@ -97,17 +97,33 @@ EXECUTE esc_p;
 COMMIT;
 EXECUTE esc_p;
 DEALLOCATE esc_p;
--- A WITH HOLD cursor keeps the rows it read when its transaction committed
--- (the server materializes them then), in this session only; the session
--- that opened it reads them, nothing more. Behind PgBouncer transaction
--- pooling such session state is unsupported; libstratum never opens one.
+-- Rows kept on the connection past the commit would wait there for its next
+-- transaction, which a pool may give to another tenant: a WITH HOLD cursor
+-- (the server materializes its rows at the commit) and a temporary table
+-- that keeps its rows are refused to application roles.
 BEGIN;
 SELECT stratum.set_tenant(:a);
+SAVEPOINT refused;
 DECLARE held CURSOR WITH HOLD FOR SELECT id, body FROM esc_docs;
+ROLLBACK TO refused;
+SELECT sqlstate_of('CREATE TEMP TABLE kept AS SELECT id, body FROM esc_docs') AS temp_table_as;
+SELECT sqlstate_of('SELECT id, body INTO TEMP kept FROM esc_docs') AS select_into_temp;
+SELECT sqlstate_of('CREATE TEMP TABLE kept (id int, body text) ON COMMIT PRESERVE ROWS') AS preserve_rows;
+SELECT sqlstate_of('CREATE TABLE pg_temp.kept (id int, body text)') AS pg_temp_schema;
+SELECT sqlstate_of($$DO 'BEGIN EXECUTE ''CREATE TEMP TABLE kept (id int)''; END'$$) AS from_plpgsql;
+-- Within the transaction they serve as before.
+DECLARE scroll CURSOR FOR SELECT id, body FROM esc_docs;
+FETCH ALL FROM scroll;
+CREATE TEMP TABLE gone ON COMMIT DROP AS SELECT id, body FROM esc_docs;
+CREATE TEMP TABLE emptied (id int, body text) ON COMMIT DELETE ROWS;
+INSERT INTO emptied SELECT id, body FROM esc_docs;
+SELECT count(*) AS rows_in_transaction FROM emptied;
 COMMIT;
-SELECT stratum.current_tenant_or_null() IS NULL AS no_context_after_commit;
-FETCH ALL FROM held;
-CLOSE held;
+BEGIN;
+SELECT stratum.set_tenant(:b);
+SELECT to_regclass('pg_temp.gone') AS gone, count(*) AS rows_left FROM emptied;
+COMMIT;
+DROP TABLE emptied;
 RESET ROLE;
 
 -- 3. SECURITY DEFINER functions run as their owner. Owned by the table

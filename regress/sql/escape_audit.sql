@@ -40,7 +40,7 @@ SELECT sqlstate_of('INSERT INTO stratum.audit_log_default SELECT * FROM stratum.
 SELECT sqlstate_of('SELECT 1 FROM stratum.audit_log FOR UPDATE') AS row_lock;
 SELECT sqlstate_of('LOCK TABLE stratum.audit_log IN ACCESS EXCLUSIVE MODE') AS table_lock;
 -- Forging entries through stratum's own trigger functions.
-CREATE TEMP TABLE esc_fake (id int PRIMARY KEY, tenant_id uuid);
+CREATE TEMP TABLE esc_fake (id int PRIMARY KEY, tenant_id uuid) ON COMMIT DROP;
 SELECT sqlstate_of('CREATE TRIGGER stratum_audit AFTER INSERT ON esc_fake FOR EACH ROW EXECUTE FUNCTION stratum.audit_row()') AS forged_trigger;
 SELECT sqlstate_of('SELECT stratum._audit_log_append_only()') AS call_append_only;
 COMMIT;

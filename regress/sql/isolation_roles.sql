@@ -99,6 +99,22 @@ ALTER ROLE rol_app SET stratum.app_role_listen = on;
 SELECT verdict, problem FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' AND problem LIKE 'LISTEN%';
 ALTER ROLE rol_app RESET stratum.app_role_listen;
+-- So are rows kept on the connection past the transaction (escape has the
+-- attack), unless a superuser allows them: for one session here, for the
+-- role with ALTER ROLE, which the report then lists.
+SET ROLE rol_app;
+SELECT sqlstate_of('CREATE TEMP TABLE rol_kept (id int)') AS kept_rows;
+RESET ROLE;
+SET stratum.app_role_keep_rows = on;
+SET ROLE rol_app;
+CREATE TEMP TABLE rol_kept (id int);
+DROP TABLE rol_kept;
+RESET ROLE;
+RESET stratum.app_role_keep_rows;
+ALTER ROLE rol_app SET stratum.app_role_keep_rows = on;
+SELECT verdict, problem FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE 'temporary%';
+ALTER ROLE rol_app RESET stratum.app_role_keep_rows;
 -- Roles that are not application roles keep LISTEN.
 SET ROLE regress_owner;
 LISTEN owner_events;

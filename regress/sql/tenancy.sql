@@ -223,10 +223,12 @@ RESET ROLE;
 
 -- Roles without rights on stratum's functions create tables as before.
 SET ROLE regress_app;
-CREATE TEMP TABLE scratchpad (x int);
-CREATE TEMP TABLE scratch_parted (x int) PARTITION BY LIST (x);
-CREATE TEMP TABLE scratch_part PARTITION OF scratch_parted FOR VALUES IN (1);
+BEGIN;
+CREATE TEMP TABLE scratchpad (x int) ON COMMIT DROP;
+CREATE TEMP TABLE scratch_parted (x int) PARTITION BY LIST (x) ON COMMIT DROP;
+CREATE TEMP TABLE scratch_part PARTITION OF scratch_parted FOR VALUES IN (1) ON COMMIT DROP;
 DROP TABLE scratchpad, scratch_parted;
+COMMIT;
 RESET ROLE;
 
 -- disable_tenancy undoes it; the column and its data stay.

@@ -389,12 +389,18 @@ BEGIN
             remedy := 'REVOKE EXECUTE ON the pg_advisory_* and pg_try_advisory_* functions FROM PUBLIC (stratum''s migration ledger does not need them)';
             RETURN NEXT;
         END IF;
-        IF NOT stratum._app_role_may_listen(app.role_name) THEN
-            NULL;  -- LISTEN refused by stratum for application roles
-        ELSE
+        -- LISTEN and rows kept past a transaction are refused by stratum
+        -- to application roles unless a superuser allowed them.
+        IF stratum._app_role_setting_on(app.role_name, 'stratum.app_role_listen') THEN
             verdict := 'warning';
             problem := 'LISTEN is allowed (stratum.app_role_listen = on): every NOTIFY payload reaches every tenant''s listening sessions';
             remedy := 'keep tenant data out of NOTIFY payloads, or RESET stratum.app_role_listen';
+            RETURN NEXT;
+        END IF;
+        IF stratum._app_role_setting_on(app.role_name, 'stratum.app_role_keep_rows') THEN
+            verdict := 'warning';
+            problem := 'temporary tables that keep their rows and WITH HOLD cursors are allowed (stratum.app_role_keep_rows = on): rows one transaction read wait on the connection for its next transaction, whatever that one''s tenant';
+            remedy := 'drop them before the connection serves another tenant (or close the connection), or RESET stratum.app_role_keep_rows';
             RETURN NEXT;
         END IF;
         -- A function that runs as a role row level security does not apply

@@ -123,15 +123,17 @@ BEGIN
 END
 $$;
 
--- Whether stratum.app_role_listen lets the role LISTEN (in this database).
-CREATE FUNCTION stratum._app_role_may_listen(role_name name) RETURNS boolean
+-- Whether a boolean setting that opens a channel for application roles
+-- (stratum.app_role_listen, stratum.app_role_keep_rows) is on for the role
+-- in this database: for everyone, or set for the role.
+CREATE FUNCTION stratum._app_role_setting_on(role_name name, setting text) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(current_setting('stratum.app_role_listen', true), 'off') IN ('on', 'true')
+    SELECT coalesce(current_setting(setting, true), 'off') IN ('on', 'true')
         OR EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
                     WHERE r.rolname = role_name
                       AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
                       AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c
-                                   WHERE lower(c) IN ('stratum.app_role_listen=on', 'stratum.app_role_listen=true')))
+                                   WHERE lower(c) IN (setting || '=on', setting || '=true')))
 $$;
 
 CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void

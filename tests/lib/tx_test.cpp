@@ -253,6 +253,37 @@ TEST_F(TxTest, TenantsSeeOnlyTheirRows)
     EXPECT_EQ(names, (std::vector<std::string>{"globex-1", "globex-2"}));
 }
 
+// A pooled connection serves the next transaction of any tenant: a
+// temporary table or a WITH HOLD cursor that kept Acme's rows would hand
+// them to Globex, so the server refuses both to the application role (see
+// docs/security.md); a temporary table that lasts the transaction works.
+TEST_F(TxTest, ATransactionCannotLeaveRowsOnItsConnectionForTheNextTenant)
+{
+    PoolOptions options = test::app_pool_options(db);
+    options.min_size = 1;
+    options.max_size = 1;  // Globex gets the connection Acme used
+    Pool one(options);
+    one.query(test::acme, "INSERT INTO items (name) VALUES ('acme-secret')");
+    EXPECT_THROW(one.with_tenant(test::acme,
+                                 [](Tx &tx) { tx.exec("CREATE TEMP TABLE kept AS SELECT name FROM items"); }),
+                 PermissionDenied);
+    EXPECT_THROW(one.with_tenant(test::acme,
+                                 [](Tx &tx) {
+                                     tx.exec("DECLARE kept CURSOR WITH HOLD FOR SELECT name FROM items");
+                                 }),
+                 PermissionDenied);
+    const int counted = one.with_tenant(test::acme, [](Tx &tx) {
+        tx.exec("CREATE TEMP TABLE scratch ON COMMIT DROP AS SELECT name FROM items");
+        return tx.exec("SELECT count(*)::int FROM scratch").value<int>();
+    });
+    EXPECT_EQ(counted, 1);
+    const char *left_behind =
+        "SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace = pg_my_temp_schema()) +"
+        " (SELECT count(*)::int FROM pg_cursors WHERE is_holdable)";
+    EXPECT_EQ(one.query(test::globex, left_behind).value<int>(), 0);
+    EXPECT_EQ(one.metrics().created, 1u);
+}
+
 TEST_F(TxTest, OptionsIsolationReadOnlyAndActor)
 {
     TxOptions options{.isolation = Isolation::serializable, .read_only = true, .actor = "user:42"};
