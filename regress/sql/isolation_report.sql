@@ -141,3 +141,33 @@ SELECT relation, verdict, unnest(problems) AS problem
  ORDER BY relation::text, problem;
 DROP TABLE bookings, room_claims, bookings_fixed;
 DROP EXTENSION btree_gist;
+
+-- A key made on one partition alone is the same oracle there: the report
+-- checks a partition's own keys, and leaves those made with its parent's to
+-- the parent's row.
+SET ROLE regress_owner;
+CREATE TABLE members (id uuid DEFAULT gen_random_uuid(), region int NOT NULL, email text NOT NULL,
+                      tenant_id uuid NOT NULL, PRIMARY KEY (tenant_id, region, id))
+    PARTITION BY LIST (region);
+CREATE TABLE members_eu PARTITION OF members FOR VALUES IN (1);
+CREATE TABLE members_us PARTITION OF members FOR VALUES IN (2);
+CREATE UNIQUE INDEX members_eu_email ON members_eu (email);
+ALTER TABLE members_us ADD CONSTRAINT members_us_one_email EXCLUDE USING btree (email WITH =);
+SELECT stratum.enable_tenancy('members');
+RESET ROLE;
+SET ROLE regress_app;
+BEGIN;
+SELECT stratum.set_tenant(:'a');
+INSERT INTO members (region, email) VALUES (1, 'ceo@acme.test'), (2, 'cfo@acme.test');
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:'b');
+SELECT sqlstate_of($$INSERT INTO members (region, email) VALUES (1, 'ceo@acme.test')$$) AS eu_probe;
+SELECT sqlstate_of($$INSERT INTO members (region, email) VALUES (2, 'cfo@acme.test')$$) AS us_probe;
+ROLLBACK;
+RESET ROLE;
+SELECT relation, verdict, unnest(problems) AS problem
+  FROM stratum.isolation_report()
+ WHERE relation::text LIKE 'members%' AND problems <> '{}'
+ ORDER BY relation::text, problem;
+DROP TABLE members;

@@ -217,11 +217,15 @@ BEGIN
                 END IF;
             END IF;
 
-            IF NOT rel.relispartition AND NOT internal THEN
+            -- Keys and references: a partition's own are checked here, those
+            -- made with its parent's (an index attached to the parent's, a
+            -- constraint with a parent) in the parent's row.
+            IF NOT internal THEN
                 -- A unique key without tenant_id answers "does another tenant have this value?".
                 FOR index_row IN
                     SELECT i.indexrelid::regclass AS idx, i.indkey::smallint[] AS cols
                       FROM pg_index i WHERE i.indrelid = rel.oid AND i.indisunique
+                       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
                 LOOP
                     CONTINUE WHEN NOT tenant_column OR tenant_attnum = ANY (index_row.cols);
                     key_kind := CASE WHEN array_length(index_row.cols, 1) = 1
@@ -238,7 +242,7 @@ BEGIN
                 FOR constraint_row IN
                     SELECT con.conname, con.conkey, con.conexclop
                       FROM pg_constraint con
-                     WHERE con.conrelid = rel.oid AND con.contype = 'x'
+                     WHERE con.conrelid = rel.oid AND con.contype = 'x' AND con.conparentid = 0
                 LOOP
                     CONTINUE WHEN NOT tenant_column OR EXISTS (
                         SELECT 1 FROM generate_subscripts(constraint_row.conkey, 1) k
@@ -250,7 +254,7 @@ BEGIN
                 FOR constraint_row IN
                     SELECT con.conname, con.confrelid::regclass AS target, con.conkey, con.confkey
                       FROM pg_constraint con
-                     WHERE con.conrelid = rel.oid AND con.contype = 'f'
+                     WHERE con.conrelid = rel.oid AND con.contype = 'f' AND con.conparentid = 0
                        AND stratum._tenant_attnum(con.confrelid) IS NOT NULL
                 LOOP
                     CONTINUE WHEN EXISTS (
