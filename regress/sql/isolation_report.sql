@@ -34,6 +34,10 @@ SELECT stratum.enable_tenancy('accounts');
 CREATE TABLE invoices (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                        account_id int REFERENCES accounts (id));
 SELECT stratum.enable_tenancy('invoices');
+-- tenant_id as a covered column of a unique index is no part of its key.
+CREATE TABLE accounts_covered (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email text NOT NULL);
+SELECT stratum.enable_tenancy('accounts_covered');
+CREATE UNIQUE INDEX accounts_covered_email ON accounts_covered (email) INCLUDE (tenant_id);
 -- The fixed shape: keys and references that carry tenant_id.
 CREATE TABLE accounts_fixed (id int, email text, tenant_id uuid NOT NULL,
                              PRIMARY KEY (tenant_id, id), UNIQUE (tenant_id, email));

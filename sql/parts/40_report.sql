@@ -223,13 +223,14 @@ BEGIN
             IF NOT internal THEN
                 -- A unique key without tenant_id answers "does another tenant have this value?".
                 FOR index_row IN
-                    SELECT i.indexrelid::regclass AS idx, i.indkey::smallint[] AS cols
+                    -- The key's columns (numbered from 1): an INCLUDE column is unique with nothing.
+                    SELECT i.indexrelid::regclass AS idx, (i.indkey::smallint[])[0:i.indnkeyatts - 1] AS cols
                       FROM pg_index i WHERE i.indrelid = rel.oid AND i.indisunique
                        AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid)
                 LOOP
                     CONTINUE WHEN NOT tenant_column OR tenant_attnum = ANY (index_row.cols);
                     key_kind := CASE WHEN array_length(index_row.cols, 1) = 1
-                                     THEN stratum._generated_key_kind(rel.oid, index_row.cols[0]) END;
+                                     THEN stratum._generated_key_kind(rel.oid, index_row.cols[1]) END;
                     CONTINUE WHEN key_kind = 'random';
                     IF key_kind = 'sequential' THEN
                         problems := problems || format('warning: unique index %s is on a sequential key all tenants share: an insert with an explicit key reveals whether another tenant holds it (use random UUID keys, as create_base_table does, or a key unique per tenant: (tenant_id, id))', index_row.idx);
