@@ -175,3 +175,31 @@ SELECT relation, verdict, unnest(problems) AS problem
  WHERE relation::text LIKE 'members%' AND problems <> '{}'
  ORDER BY relation::text, problem;
 DROP TABLE members;
+
+-- A rule runs its actions with its table's owner's privileges: a superuser's
+-- rule reads every tenant's rows, as a superuser's view does.
+SET ROLE regress_owner;
+CREATE TABLE rule_docs (id int, body text);
+SELECT stratum.enable_tenancy('rule_docs');
+RESET ROLE;
+CREATE TABLE rule_inbox (id int, note text);
+CREATE RULE inbox_peek AS ON INSERT TO rule_inbox DO ALSO
+    SELECT count(*) AS docs_seen FROM rule_docs;
+GRANT INSERT ON rule_inbox TO regress_app;
+SET ROLE regress_app;
+BEGIN;
+SELECT stratum.set_tenant(:'a');
+INSERT INTO rule_docs VALUES (1, 'acme doc');
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:'b');
+INSERT INTO rule_docs VALUES (2, 'globex doc'), (3, 'globex doc');
+SELECT count(*) AS docs_globex_reads FROM rule_docs;
+INSERT INTO rule_inbox VALUES (1, 'hello');
+ROLLBACK;
+RESET ROLE;
+SELECT relation, verdict, unnest(problems) AS problem
+  FROM stratum.isolation_report()
+ WHERE relation::text LIKE 'rule_%' AND problems <> '{}'
+ ORDER BY relation::text, problem;
+DROP TABLE rule_inbox, rule_docs;

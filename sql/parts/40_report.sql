@@ -265,6 +265,17 @@ BEGIN
                     problems := problems || format('leak: foreign key %I references tenant table %s without tenant_id, so a row can point at another tenant''s row',
                                                    constraint_row.conname, constraint_row.target);
                 END LOOP;
+                -- A rule's actions run with the table owner's privileges:
+                -- an owner who bypasses row level security reads through
+                -- them for every tenant, as a view of that owner would.
+                IF EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = rel.oid) THEN
+                    SELECT rolsuper OR rolbypassrls INTO bypasses FROM pg_roles WHERE oid = rel.relowner;
+                    SELECT s::regclass INTO source FROM stratum._view_sources(rel.oid) s
+                     WHERE stratum._tenant_attnum(s) IS NOT NULL LIMIT 1;
+                    IF bypasses AND source IS NOT NULL THEN
+                        problems := problems || format('leak: a rule on it reads tenant table %s as its owner, who bypasses row level security (give the table an owner row level security applies to, or drop the rule)', source);
+                    END IF;
+                END IF;
             END IF;
         END IF;
 
