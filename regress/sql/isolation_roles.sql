@@ -4,6 +4,7 @@
 -- sessions of one role are closed for application roles where stratum can
 -- close them, and reported with their remedy where it cannot.
 \set a '''aaaaaaaa-0000-4000-8000-000000000001'''
+\set b '''bbbbbbbb-0000-4000-8000-000000000002'''
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SET ROLE regress_owner;
@@ -128,6 +129,36 @@ SELECT verdict, problem, remedy FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' ORDER BY verdict, problem;
 SELECT kind, subject, verdict FROM stratum.isolation_risks() WHERE kind = 'setting' ORDER BY subject;
 DROP FUNCTION rol_all_docs();
+-- A trigger runs its function whoever writes, EXECUTE or not: a SECURITY
+-- DEFINER trigger function of a superuser reads for every tenant on each
+-- write. Here it stamps a new row with the count of every tenant's rows.
+CREATE FUNCTION rol_stamp() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    NEW.seen := (SELECT count(*) FROM public.rol_stamped);
+    RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION rol_stamp() FROM PUBLIC;
+SET ROLE regress_owner;
+CREATE TABLE rol_stamped (id int, seen bigint);
+SELECT stratum.enable_tenancy('rol_stamped');
+RESET ROLE;
+CREATE TRIGGER rol_stamp BEFORE INSERT ON rol_stamped FOR EACH ROW EXECUTE FUNCTION rol_stamp();
+SET ROLE rol_app;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO rol_stamped (id) VALUES (1), (2), (3);
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:b);
+SELECT count(*) AS globex_rows FROM rol_stamped;
+INSERT INTO rol_stamped (id) VALUES (4) RETURNING seen AS rows_counted_for_globex;
+ROLLBACK;
+RESET ROLE;
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE '%rol_stamp%';
+DROP TABLE rol_stamped;
+DROP FUNCTION rol_stamp();
 
 -- 4. Keys that every tenant draws from one counter lose their exemption;
 -- random UUID keys keep it.

@@ -436,6 +436,25 @@ BEGIN
                              risk.fn, app.role_name);
             RETURN NEXT;
         END LOOP;
+        -- A trigger runs its function for whoever writes, EXECUTE or not.
+        FOR risk IN SELECT t.tgfoid::regprocedure AS fn, o.rolname AS owner, t.tgrelid::regclass AS rel
+                      FROM pg_trigger t
+                      JOIN pg_proc p ON p.oid = t.tgfoid
+                      JOIN pg_roles o ON o.oid = p.proowner
+                     WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+                       AND p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
+                       AND p.pronamespace NOT IN ('pg_catalog'::regnamespace,
+                                                  'information_schema'::regnamespace,
+                                                  'stratum'::regnamespace)
+                       AND NOT has_function_privilege(app.oid, p.oid, 'EXECUTE')  -- reported above
+                       AND has_table_privilege(app.oid, t.tgrelid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                     ORDER BY 3, 1 LOOP
+            verdict := 'warning';
+            problem := format('writes to %s fire %s, a SECURITY DEFINER trigger function of %I, which bypasses row level security: what it reads, it reads for every tenant',
+                              risk.rel, risk.fn, risk.owner);
+            remedy := format('give %s an owner that row level security applies to (the migration role)', risk.fn);
+            RETURN NEXT;
+        END LOOP;
         FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p
                     WHERE p.polname = 'stratum_tenant_isolation' ORDER BY 1 LOOP
             FOR seq IN SELECT stratum._owned_sequences(rel) LOOP
