@@ -116,6 +116,26 @@ ALTER ROLE rol_app SET stratum.app_role_keep_rows = on;
 SELECT verdict, problem FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' AND problem LIKE 'temporary%';
 ALTER ROLE rol_app RESET stratum.app_role_keep_rows;
+-- Every session of the role may cancel or end every other: one tenant's
+-- session ends another tenant's (here one opened through dblink).
+SELECT dblink_connect('victim', format('host=%s port=%s dbname=%s user=rol_app',
+                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                      current_setting('port'), current_database()));
+SELECT pid AS victim_pid FROM dblink('victim', 'SELECT pg_backend_pid()') AS t(pid int) \gset
+SET ROLE rol_app;
+SELECT pg_terminate_backend(:victim_pid, 10000) AS ended_another_tenants_session;
+RESET ROLE;
+SELECT dblink_disconnect('victim');
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE '%cancel or end%';
+-- The remedy: the functions refused, the report quiet.
+REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer), pg_terminate_backend(integer, bigint) FROM PUBLIC;
+SET ROLE rol_app;
+SELECT sqlstate_of('SELECT pg_terminate_backend(0)') AS terminate_after_revoke;
+RESET ROLE;
+SELECT count(*) AS reported FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE '%cancel or end%';
+GRANT EXECUTE ON FUNCTION pg_cancel_backend(integer), pg_terminate_backend(integer, bigint) TO PUBLIC;
 -- Roles that are not application roles keep LISTEN.
 SET ROLE regress_owner;
 LISTEN owner_events;

@@ -399,6 +399,13 @@ BEGIN
             remedy := format('send values as bind parameters (libstratum does), or ALTER ROLE %I SET track_activities = off', app.role_name);
             RETURN NEXT;
         END IF;
+        IF has_function_privilege(app.oid, 'pg_catalog.pg_terminate_backend(integer, bigint)', 'EXECUTE')
+           OR has_function_privilege(app.oid, 'pg_catalog.pg_cancel_backend(integer)', 'EXECUTE') THEN
+            verdict := 'warning';
+            problem := 'a session may cancel or end every other session of the role (pg_cancel_backend, pg_terminate_backend): one tenant''s session can abort another''s transactions';
+            remedy := 'REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer), pg_terminate_backend(integer, bigint) FROM PUBLIC (libstratum cancels through the protocol, not through them)';
+            RETURN NEXT;
+        END IF;
         IF has_function_privilege(app.oid, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') THEN
             verdict := 'warning';
             problem := 'advisory locks are shared by the database: a tenant can see (pg_locks) and hold the keys another tenant locks';
