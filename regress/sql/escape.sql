@@ -253,6 +253,9 @@ INSERT INTO esc_notes (body) VALUES ('acme 2');
 SELECT body, ctid FROM esc_notes ORDER BY ctid;
 SELECT max((ctid::text::point)[1]) - min((ctid::text::point)[1]) - 1 AS rows_of_others_between
   FROM esc_notes;
+-- Another limit: a table the role may write, it may lock in any mode, and
+-- so stall every tenant's statements on it (lock_timeout bounds the wait).
+SELECT sqlstate_of('LOCK TABLE esc_notes IN ACCESS EXCLUSIVE MODE') AS lock_whole_table;
 COMMIT;
 RESET ROLE;
 DROP TABLE esc_notes;
