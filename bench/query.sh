@@ -25,7 +25,7 @@ pgbench_tps() {
     -p "$STRATUM_BENCH_PGPORT" "$db" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 
-declare -A best rts
+declare -A best rts per_round  # per_round[round.variant]: tps
 variants=(pgbench stratum libpq-plain libpq-tenant stratum-bouncer libpq-pipeline stratum-plain stratum-own-pool)
 for ((round = 0; round < rounds; round++)); do
   # Rotate the order so no variant always runs first (or last) on a noisy machine.
@@ -39,6 +39,7 @@ for ((round = 0; round < rounds; round++)); do
     fi
     rts[$v]=$rt
     best[$v]=$(awk -v a="$tps" -v b="${best[$v]:-0}" 'BEGIN { print (a > b) ? a : b }')
+    per_round[$round.$v]=$tps
   done
 done
 
@@ -66,6 +67,19 @@ awk -v s="${best[stratum]}" -v p="${best[pgbench]}" -v b="${best[stratum-bouncer
   printf "  stratum / pgbench = %.3f (target >= 0.85: %s); stratum / via PgBouncer = %.2f (target > 1: %s);\n",
          s / p, (s / p >= 0.85) ? "met" : "MISSED", s / b, (s > b) ? "met" : "MISSED"
   printf "  stratum / raw libpq tenant one-statement-per-round-trip = %.2f\n", s / n }'
+# The machine's speed drifts during a run, so the best of each variant may
+# come from different minutes: the ratio within each round too, and the
+# median of those.
+within_rounds() { # variant peer
+  local r ratios=()
+  for ((r = 0; r < rounds; r++)); do
+    ratios+=("$(awk -v a="${per_round[$r.$1]}" -v b="${per_round[$r.$2]}" 'BEGIN { printf "%.3f", a / b }')")
+  done
+  printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1; all = all " " $1 }
+    END { printf "%s; median %.3f", all, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "  within each round, sorted: stratum / pgbench$(within_rounds stratum pgbench);" \
+  "stratum / hand-written pipeline$(within_rounds stratum libpq-pipeline)"
 # Where the gap to pgbench comes from: the library (same work, with and
 # without it) and the server's tenancy work (the same client, with and without it).
 awk -v s="${best[stratum]}" -v hp="${best[libpq-pipeline]}" -v sp="${best[stratum-plain]}" \
