@@ -86,6 +86,25 @@ SELECT stratum.set_tenant(:a);
 INSERT INTO rol_serial (body) VALUES ('acme');
 SELECT last_value FROM rol_serial_id_seq;
 ROLLBACK;
+-- ... but USAGE is also enough for pg_sequence_last_value(), and so for the
+-- pg_sequences view: the counter reads all the same.
+BEGIN;
+SELECT stratum.set_tenant(:a);
+SELECT pg_sequence_last_value('rol_serial_id_seq') IS NOT NULL AS counter_read;
+SELECT last_value IS NOT NULL AS counter_read_in_view FROM pg_sequences WHERE sequencename = 'rol_serial_id_seq';
+ROLLBACK;
+RESET ROLE;
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE '%pg_sequence_last_value%';
+-- The remedy: the function refused, the report quiet.
+REVOKE EXECUTE ON FUNCTION pg_sequence_last_value(regclass) FROM PUBLIC;
+SET ROLE rol_app;
+SELECT sqlstate_of($$SELECT pg_sequence_last_value('rol_serial_id_seq')$$) AS after_revoke;
+RESET ROLE;
+SELECT count(*) AS reported FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE '%pg_sequence_last_value%';
+GRANT EXECUTE ON FUNCTION pg_sequence_last_value(regclass) TO PUBLIC;
+SET ROLE rol_app;
 -- LISTEN and two-phase commit are refused to application roles.
 LISTEN tenant_events;
 BEGIN;

@@ -465,12 +465,20 @@ BEGIN
         FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p
                     WHERE p.polname = 'stratum_tenant_isolation' ORDER BY 1 LOOP
             FOR seq IN SELECT stratum._owned_sequences(rel) LOOP
-                CONTINUE WHEN NOT has_sequence_privilege(app.oid, seq, 'SELECT')
-                           OR pg_has_role(app.oid, (SELECT relowner FROM pg_class WHERE oid = seq), 'MEMBER');
+                CONTINUE WHEN pg_has_role(app.oid, (SELECT relowner FROM pg_class WHERE oid = seq), 'MEMBER');
                 verdict := 'warning';
-                problem := format('may read sequence %s of tenant table %s, whose last_value counts every tenant''s rows', seq, rel);
-                remedy := format('REVOKE SELECT ON SEQUENCE %s FROM %I (USAGE is all nextval needs)', seq, app.role_name);
-                RETURN NEXT;
+                IF has_sequence_privilege(app.oid, seq, 'SELECT') THEN
+                    problem := format('may read sequence %s of tenant table %s, whose last_value counts every tenant''s rows', seq, rel);
+                    remedy := format('REVOKE SELECT ON SEQUENCE %s FROM %I (USAGE is all nextval needs)', seq, app.role_name);
+                    RETURN NEXT;
+                -- USAGE, which nextval needs, is enough for pg_sequence_last_value()
+                -- and so for the pg_sequences view.
+                ELSIF has_sequence_privilege(app.oid, seq, 'USAGE')
+                      AND has_function_privilege(app.oid, 'pg_catalog.pg_sequence_last_value(regclass)', 'EXECUTE') THEN
+                    problem := format('may read the last value of sequence %s of tenant table %s through pg_sequence_last_value() (the pg_sequences view), which counts every tenant''s rows', seq, rel);
+                    remedy := 'REVOKE EXECUTE ON FUNCTION pg_sequence_last_value(regclass) FROM PUBLIC; the keys nextval hands out count them as well: random UUID keys (as create_base_table makes) count nothing';
+                    RETURN NEXT;
+                END IF;
             END LOOP;
         END LOOP;
     END LOOP;
