@@ -25,6 +25,9 @@ namespace {
 ProcessUtility_hook_type previous_utility = nullptr;
 bool app_role_listen = false;
 bool app_role_keep_rows = false;
+// Loaded from shared_preload_libraries: every session has this hook from its
+// first statement. Otherwise a session gets it when it loads the library.
+bool preloaded_for_server = false;
 
 // Is the current user one of the registered application roles, or a member
 // of one? Read from stratum.app_roles on each refused kind of statement only.
@@ -146,6 +149,7 @@ void guard_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_
 
 void install_app_role_guard()
 {
+    preloaded_for_server = process_shared_preload_libraries_in_progress;
     DefineCustomBoolVariable(
         "stratum.app_role_listen", "Lets application roles LISTEN.",
         "Off: LISTEN is refused to roles registered with stratum.grant_app_role(), whose "
@@ -163,3 +167,11 @@ void install_app_role_guard()
 }
 
 }  // namespace stratum
+
+// stratum._preloaded_for_server(): whether the server preloads the library
+// (isolation_risks() warns when application roles' sessions may start without
+// it).
+STRATUM_FUNCTION(stratum_preloaded_for_server)
+{
+    PG_RETURN_BOOL(stratum::preloaded_for_server);
+}

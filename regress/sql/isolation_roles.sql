@@ -166,7 +166,42 @@ CREATE FUNCTION rol_all_docs() RETURNS bigint LANGUAGE sql SECURITY DEFINER
 -- The other channels are reported, each with its remedy.
 SELECT verdict, problem, remedy FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' ORDER BY verdict, problem;
-SELECT kind, subject, verdict FROM stratum.isolation_risks() WHERE kind = 'setting' ORDER BY subject;
+SELECT kind, subject, verdict FROM stratum.isolation_risks()
+ WHERE kind = 'setting' AND subject <> 'shared_preload_libraries' ORDER BY subject;
+-- The refusals come with the library: a session that has not loaded it yet
+-- is not refused anything. The suite runs with the library preloaded and
+-- without; the report warns exactly when it is not.
+SELECT count(*) = CASE WHEN current_setting('shared_preload_libraries') ~ 'stratum' THEN 0 ELSE 1 END
+       AS warned_when_not_preloaded
+  FROM stratum.isolation_risks() WHERE subject = 'shared_preload_libraries';
+-- session_preload_libraries for every application role is the remedy that
+-- needs no restart: a new session of the role is refused LISTEN as its
+-- first statement, preloaded or not.
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN SELECT role_name FROM stratum.app_roles LOOP
+        EXECUTE format('ALTER ROLE %I SET session_preload_libraries = ''stratum''', r);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS warned_with_session_preload
+  FROM stratum.isolation_risks() WHERE subject = 'shared_preload_libraries';
+SELECT dblink_connect('fresh', format('host=%s port=%s dbname=%s user=rol_app',
+                      split_part(current_setting('unix_socket_directories'), ',', 1),
+                      current_setting('port'), current_database()));
+SELECT * FROM dblink('fresh', $$SELECT sqlstate_of('LISTEN tenant_events')$$) AS t(first_statement_listen text);
+SELECT dblink_disconnect('fresh');
+DO $$
+DECLARE
+    r name;
+BEGIN
+    FOR r IN SELECT role_name FROM stratum.app_roles LOOP
+        EXECUTE format('ALTER ROLE %I RESET session_preload_libraries', r);
+    END LOOP;
+END
+$$;
 DROP FUNCTION rol_all_docs();
 -- A trigger runs its function whoever writes, EXECUTE or not: a SECURITY
 -- DEFINER trigger function of a superuser reads for every tenant on each

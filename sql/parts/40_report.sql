@@ -505,6 +505,13 @@ BEGIN
         remedy := 'lo_compat_privileges = off';
         RETURN NEXT;
     END IF;
+    IF NOT stratum._library_preloaded() THEN
+        subject := 'shared_preload_libraries';
+        verdict := 'warning';
+        problem := 'stratum''s library is loaded by each session at its first stratum call, not at its start: LISTEN, two-phase commit and temporary tables that keep their rows are not refused to an application role''s session before that, and a SET stratum.tenant_id made before it is ignored';
+        remedy := 'shared_preload_libraries = ''stratum'' (a restart), or, for new sessions, ALTER ROLE <application role> SET session_preload_libraries = ''stratum''';
+        RETURN NEXT;
+    END IF;
     IF current_setting('max_prepared_transactions')::integer > 0 THEN
         subject := 'max_prepared_transactions';
         verdict := 'note';

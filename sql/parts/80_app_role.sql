@@ -136,6 +136,28 @@ CREATE FUNCTION stratum._app_role_setting_on(role_name name, setting text) RETUR
                                    WHERE lower(c) IN (setting || '=on', setting || '=true')))
 $$;
 
+-- Whether every application role's sessions start with stratum's library
+-- loaded: preloaded for the server, or in session_preload_libraries for the
+-- database or for each registered role. Otherwise a session gets the
+-- utility hook (app_role_guard.cpp) only at its first stratum call, and what
+-- it ran before was not refused.
+CREATE FUNCTION stratum._preloaded_for_server() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'stratum_preloaded_for_server'
+    LANGUAGE C STRICT STABLE;
+CREATE FUNCTION stratum._library_preloaded() RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT stratum._preloaded_for_server()
+        OR NOT EXISTS (
+            SELECT 1 FROM stratum.app_roles ar
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM pg_db_role_setting s
+                  WHERE (s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+                         OR s.setrole = (SELECT oid FROM pg_roles WHERE rolname = ar.role_name)
+                            AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
+                    AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c
+                                 WHERE c ~ '^session_preload_libraries=(.*[,/"[:space:]])?stratum($|[,"[:space:]])')))
+$$;
+
 CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
