@@ -203,3 +203,24 @@ SELECT relation, verdict, unnest(problems) AS problem
  WHERE relation::text LIKE 'rule_%' AND problems <> '{}'
  ORDER BY relation::text, problem;
 DROP TABLE rule_inbox, rule_docs;
+
+-- A foreign table with tenant_id: row level security cannot apply to one, so
+-- every tenant's rows are read through it.
+CREATE EXTENSION file_fdw;
+CREATE SERVER regress_files FOREIGN DATA WRAPPER file_fdw;
+SELECT current_setting('data_directory') || '/regress_foreign_docs.csv' AS docs_file \gset
+COPY (VALUES (:'a'::uuid, 'acme secret'), (:'b'::uuid, 'globex secret')) TO :'docs_file' (FORMAT csv);
+CREATE FOREIGN TABLE foreign_docs (tenant_id uuid, body text)
+    SERVER regress_files OPTIONS (filename :'docs_file', format 'csv');
+GRANT SELECT ON foreign_docs TO regress_app;
+SET ROLE regress_app;
+BEGIN;
+SELECT stratum.set_tenant(:'b');
+SELECT body AS globex_reads FROM foreign_docs ORDER BY body;
+ROLLBACK;
+RESET ROLE;
+SELECT relation, kind, verdict, unnest(problems) AS problem
+  FROM stratum.isolation_report() WHERE relation::text = 'foreign_docs';
+DROP FOREIGN TABLE foreign_docs;
+DROP SERVER regress_files;
+DROP EXTENSION file_fdw;

@@ -96,7 +96,7 @@ BEGIN
         SELECT c.oid, c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relispartition,
                c.relowner, c.reloptions, n.nspname
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE c.relkind IN ('r', 'p', 'v', 'm')
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
            AND n.nspname NOT IN ('pg_catalog', 'information_schema')
            AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
          ORDER BY n.nspname, c.relname
@@ -164,6 +164,15 @@ BEGIN
                 ELSE
                     problems := problems || format('warning: reads tenant table %s with its owner''s privileges (set security_invoker = true)', source);
                 END IF;
+            END IF;
+        ELSIF rel.relkind = 'f' THEN
+            -- Row level security cannot apply to a foreign table: whoever may
+            -- read it reads every tenant's rows in it.
+            kind := 'foreign table';
+            rls_enabled := NULL; rls_forced := NULL; isolation_policy := NULL;
+            tenant_index := NULL; audited := NULL;
+            IF tenant_column THEN
+                problems := problems || 'leak: a foreign table, which row level security cannot apply to: whoever may read it reads every tenant''s rows (keep tenant rows in tables, or grant it to no application role)'::text;
             END IF;
         ELSE
             kind := CASE WHEN rel.relispartition THEN 'partition'
@@ -309,7 +318,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stratum.isolation_report() IS
-    'One row per user table and view, then per application role and setting: isolation checks, problems (leak/warning/note, with remedies) and a verdict (ok, warning, leak, shared)';
+    'One row per user table, view and foreign table, then per application role and setting: isolation checks, problems (leak/warning/note, with remedies) and a verdict (ok, warning, leak, shared)';
 
 -- Citus: each node's registry copy and grants against the coordinator's.
 CREATE FUNCTION stratum._citus_node_risks()
