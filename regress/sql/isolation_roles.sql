@@ -135,6 +135,29 @@ ALTER ROLE rol_app SET stratum.app_role_keep_rows = on;
 SELECT verdict, problem FROM stratum.isolation_risks()
  WHERE subject = 'rol_app' AND problem LIKE 'temporary%';
 ALTER ROLE rol_app RESET stratum.app_role_keep_rows;
+-- A table the role may create is its own: no row level security, shared by
+-- every tenant's sessions, kept past every transaction. Acme's session
+-- stashes its rows there, Globex's reads them.
+GRANT CREATE ON SCHEMA public TO rol_app;
+SET ROLE rol_app;
+BEGIN;
+SELECT stratum.set_tenant(:a);
+INSERT INTO rol_serial (body) VALUES ('acme private');
+CREATE TABLE rol_stash AS SELECT body FROM rol_serial;
+COMMIT;
+BEGIN;
+SELECT stratum.set_tenant(:b);
+SELECT count(*) AS globex_own_rows FROM rol_serial;
+SELECT body AS globex_reads_from_stash FROM rol_stash;
+COMMIT;
+DROP TABLE rol_stash;
+RESET ROLE;
+SELECT verdict, problem, remedy FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE 'may create tables%';
+REVOKE CREATE ON SCHEMA public FROM rol_app;
+SELECT count(*) AS reported_after_revoke FROM stratum.isolation_risks()
+ WHERE subject = 'rol_app' AND problem LIKE 'may create tables%';
+DELETE FROM rol_serial;
 -- Every session of the role may cancel or end every other: one tenant's
 -- session ends another tenant's (here one opened through dblink).
 SELECT dblink_connect('victim', format('host=%s port=%s dbname=%s user=rol_app',

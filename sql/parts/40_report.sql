@@ -452,6 +452,19 @@ BEGIN
                              risk.fn, app.role_name);
             RETURN NEXT;
         END LOOP;
+        -- A table the role makes is its own: no row level security, shared
+        -- by every tenant's sessions, kept past every transaction.
+        FOR risk IN SELECT n.oid::regnamespace AS schema FROM pg_namespace n
+                     WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname NOT IN ('information_schema', 'stratum')
+                       AND has_schema_privilege(app.oid, n.oid, 'CREATE')
+                     ORDER BY 1 LOOP
+            verdict := 'warning';
+            problem := format('may create tables in schema %s: a table it makes is its own, outside row level security, and keeps what one tenant''s session puts there for every other',
+                              risk.schema);
+            remedy := format('REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %I (the migration role makes the tables; a schema the role owns needs another owner)',
+                             risk.schema, app.role_name);
+            RETURN NEXT;
+        END LOOP;
         -- A trigger runs its function for whoever writes, EXECUTE or not.
         FOR risk IN SELECT t.tgfoid::regprocedure AS fn, o.rolname AS owner, t.tgrelid::regclass AS rel
                       FROM pg_trigger t
