@@ -27,6 +27,25 @@ CREATE FUNCTION stratum._tenant_attnum(rel oid) RETURNS smallint
        AND attnum > 0 AND NOT attisdropped
 $$;
 
+-- The first tenant table a view, or a table's rules, read (following views),
+-- or NULL.
+CREATE FUNCTION stratum._tenant_source(rel oid) RETURNS regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT s::regclass FROM stratum._view_sources(rel) s
+     WHERE stratum._tenant_attnum(s) IS NOT NULL LIMIT 1
+$$;
+
+-- SECURITY DEFINER functions (outside PostgreSQL's and stratum's schemas) of
+-- a role that bypasses row level security.
+CREATE FUNCTION stratum._bypassing_definers() RETURNS TABLE (fn regprocedure, owner name)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.oid::regprocedure, o.rolname FROM pg_proc p
+      JOIN pg_roles o ON o.oid = p.proowner
+     WHERE p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
+       AND p.pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace,
+                                  'stratum'::regnamespace)
+$$;
+
 -- How a unique column's values are generated: 'random' (a random UUID
 -- default: guessing another tenant's key is hopeless), 'sequential'
 -- (identity or serial: every tenant draws from one counter, so keys are
@@ -146,8 +165,7 @@ BEGIN
             kind := CASE rel.relkind WHEN 'v' THEN 'view' ELSE 'materialized view' END;
             tenant_column := NULL; rls_enabled := NULL; rls_forced := NULL;
             isolation_policy := NULL; tenant_index := NULL; audited := NULL;
-            SELECT s::regclass INTO source FROM stratum._view_sources(rel.oid) s
-             WHERE stratum._tenant_attnum(s) IS NOT NULL LIMIT 1;
+            source := stratum._tenant_source(rel.oid);
             IF source IS NULL THEN
                 verdict := 'shared';
                 RETURN NEXT;
@@ -279,8 +297,7 @@ BEGIN
                 -- them for every tenant, as a view of that owner would.
                 IF EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = rel.oid) THEN
                     SELECT rolsuper OR rolbypassrls INTO bypasses FROM pg_roles WHERE oid = rel.relowner;
-                    SELECT s::regclass INTO source FROM stratum._view_sources(rel.oid) s
-                     WHERE stratum._tenant_attnum(s) IS NOT NULL LIMIT 1;
+                    source := stratum._tenant_source(rel.oid);
                     IF bypasses AND source IS NOT NULL THEN
                         problems := problems || format('leak: a rule on it reads tenant table %s as its owner, who bypasses row level security (give the table an owner row level security applies to, or drop the rule)', source);
                     END IF;
@@ -391,65 +408,63 @@ BEGIN
         RETURN QUERY SELECT 'role'::text, app.role_name::text, e.verdict, e.problem, e.remedy
                        FROM stratum._role_escapes(app.role_name) e;
         -- Channels between sessions of one role: every tenant's sessions
-        -- share it, so what one role can see of its own sessions, each
-        -- tenant can see of the others.
-        IF has_function_privilege(app.oid, 'pg_catalog.lo_get(oid)', 'EXECUTE')
-           OR has_function_privilege(app.oid, 'pg_catalog.lo_open(oid, integer)', 'EXECUTE') THEN
+        -- share it, so what one role can see or do of its own sessions,
+        -- each tenant can of the others'. A row each: whether it is open
+        -- for this role, what crosses, the remedy.
+        FOR risk IN SELECT c.problem, c.remedy FROM (VALUES
+            (has_function_privilege(app.oid, 'pg_catalog.lo_get(oid)', 'EXECUTE')
+             OR has_function_privilege(app.oid, 'pg_catalog.lo_open(oid, integer)', 'EXECUTE'),
+             'large objects belong to the role that made them: every tenant''s session can read and change every other''s',
+             'REVOKE EXECUTE ON FUNCTION lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea), lo_unlink(oid) FROM PUBLIC'),
+            (current_setting('track_activities')::boolean AND NOT EXISTS (
+                 SELECT 1 FROM stratum._role_settings(app.role_name) c WHERE c = 'track_activities=off'),
+             'pg_stat_activity shows each session the statements other tenants'' sessions of the role are running, with their literals',
+             format('send values as bind parameters (libstratum does), or ALTER ROLE %I SET track_activities = off', app.role_name)),
+            (has_function_privilege(app.oid, 'pg_catalog.pg_terminate_backend(integer, bigint)', 'EXECUTE')
+             OR has_function_privilege(app.oid, 'pg_catalog.pg_cancel_backend(integer)', 'EXECUTE'),
+             'a session may cancel or end every other session of the role (pg_cancel_backend, pg_terminate_backend): one tenant''s session can abort another''s transactions',
+             'REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer), pg_terminate_backend(integer, bigint) FROM PUBLIC (libstratum cancels through the protocol, not through them)'),
+            (has_function_privilege(app.oid, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE'),
+             'advisory locks are shared by the database: a tenant can see (pg_locks) and hold the keys another tenant locks',
+             'REVOKE EXECUTE ON the pg_advisory_* and pg_try_advisory_* functions FROM PUBLIC (stratum''s migration ledger does not need them)'),
+            -- LISTEN and rows kept past a transaction are refused by stratum
+            -- to application roles unless a superuser allowed them.
+            (stratum._app_role_setting_on(app.role_name, 'stratum.app_role_listen'),
+             'LISTEN is allowed (stratum.app_role_listen = on): every NOTIFY payload reaches every tenant''s listening sessions',
+             'keep tenant data out of NOTIFY payloads, or RESET stratum.app_role_listen'),
+            (stratum._app_role_setting_on(app.role_name, 'stratum.app_role_keep_rows'),
+             'temporary tables that keep their rows and WITH HOLD cursors are allowed (stratum.app_role_keep_rows = on): rows one transaction read wait on the connection for its next transaction, whatever that one''s tenant',
+             'drop them before the connection serves another tenant (or close the connection), or RESET stratum.app_role_keep_rows')
+        ) AS c(open, problem, remedy) WHERE c.open LOOP
             verdict := 'warning';
-            problem := 'large objects belong to the role that made them: every tenant''s session can read and change every other''s';
-            remedy := 'REVOKE EXECUTE ON FUNCTION lo_open(oid, integer), lo_get(oid), lo_get(oid, bigint, integer), lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea), lo_unlink(oid) FROM PUBLIC';
+            problem := risk.problem;
+            remedy := risk.remedy;
             RETURN NEXT;
-        END IF;
-        IF current_setting('track_activities')::boolean AND NOT EXISTS (
-               SELECT 1 FROM pg_db_role_setting s
-                WHERE s.setrole = app.oid AND 'track_activities=off' = ANY (s.setconfig)) THEN
-            verdict := 'warning';
-            problem := 'pg_stat_activity shows each session the statements other tenants'' sessions of the role are running, with their literals';
-            remedy := format('send values as bind parameters (libstratum does), or ALTER ROLE %I SET track_activities = off', app.role_name);
-            RETURN NEXT;
-        END IF;
-        IF has_function_privilege(app.oid, 'pg_catalog.pg_terminate_backend(integer, bigint)', 'EXECUTE')
-           OR has_function_privilege(app.oid, 'pg_catalog.pg_cancel_backend(integer)', 'EXECUTE') THEN
-            verdict := 'warning';
-            problem := 'a session may cancel or end every other session of the role (pg_cancel_backend, pg_terminate_backend): one tenant''s session can abort another''s transactions';
-            remedy := 'REVOKE EXECUTE ON FUNCTION pg_cancel_backend(integer), pg_terminate_backend(integer, bigint) FROM PUBLIC (libstratum cancels through the protocol, not through them)';
-            RETURN NEXT;
-        END IF;
-        IF has_function_privilege(app.oid, 'pg_catalog.pg_advisory_lock(bigint)', 'EXECUTE') THEN
-            verdict := 'warning';
-            problem := 'advisory locks are shared by the database: a tenant can see (pg_locks) and hold the keys another tenant locks';
-            remedy := 'REVOKE EXECUTE ON the pg_advisory_* and pg_try_advisory_* functions FROM PUBLIC (stratum''s migration ledger does not need them)';
-            RETURN NEXT;
-        END IF;
-        -- LISTEN and rows kept past a transaction are refused by stratum
-        -- to application roles unless a superuser allowed them.
-        IF stratum._app_role_setting_on(app.role_name, 'stratum.app_role_listen') THEN
-            verdict := 'warning';
-            problem := 'LISTEN is allowed (stratum.app_role_listen = on): every NOTIFY payload reaches every tenant''s listening sessions';
-            remedy := 'keep tenant data out of NOTIFY payloads, or RESET stratum.app_role_listen';
-            RETURN NEXT;
-        END IF;
-        IF stratum._app_role_setting_on(app.role_name, 'stratum.app_role_keep_rows') THEN
-            verdict := 'warning';
-            problem := 'temporary tables that keep their rows and WITH HOLD cursors are allowed (stratum.app_role_keep_rows = on): rows one transaction read wait on the connection for its next transaction, whatever that one''s tenant';
-            remedy := 'drop them before the connection serves another tenant (or close the connection), or RESET stratum.app_role_keep_rows';
-            RETURN NEXT;
-        END IF;
-        -- A function that runs as a role row level security does not apply
-        -- to reads every tenant's rows, whoever calls it.
-        FOR risk IN SELECT p.oid::regprocedure AS fn, o.rolname AS owner FROM pg_proc p
-                      JOIN pg_roles o ON o.oid = p.proowner
-                     WHERE p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
-                       AND p.pronamespace NOT IN ('pg_catalog'::regnamespace,
-                                                  'information_schema'::regnamespace,
-                                                  'stratum'::regnamespace)
-                       AND has_function_privilege(app.oid, p.oid, 'EXECUTE')
+        END LOOP;
+        -- A SECURITY DEFINER function of a role row level security does not
+        -- apply to reads every tenant's rows, whoever calls it; a trigger
+        -- runs its function for whoever writes, EXECUTE or not.
+        FOR risk IN SELECT d.fn, d.owner FROM stratum._bypassing_definers() d
+                     WHERE has_function_privilege(app.oid, d.fn, 'EXECUTE')
                      ORDER BY 1 LOOP
             verdict := 'warning';
             problem := format('may run %s, a SECURITY DEFINER function of %I, which bypasses row level security: what it reads, it reads for every tenant',
                               risk.fn, risk.owner);
             remedy := format('give it an owner that row level security applies to (the migration role), or REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %I',
                              risk.fn, app.role_name);
+            RETURN NEXT;
+        END LOOP;
+        FOR risk IN SELECT d.fn, d.owner, t.tgrelid::regclass AS rel
+                      FROM stratum._bypassing_definers() d
+                      JOIN pg_trigger t ON t.tgfoid = d.fn
+                     WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+                       AND NOT has_function_privilege(app.oid, d.fn, 'EXECUTE')  -- reported above
+                       AND has_table_privilege(app.oid, t.tgrelid, 'INSERT, UPDATE, DELETE, TRUNCATE')
+                     ORDER BY 3, 1 LOOP
+            verdict := 'warning';
+            problem := format('writes to %s fire %s, a SECURITY DEFINER trigger function of %I, which bypasses row level security: what it reads, it reads for every tenant',
+                              risk.rel, risk.fn, risk.owner);
+            remedy := format('give %s an owner that row level security applies to (the migration role)', risk.fn);
             RETURN NEXT;
         END LOOP;
         -- A table the role makes is its own: no row level security, shared
@@ -463,25 +478,6 @@ BEGIN
                               risk.schema);
             remedy := format('REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %I (the migration role makes the tables; a schema the role owns needs another owner)',
                              risk.schema, app.role_name);
-            RETURN NEXT;
-        END LOOP;
-        -- A trigger runs its function for whoever writes, EXECUTE or not.
-        FOR risk IN SELECT t.tgfoid::regprocedure AS fn, o.rolname AS owner, t.tgrelid::regclass AS rel
-                      FROM pg_trigger t
-                      JOIN pg_proc p ON p.oid = t.tgfoid
-                      JOIN pg_roles o ON o.oid = p.proowner
-                     WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
-                       AND p.prosecdef AND (o.rolsuper OR o.rolbypassrls)
-                       AND p.pronamespace NOT IN ('pg_catalog'::regnamespace,
-                                                  'information_schema'::regnamespace,
-                                                  'stratum'::regnamespace)
-                       AND NOT has_function_privilege(app.oid, p.oid, 'EXECUTE')  -- reported above
-                       AND has_table_privilege(app.oid, t.tgrelid, 'INSERT, UPDATE, DELETE, TRUNCATE')
-                     ORDER BY 3, 1 LOOP
-            verdict := 'warning';
-            problem := format('writes to %s fire %s, a SECURITY DEFINER trigger function of %I, which bypasses row level security: what it reads, it reads for every tenant',
-                              risk.rel, risk.fn, risk.owner);
-            remedy := format('give %s an owner that row level security applies to (the migration role)', risk.fn);
             RETURN NEXT;
         END LOOP;
         FOR rel IN SELECT DISTINCT p.polrelid::regclass FROM pg_policy p

@@ -123,17 +123,23 @@ BEGIN
 END
 $$;
 
+-- The settings (name=value) that ALTER ROLE and ALTER DATABASE give a role's
+-- sessions in this database.
+CREATE FUNCTION stratum._role_settings(role_name name) RETURNS SETOF text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) c
+     WHERE s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = role_name))
+       AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+$$;
+
 -- Whether a boolean setting that opens a channel for application roles
 -- (stratum.app_role_listen, stratum.app_role_keep_rows) is on for the role
 -- in this database: for everyone, or set for the role.
 CREATE FUNCTION stratum._app_role_setting_on(role_name name, setting text) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(current_setting(setting, true), 'off') IN ('on', 'true')
-        OR EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
-                    WHERE r.rolname = role_name
-                      AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
-                      AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c
-                                   WHERE lower(c) IN (setting || '=on', setting || '=true')))
+        OR EXISTS (SELECT 1 FROM stratum._role_settings(role_name) c
+                    WHERE lower(c) IN (setting || '=on', setting || '=true'))
 $$;
 
 -- Whether every application role's sessions start with stratum's library
@@ -147,15 +153,10 @@ CREATE FUNCTION stratum._preloaded_for_server() RETURNS boolean
 CREATE FUNCTION stratum._library_preloaded() RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT stratum._preloaded_for_server()
-        OR NOT EXISTS (
-            SELECT 1 FROM stratum.app_roles ar
-             WHERE NOT EXISTS (
-                 SELECT 1 FROM pg_db_role_setting s
-                  WHERE (s.setrole = 0 AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
-                         OR s.setrole = (SELECT oid FROM pg_roles WHERE rolname = ar.role_name)
-                            AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
-                    AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c
-                                 WHERE c ~ '^session_preload_libraries=(.*[,/"[:space:]])?stratum($|[,"[:space:]])')))
+        OR NOT EXISTS (SELECT 1 FROM stratum.app_roles ar
+                        WHERE NOT EXISTS (
+                            SELECT 1 FROM stratum._role_settings(ar.role_name) c
+                             WHERE c ~ '^session_preload_libraries=(.*[,/"[:space:]])?stratum($|[,"[:space:]])'))
 $$;
 
 CREATE FUNCTION stratum.grant_app_role(role_name name) RETURNS void
