@@ -67,24 +67,45 @@ constexpr const char *kept_rows =
     "The tenant lasts one transaction, and the next transaction on this connection may be "
     "another tenant's: rows kept past the commit would wait for it outside row level security.";
 
-bool temporary(const RangeVar *relation)
+// A temporary table whose rows outlive the transaction (pg_temp.name is one
+// too, whatever the statement says).
+bool temporary_keeping_rows(const RangeVar *relation, OnCommitAction on_commit)
 {
-    return relation->relpersistence == RELPERSISTENCE_TEMP ||
-           (relation->schemaname != nullptr && strncmp(relation->schemaname, "pg_temp", 7) == 0);
+    const bool temporary =
+        relation->relpersistence == RELPERSISTENCE_TEMP ||
+        (relation->schemaname != nullptr && strncmp(relation->schemaname, "pg_temp", 7) == 0);
+    return temporary && on_commit != ONCOMMIT_DROP && on_commit != ONCOMMIT_DELETE_ROWS;
 }
 
-bool keeps_rows(OnCommitAction action)
+// A statement that would keep rows on the connection past the commit.
+std::optional<Refusal> kept_rows_refusal(Node *statement)
 {
-    return action != ONCOMMIT_DROP && action != ONCOMMIT_DELETE_ROWS;
+    if (app_role_keep_rows)
+        return std::nullopt;
+    const Refusal temporary_table{
+        "a temporary table that keeps its rows past the transaction", kept_rows,
+        "Add ON COMMIT DROP or ON COMMIT DELETE ROWS. A superuser can allow it with ALTER ROLE "
+        "... SET stratum.app_role_keep_rows = on."};
+    if (IsA(statement, CreateStmt)) {
+        auto *create = castNode(CreateStmt, statement);
+        if (temporary_keeping_rows(create->relation, create->oncommit))
+            return temporary_table;
+    } else if (IsA(statement, CreateTableAsStmt)) {
+        IntoClause *into = castNode(CreateTableAsStmt, statement)->into;
+        if (into != nullptr && temporary_keeping_rows(into->rel, into->onCommit))
+            return temporary_table;
+    } else if (IsA(statement, DeclareCursorStmt) &&
+               (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) != 0) {
+        return Refusal{"DECLARE ... WITH HOLD", kept_rows,
+                       "Read the cursor inside its transaction. A superuser can allow it with "
+                       "ALTER ROLE ... SET stratum.app_role_keep_rows = on."};
+    }
+    return std::nullopt;
 }
 
 std::optional<Refusal> refusal_of(Node *statement)
 {
-    constexpr const char *temp_hint =
-        "Add ON COMMIT DROP or ON COMMIT DELETE ROWS. A superuser can allow it with ALTER "
-        "ROLE ... SET stratum.app_role_keep_rows = on.";
-    switch (nodeTag(statement)) {
-    case T_ListenStmt:
+    if (IsA(statement, ListenStmt)) {
         if (app_role_listen)
             return std::nullopt;
         return Refusal{"LISTEN",
@@ -92,7 +113,8 @@ std::optional<Refusal> refusal_of(Node *statement)
                        "of them.",
                        "A superuser can allow it with ALTER ROLE ... SET stratum.app_role_listen "
                        "= on, for applications that keep tenant data out of NOTIFY payloads."};
-    case T_TransactionStmt:
+    }
+    if (IsA(statement, TransactionStmt)) {
         switch (castNode(TransactionStmt, statement)->kind) {
         case TRANS_STMT_PREPARE:
             return Refusal{"PREPARE TRANSACTION", shared_transactions, nullptr};
@@ -103,32 +125,8 @@ std::optional<Refusal> refusal_of(Node *statement)
         default:
             return std::nullopt;
         }
-    case T_CreateStmt: {
-        auto *create = castNode(CreateStmt, statement);
-        if (app_role_keep_rows || !temporary(create->relation) || !keeps_rows(create->oncommit))
-            return std::nullopt;
-        return Refusal{"a temporary table that keeps its rows past the transaction", kept_rows,
-                       temp_hint};
     }
-    case T_CreateTableAsStmt: {
-        IntoClause *into = castNode(CreateTableAsStmt, statement)->into;
-        if (app_role_keep_rows || into == nullptr || !temporary(into->rel) ||
-            !keeps_rows(into->onCommit))
-            return std::nullopt;
-        return Refusal{"a temporary table that keeps its rows past the transaction", kept_rows,
-                       temp_hint};
-    }
-    case T_DeclareCursorStmt: {
-        const bool hold = (castNode(DeclareCursorStmt, statement)->options & CURSOR_OPT_HOLD) != 0;
-        if (app_role_keep_rows || !hold)
-            return std::nullopt;
-        return Refusal{"DECLARE ... WITH HOLD", kept_rows,
-                       "Read the cursor inside its transaction. A superuser can allow it with "
-                       "ALTER ROLE ... SET stratum.app_role_keep_rows = on."};
-    }
-    default:
-        return std::nullopt;
-    }
+    return kept_rows_refusal(statement);
 }
 
 void guard_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
