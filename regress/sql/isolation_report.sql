@@ -84,6 +84,13 @@ SELECT relation, verdict FROM stratum.isolation_report()
  WHERE relation::text IN ('no_rls', 'not_forced', 'weak_policy', 'parted', 'parted_1')
  ORDER BY relation::text;
 
+-- What the report finds wrong with the relations whose names match a pattern.
+CREATE FUNCTION pg_temp.problems_of(pattern text)
+    RETURNS TABLE (relation regclass, verdict text, problem text) LANGUAGE sql AS $$
+    SELECT r.relation, r.verdict, unnest(r.problems) AS problem FROM stratum.isolation_report() r
+     WHERE r.relation::text ~ pattern AND r.problems <> '{}' ORDER BY r.relation::text, problem
+$$;
+
 -- An exclusion constraint that does not compare tenant_id with = is the
 -- same oracle as a unique key: whether an insert conflicts depends on other
 -- tenants' rows. PostgreSQL withholds the conflicting row's values from the
@@ -139,10 +146,7 @@ SELECT sqlstate_of($$INSERT INTO bookings_fixed (room, during) VALUES (7, '[2026
 ROLLBACK;
 RESET ROLE;
 
-SELECT relation, verdict, unnest(problems) AS problem
-  FROM stratum.isolation_report()
- WHERE relation::text IN ('bookings', 'room_claims', 'bookings_fixed')
- ORDER BY relation::text, problem;
+SELECT * FROM pg_temp.problems_of('^(bookings|room_claims|bookings_fixed)$');
 DROP TABLE bookings, room_claims, bookings_fixed;
 DROP EXTENSION btree_gist;
 
@@ -170,10 +174,7 @@ SELECT sqlstate_of($$INSERT INTO members (region, email) VALUES (1, 'ceo@acme.te
 SELECT sqlstate_of($$INSERT INTO members (region, email) VALUES (2, 'cfo@acme.test')$$) AS us_probe;
 ROLLBACK;
 RESET ROLE;
-SELECT relation, verdict, unnest(problems) AS problem
-  FROM stratum.isolation_report()
- WHERE relation::text LIKE 'members%' AND problems <> '{}'
- ORDER BY relation::text, problem;
+SELECT * FROM pg_temp.problems_of('^members');
 DROP TABLE members;
 
 -- A rule runs its actions with its table's owner's privileges: a superuser's
@@ -198,10 +199,7 @@ SELECT count(*) AS docs_globex_reads FROM rule_docs;
 INSERT INTO rule_inbox VALUES (1, 'hello');
 ROLLBACK;
 RESET ROLE;
-SELECT relation, verdict, unnest(problems) AS problem
-  FROM stratum.isolation_report()
- WHERE relation::text LIKE 'rule_%' AND problems <> '{}'
- ORDER BY relation::text, problem;
+SELECT * FROM pg_temp.problems_of('^rule_');
 DROP TABLE rule_inbox, rule_docs;
 
 -- A foreign table with tenant_id: row level security cannot apply to one, so
